@@ -1,0 +1,172 @@
+"""The ``ovr`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ovr_eval.types import SamplingConfig, UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Evaluate and train multimodal reasoning models (Open Vision Reasoner).")
+console = Console()
+DEFAULT_TASKS = "math500,mathvision,mathverse"
+DEMO_SPLITS = {"mathvision": "testmini", "mathverse": "testmini_text_only"}
+
+
+def parse_splits(values: list[str]) -> dict[str, str]:
+    """'task=split' pairs into a dict."""
+    splits = {}
+    for value in values:
+        task, sep, split = value.partition("=")
+        if not sep or not task or not split:
+            raise UserError(f"--split {value!r}: expected TASK=SPLIT, e.g. mathvision=testmini")
+        splits[task.strip()] = split.strip()
+    return splits
+
+
+def _summary(results: dict[str, Any], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("task", "split", "n", "accuracy", "95% CI", "pass@k", "skipped", "mean tokens"):
+        table.add_column(column, justify="left" if column in ("task", "split") else "right")
+    for name, r in results["tasks"].items():
+        ci = r.get("ci95") or [0, 0]
+        passk = r.get("pass@k") or {}
+        best = max(passk, key=int) if passk else None
+        table.add_row(
+            name, str(r.get("split", "")), str(r.get("n", 0)),
+            f"{100 * r['score']:.1f}" if r.get("score") is not None else "-",
+            f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}",
+            f"@{best}: {100 * passk[best]:.1f}" if best else "-",
+            str(r.get("skipped", {}).get("count", 0)),
+            f"{r.get('tokens', {}).get('mean_completion_tokens', 0):.0f}",
+        )
+        for key, groups in r.get("subsets", {}).items():
+            if key in ("problem_version",):
+                for value, g in groups.items():
+                    table.add_row(f"  {value}", "", str(g["n"]), f"{100 * g['score']:.1f}",
+                                  "", "", "", "")
+    return table
+
+
+@app.command("eval")
+def eval_command(
+    model: Annotated[str | None, typer.Option(help="HF hub id or local checkpoint folder "
+                                              "(none: a tiny random Qwen2.5-VL demo)")] = None,
+    tasks: Annotated[str, typer.Option(help="comma-separated task names")] = DEFAULT_TASKS,
+    out: Annotated[Path | None, typer.Option(help="run folder (default runs/<model name>)")] = None,
+    engine: Annotated[str | None, typer.Option(help="vllm | hf | openai (default: vllm "
+                                               "when installed)")] = None,
+    limit: Annotated[int | None, typer.Option(help="first N samples of each task")] = None,
+    samples: Annotated[int, typer.Option(help="responses per prompt (avg@k, pass@k)")] = 1,
+    temperature: Annotated[float, typer.Option()] = 0.0,
+    top_p: Annotated[float, typer.Option()] = 1.0,
+    max_tokens: Annotated[int | None, typer.Option(help="new tokens per response "
+                                                   "(default 32768; demo 64)")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    prompt: Annotated[str, typer.Option(help="prompt template name or .j2 path")] = "reasoning",
+    split: Annotated[list[str] | None, typer.Option(help="TASK=SPLIT, repeatable")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="local benchmark files (<dir>/<task>/...); also $OVR_DATA_DIR")] = None,
+    revision: Annotated[str | None, typer.Option(help="model revision on the hub")] = None,
+    dtype: Annotated[str, typer.Option()] = "auto",
+    tensor_parallel_size: Annotated[int, typer.Option()] = 1,
+    max_model_len: Annotated[int | None, typer.Option()] = None,
+    batch_size: Annotated[int, typer.Option(help="hf engine batch size")] = 16,
+    base_url: Annotated[str, typer.Option(help="openai engine server")] = "http://localhost:8000/v1",
+    concurrency: Annotated[int, typer.Option(help="openai engine parallel requests")] = 64,
+    task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
+) -> None:
+    """Evaluate a model on benchmarks; re-run the same command to resume."""
+    from ovr_eval.engines import default_engine
+    from ovr_eval.evaluate import EvalOptions, Evaluation
+
+    demo = model is None
+    splits = parse_splits(split or [])
+    if demo:
+        from ovr_eval.tiny import EMBEDDED, build_tiny_qwen2_5_vl, default_model_dir
+
+        with console.status("building the tiny demo model (first run only)"):
+            model = str(build_tiny_qwen2_5_vl(default_model_dir()))
+        data_dir = data_dir or EMBEDDED / "data"
+        requested = [t.strip() for t in tasks.split(",")]
+        splits = {**{t: s for t, s in DEMO_SPLITS.items() if t in requested}, **splits}
+        out = out or Path("runs") / "demo-tiny-qwen2_5_vl"
+        max_tokens = max_tokens or 64
+        max_model_len = max_model_len or 4096
+        console.print("[bold]demo:[/] a tiny Qwen2.5-VL with [bold]random weights[/] on small "
+                      "slices of each benchmark; it scores ~0. Give --model to evaluate a real "
+                      "checkpoint.")
+    if samples > 1 and temperature == 0:
+        console.print("[yellow]--samples > 1 with temperature 0 gives identical responses; "
+                      "set --temperature")
+    options = EvalOptions(
+        model=model, tasks=[t.strip() for t in tasks.split(",") if t.strip()],
+        out=out or Path("runs") / Path(model.rstrip("/")).name,
+        engine=engine or default_engine(),
+        sampling=SamplingConfig(n=samples, temperature=temperature, top_p=top_p,
+                                max_tokens=max_tokens or 32768, seed=seed),
+        prompt=prompt, splits=splits, data_dir=data_dir, limit=limit,
+        engine_options={"revision": revision, "dtype": dtype,
+                        "tensor_parallel_size": tensor_parallel_size,
+                        "max_model_len": max_model_len, "batch_size": batch_size,
+                        "base_url": base_url, "concurrency": concurrency},
+        task_dirs=task_dir or [],
+    )
+    evaluation = Evaluation(options, console)
+    results = evaluation.run()
+    console.print(_summary(results, f"{model}  ({options.out})"))
+    console.print(f"records: {options.out / 'samples'}  scores: {options.out / 'results.json'}")
+    if demo:
+        console.print("random weights: scores of ~0 are expected.")
+
+
+@app.command("tasks")
+def tasks_command(
+    task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
+) -> None:
+    """List the available benchmarks."""
+    from ovr_eval.tasks import discover
+
+    table = Table(title="tasks")
+    for column in ("name", "hub dataset", "splits", "modality", "description"):
+        table.add_column(column)
+    for name, task in sorted(discover(task_dir or []).items()):
+        table.add_row(name, task.hub_id, ", ".join(task.splits), task.modality, task.description)
+    console.print(table)
+
+
+@app.command("build-tiny-model")
+def build_tiny_command(
+    out: Annotated[Path, typer.Argument(help="folder to write the checkpoint to")],
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Write a tiny random Qwen2.5-VL checkpoint (real Qwen tokenizer) for tests and demos."""
+    from ovr_eval.tiny import build_tiny_qwen2_5_vl
+
+    path = build_tiny_qwen2_5_vl(out, seed=seed, force=True)
+    console.print(f"tiny Qwen2.5-VL written to {path}")
+
+
+def main() -> None:
+    """Entry point: user mistakes become one clear line and exit code 2."""
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        app()
+    except UserError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted: re-run the same command to resume")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

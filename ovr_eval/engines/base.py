@@ -1,0 +1,47 @@
+"""The engine interface: requests in, completions out (streamed as they finish)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ovr_eval.types import Completion, Request, SamplingConfig
+
+
+class Engine(ABC):
+    """Generates responses for chat requests. Completions may arrive in any order."""
+
+    name: str = "engine"
+    supports_images: bool = False
+
+    @abstractmethod
+    def generate(
+        self, requests: Sequence[Request], sampling: SamplingConfig
+    ) -> Iterator[Completion]:
+        """Yield one Completion per request as soon as it is finished."""
+
+    def describe(self) -> dict[str, Any]:
+        """Engine facts recorded in the run's config.json."""
+        return {"engine": self.name}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the model and its memory."""
+
+
+def chat_messages(request: Request) -> list[dict[str, Any]]:
+    """Request messages in the form chat templates expect: plain strings when text-only."""
+    messages = []
+    for message in request.messages:
+        content = message["content"]
+        if isinstance(content, list) and all(part.get("type") == "text" for part in content):
+            content = "\n".join(part["text"] for part in content)
+        messages.append({"role": message["role"], "content": content})
+    return messages
+
+
+def render_chat(template_owner: Any, request: Request) -> str:
+    """The prompt text of a request, through the model's own chat template."""
+    return template_owner.apply_chat_template(
+        chat_messages(request), tokenize=False, add_generation_prompt=True
+    )

@@ -1,0 +1,113 @@
+"""transformers ``generate`` engine: batched, for CPU and small models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ovr_eval.engines.base import Engine, render_chat
+from ovr_eval.engines.images import load_image
+from ovr_eval.types import Completion, Request, SamplingConfig
+
+
+class HFEngine(Engine):
+    """Left-padded batched generation with a transformers model (text or vision-language)."""
+
+    name = "hf"
+
+    def __init__(
+        self, model: str, revision: str | None = None, dtype: str = "auto",
+        batch_size: int = 16, device: str | None = None, trust_remote_code: bool = False,
+    ):
+        import torch
+        from transformers import AutoConfig, AutoProcessor, AutoTokenizer
+
+        self.model_name, self.revision, self.batch_size = model, revision, batch_size
+        kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+        config = AutoConfig.from_pretrained(model, **kwargs)
+        self.supports_images = getattr(config, "vision_config", None) is not None
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype = getattr(torch, dtype) if dtype != "auto" else "auto"
+        if self.supports_images:
+            from transformers import AutoModelForImageTextToText
+
+            self.processor = AutoProcessor.from_pretrained(model, **kwargs)
+            self.tokenizer = self.processor.tokenizer
+            loader = AutoModelForImageTextToText
+        else:
+            from transformers import AutoModelForCausalLM
+
+            self.tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
+            self.processor = self.tokenizer
+            loader = AutoModelForCausalLM
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = loader.from_pretrained(model, dtype=torch_dtype, **kwargs).to(self.device)
+        self.model.eval()
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": self.name, "batch_size": self.batch_size, "device": self.device,
+                "dtype": str(self.model.dtype)}
+
+    def generate(
+        self, requests: Sequence[Request], sampling: SamplingConfig
+    ) -> Iterator[Completion]:
+        import torch
+
+        prompts = {r.sample_id: render_chat(self.processor, r) for r in requests}
+        ordered = sorted(requests, key=lambda r: len(prompts[r.sample_id]))
+        for start in range(0, len(ordered), self.batch_size):
+            batch = ordered[start : start + self.batch_size]
+            texts = [prompts[r.sample_id] for r in batch]
+            images = [load_image(i) for r in batch for i in r.images]
+            if images:
+                inputs = self.processor(text=texts, images=images, padding=True,
+                                        return_tensors="pt")
+            else:
+                inputs = self.tokenizer(texts, padding=True, return_tensors="pt")
+            inputs = inputs.to(self.device)
+            sample = sampling.temperature > 0
+            options: dict[str, Any] = {
+                "max_new_tokens": sampling.max_tokens, "do_sample": sample,
+                "num_return_sequences": sampling.n,
+                "pad_token_id": self.tokenizer.pad_token_id,
+            }
+            if sample:
+                options.update(temperature=sampling.temperature, top_p=sampling.top_p)
+                torch.manual_seed(batch[0].seed)
+            else:
+                options.update(temperature=None, top_p=None, top_k=None)
+            with torch.inference_mode():
+                output = self.model.generate(**inputs, **options)
+            new_tokens = output[:, inputs["input_ids"].shape[1] :].cpu()
+            attention = inputs["attention_mask"].cpu()
+            eos_ids = self._eos_ids()
+            for i, request in enumerate(batch):
+                responses, counts, reasons = [], [], []
+                for j in range(sampling.n):
+                    tokens = new_tokens[i * sampling.n + j].tolist()
+                    length, reason = len(tokens), "length"
+                    for k, token in enumerate(tokens):
+                        if token in eos_ids:
+                            length, reason = k + 1, "stop"
+                            break
+                    text = self.tokenizer.decode(tokens[:length], skip_special_tokens=True)
+                    responses.append(text)
+                    counts.append(length)
+                    reasons.append(reason)
+                yield Completion(
+                    sample_id=request.sample_id, responses=responses, prompt=texts[i],
+                    prompt_tokens=int(attention[i].sum()), completion_tokens=counts,
+                    finish_reasons=reasons,
+                )
+
+    def _eos_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        return ids
+
+    def close(self) -> None:
+        del self.model

@@ -1,0 +1,18 @@
+"""Open images referenced by samples (paths or PIL images) once, as RGB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def load_image(image: Any):
+    """A PIL RGB image from a path or an already open image."""
+    from PIL import Image
+
+    if isinstance(image, (str, Path)):
+        with Image.open(image) as handle:
+            return handle.convert("RGB")
+    if isinstance(image, Image.Image):
+        return image if image.mode == "RGB" else image.convert("RGB")
+    raise TypeError(f"not an image: {type(image).__name__}")

@@ -1,0 +1,202 @@
+"""Task plugins: the base class and the registry that discovers them.
+
+A task plugin is a Python module that defines a module-level ``TASK`` (a ``Task`` instance).
+Plugins are found in this project's ``tasks/`` folder (installed as the ``ovr_tasks``
+package), in folders the user names (``--task-dir``), and in other installed packages through
+the ``ovr_eval.tasks`` entry-point group (each entry point names a ``Task`` object).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import pkgutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from ovr_eval.types import BadRow, Sample, UserError
+
+DATA_DIR_ENV = "OVR_DATA_DIR"
+
+
+@dataclass
+class Task:
+    """One benchmark: where its data lives, how a row becomes a Sample, how it is scored.
+
+    Subclasses override ``row_to_sample`` (hub rows) and, where the benchmark's own release
+    format differs from the hub's, ``local_rows``.
+    """
+
+    name: str
+    description: str
+    hub_id: str
+    revision: str | None  # hub commit; None = the hub's current head
+    default_split: str
+    splits: tuple[str, ...]
+    hub_config: str | None = None
+    modality: str = "text"  # "text" or "image"
+    subset_keys: tuple[str, ...] = ()  # metadata keys reported as per-subset scores
+    default_prompt: str = "reasoning"
+    paper_split: str | None = None  # the split OVR reports, when not the default
+
+    # -- data ---------------------------------------------------------------------------
+    def hub_config_for(self, split: str) -> str | None:
+        """The hub config name that holds ``split`` (most tasks have one config)."""
+        return self.hub_config
+
+    def hub_rows(self, split: str) -> Iterable[dict[str, Any]]:
+        """Rows from the HF hub at the pinned revision."""
+        import datasets
+
+        try:
+            return datasets.load_dataset(
+                self.hub_id, self.hub_config_for(split), split=self.hub_split_for(split),
+                revision=self.revision,
+            )
+        except Exception as exc:  # network, auth, missing split
+            raise UserError(
+                f"could not load {self.hub_id} (split {split!r}) from the Hugging Face hub: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
+                f"Offline? Point --data-dir (or ${DATA_DIR_ENV}) at local files."
+            ) from exc
+
+    def hub_split_for(self, split: str) -> str:
+        """The hub split name for one of our split names."""
+        return split
+
+    def local_dir(self, data_dir: Path) -> Path:
+        """This task's folder inside a data directory (``<data_dir>/<task name>``)."""
+        return data_dir / self.name
+
+    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
+        """Rows from local files: the hub's parquet export (``<split>*.parquet``) by default."""
+        folder = self.local_dir(data_dir)
+        parquet = sorted(folder.glob(f"{split}*.parquet")) + sorted(
+            folder.glob(f"{split}/*.parquet")
+        )
+        if not parquet:
+            raise self._missing_split(folder, split, f"{split}*.parquet")
+        import datasets
+
+        return datasets.load_dataset(
+            "parquet", data_files=[str(p) for p in parquet], split="train"
+        )
+
+    def _missing_split(self, folder: Path, split: str, expected: str) -> UserError:
+        return UserError(
+            f"no {self.name} split {split!r} under {folder} (expected {expected}); "
+            f"splits of {self.name}: {', '.join(self.splits)}"
+        )
+
+    def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
+        """Turn one dataset row into a Sample; raise BadRow for a row that cannot be used."""
+        raise NotImplementedError
+
+    def samples(
+        self, split: str | None = None, data_dir: Path | None = None
+    ) -> Iterator[Sample | BadRow]:
+        """Every item of ``split`` as a Sample, or a BadRow for rows that cannot be used."""
+        split = split or self.default_split
+        if split not in self.splits:
+            raise UserError(
+                f"task {self.name} has no split {split!r}; choose one of: {', '.join(self.splits)}"
+            )
+        if data_dir is None and os.environ.get(DATA_DIR_ENV):
+            data_dir = Path(os.environ[DATA_DIR_ENV])
+        if data_dir is not None:
+            data_dir = Path(data_dir).expanduser()
+            if not data_dir.is_dir():
+                raise UserError(f"--data-dir {data_dir} is not a directory")
+            rows: Iterable[dict[str, Any]] = self.local_rows(data_dir, split)
+            base_dir: Path | None = self.local_dir(data_dir)
+        else:
+            rows, base_dir = self.hub_rows(split), None
+        seen: set[str] = set()
+        for index, row in enumerate(rows):
+            try:
+                sample = self.row_to_sample(dict(row), index, base_dir)
+                if not str(sample.answer).strip():
+                    raise BadRow(sample.id, "no gold answer")
+                if sample.id in seen:
+                    raise BadRow(sample.id, "duplicate id")
+                seen.add(sample.id)
+                yield sample
+            except BadRow as bad:
+                yield bad
+
+
+def require_image(path_or_image: Any, row_id: str, base_dir: Path | None) -> Any:
+    """Resolve an image reference to a PIL image or an existing path; BadRow when missing."""
+    if path_or_image is None or path_or_image == "":
+        raise BadRow(row_id, "missing image")
+    if isinstance(path_or_image, (str, os.PathLike)):
+        path = Path(path_or_image)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.is_file():
+            raise BadRow(row_id, f"image file not found: {path}")
+        return path
+    if isinstance(path_or_image, dict) and path_or_image.get("bytes"):
+        import io
+
+        from PIL import Image
+
+        return Image.open(io.BytesIO(path_or_image["bytes"]))
+    return path_or_image  # already a PIL image (datasets' Image feature)
+
+
+# -- registry ------------------------------------------------------------------------------
+def _tasks_in_module(module: Any) -> list[Task]:
+    found = getattr(module, "TASKS", None) or []
+    if isinstance(getattr(module, "TASK", None), Task):
+        found = [module.TASK, *found]
+    return list(found)
+
+
+def _load_file(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"ovr_user_tasks.{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise UserError(f"cannot import task plugin {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Task]:
+    """All task plugins: built-in, from ``extra_dirs``, and from the entry-point group."""
+    registry: dict[str, Task] = {}
+    import ovr_tasks
+
+    for info in pkgutil.iter_modules(ovr_tasks.__path__):
+        if not info.name.startswith("_"):
+            module = importlib.import_module(f"ovr_tasks.{info.name}")
+            registry.update({t.name: t for t in _tasks_in_module(module)})
+    for folder in extra_dirs:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UserError(f"--task-dir {folder} is not a directory")
+        for path in sorted(folder.glob("*.py")):
+            if not path.name.startswith("_"):
+                registry.update({t.name: t for t in _tasks_in_module(_load_file(path))})
+    for ep in entry_points(group="ovr_eval.tasks"):
+        obj = ep.load()
+        tasks = obj if isinstance(obj, (list, tuple)) else [obj]
+        registry.update({t.name: t for t in tasks if isinstance(t, Task)})
+    return registry
+
+
+def resolve(names: str | Iterable[str], extra_dirs: Iterable[Path] = ()) -> list[Task]:
+    """Tasks by name ("math500,mathvision"); a clear error naming any unknown task."""
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    registry = discover(extra_dirs)
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise UserError(
+            f"unknown task(s): {', '.join(unknown)}; available: {', '.join(sorted(registry))}"
+        )
+    return [registry[n] for n in names]

@@ -1,0 +1,92 @@
+"""Find the final answer in a model response."""
+
+from __future__ import annotations
+
+import re
+
+_THINK_END = re.compile(r"</think>", re.I)
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.I | re.S)
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
+_ANSWER_PHRASE = re.compile(
+    r"(?:final\s+answer\s*(?:is)?\s*[:：]?|the\s+answer\s+is\s*[:：]?|\banswer\s*[:：])\s*(.+)",
+    re.I,
+)
+_MAX_TAIL = 20_000  # only the end of very long responses can hold the final answer
+
+
+def strip_thinking(response: str) -> str:
+    """The part of a response after its last </think> (the whole response when there is none)."""
+    parts = _THINK_END.split(response)
+    return parts[-1] if len(parts) > 1 else response
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} / \\fbox{...}, nested braces included."""
+    starts = [m.end() for m in _BOXED.finditer(text)]
+    for start in reversed(starts):
+        if start < len(text) and text[start] == "{":
+            depth = 0
+            for i in range(start, len(text)):
+                if text[i] == "{":
+                    depth += 1
+                elif text[i] == "}":
+                    depth -= 1
+                    if depth == 0:
+                        return text[start + 1 : i].strip()
+            continue  # unbalanced: try an earlier one
+        token = re.match(r"[^\s$.,;]+", text[start:])  # \boxed 5
+        if token:
+            return token.group(0)
+    return None
+
+
+def _clean_phrase(answer: str) -> str:
+    answer = answer.strip().strip("*").strip()
+    answer = re.sub(r"\s*(?:I hope it is correct)\.?\s*$", "", answer, flags=re.I)
+    answer = answer.rstrip(". ").strip()
+    if len(answer) >= 2 and answer[0] == answer[-1] == "$":
+        answer = answer[1:-1].strip()
+    return answer.strip("*").strip()
+
+
+def final_answer(response: str) -> tuple[str | None, str]:
+    """(answer text, where it came from) for a response; (None, "none") when nothing is found."""
+    text = strip_thinking(response)[-_MAX_TAIL:]
+    tags = _ANSWER_TAG.findall(text)
+    if tags:
+        inside = tags[-1]
+        boxed = last_boxed(inside)
+        return (boxed if boxed is not None else _clean_phrase(inside)), "answer_tag"
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return boxed, "boxed"
+    phrases = _ANSWER_PHRASE.findall(text)
+    if phrases:
+        return _clean_phrase(phrases[-1].splitlines()[0]), "answer_phrase"
+    return None, "none"
+
+
+_LETTER_FORMS = [
+    re.compile(r"^\(?([A-J])\)?(?:[.:)]|\s*$)"),  # C  (C)  C.  C:  C)
+    re.compile(r"^\\text\{\s*\(?([A-J])\)?\s*\}$"),  # \text{C}
+    re.compile(r"^\\textbf\{\s*\(?([A-J])\)?\s*\}$"),
+    re.compile(r"^(?:option|choice)\s*\(?([A-J])\)?", re.I),  # option C
+]
+
+
+def choice_letter(answer: str, choices: list[str] | None, n_options: int = 10) -> str | None:
+    """The option letter an extracted answer names: by letter, or by the option's value."""
+    answer = answer.strip().strip("$").strip()
+    n = len(choices) if choices else n_options
+    for form in _LETTER_FORMS:
+        match = form.match(answer)
+        if match and ord(match.group(1)) - ord("A") < n:
+            return match.group(1)
+    if choices:
+        from ovr_eval.verify.normalize import normalize
+
+        value = normalize(answer)
+        hits = [chr(65 + i) for i, c in enumerate(choices) if normalize(c) == value]
+        if len(hits) == 1:
+            return hits[0]
+    return None

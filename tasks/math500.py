@@ -1,0 +1,40 @@
+"""MATH500: the 500-problem test subset of MATH (Lightman et al., "Let's Verify Step by Step")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ovr_tasks._common import read_json_rows
+
+from ovr_eval.tasks import Task
+from ovr_eval.types import BadRow, Sample
+
+
+class Math500(Task):
+    def local_rows(self, data_dir: Path, split: str):
+        path = self.local_dir(data_dir) / f"{split}.jsonl"
+        if not path.is_file():
+            return super().local_rows(data_dir, split)
+        return read_json_rows(path)
+
+    def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
+        sample_id = str(row.get("unique_id") or f"{self.name}-{index}")
+        if not row.get("problem"):
+            raise BadRow(sample_id, "no problem text")
+        return Sample(
+            id=sample_id, task=self.name, question=row["problem"],
+            answer=str(row.get("answer") or ""),
+            metadata={"subject": row.get("subject"), "level": row.get("level")},
+        )
+
+
+TASK = Math500(
+    name="math500",
+    description="MATH500 (500 competition problems, free-form answers)",
+    hub_id="HuggingFaceH4/MATH-500",
+    revision="6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be",
+    default_split="test",
+    splits=("test",),
+    subset_keys=("subject", "level"),
+)

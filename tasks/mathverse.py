@@ -1,0 +1,87 @@
+"""MathVerse testmini: 788 problems x 5 problem versions (3,940 items), scored per version.
+
+``testmini_text_only`` is the 788-item "Text Only" ablation (no images)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ovr_tasks._common import read_json_rows
+
+from ovr_eval.tasks import Task, require_image
+from ovr_eval.types import BadRow, Sample
+
+VERSIONS = ("Text Dominant", "Text Lite", "Vision Intensive", "Vision Dominant", "Vision Only")
+_CHOICES = re.compile(r"\n\s*Choices?\s*:\s*\n(.*)$", re.S | re.I)
+_OPTION = re.compile(r"^\s*\(?([A-H])\)?\s*[:.)]\s*(.*\S)\s*$")
+VISION_ONLY_QUESTION = "Answer the question shown in the image."
+
+
+def parse_inline_choices(question: str) -> list[str] | None:
+    """Option texts from a trailing 'Choices:' block (A:..., B:...), if the question has one."""
+    match = _CHOICES.search(question)
+    if not match:
+        return None
+    options = []
+    for line in match.group(1).splitlines():
+        option = _OPTION.match(line)
+        if option is None:
+            continue
+        if ord(option.group(1)) - ord("A") != len(options):
+            return None
+        options.append(option.group(2))
+    return options or None
+
+
+class MathVerse(Task):
+    def hub_config_for(self, split: str) -> str | None:
+        return split
+
+    def local_rows(self, data_dir: Path, split: str):
+        path = self.local_dir(data_dir) / f"{split}.json"
+        if not path.is_file():
+            return super().local_rows(data_dir, split)
+        return read_json_rows(path)
+
+    def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
+        sample_id = str(row.get("sample_index") or index)
+        version = str(row.get("problem_version") or "")
+        question = str(row.get("question") or "").strip()
+        images = []
+        if version != "Text Only":
+            image = row.get("image")
+            if isinstance(image, str) and image and base_dir is not None:
+                images_dir = base_dir / "images"
+                base = images_dir if (images_dir / image).is_file() else base_dir
+                images = [require_image(image, sample_id, base)]
+            else:
+                images = [require_image(image, sample_id, base_dir)]
+            question = question or VISION_ONLY_QUESTION
+        if not question:
+            raise BadRow(sample_id, "no question text")
+        multiple_choice = row.get("question_type") == "multi-choice"
+        metadata = dict(row.get("metadata") or {})
+        return Sample(
+            id=sample_id, task=self.name, question=question, answer=str(row.get("answer") or ""),
+            images=images,
+            choices=parse_inline_choices(question) if multiple_choice else None,
+            answer_type="multiple_choice" if multiple_choice else "free_form",
+            metadata={
+                "problem_version": version, "problem_index": row.get("problem_index"),
+                "subject": metadata.get("subject"), "source": metadata.get("source"),
+            },
+        )
+
+
+TASK = MathVerse(
+    name="mathverse",
+    description="MathVerse testmini (788 problems x 5 versions; per-version scores)",
+    hub_id="AI4Math/MathVerse",
+    revision="3bc86196678bad115a923d2851c6821dbe235939",
+    default_split="testmini",
+    splits=("testmini", "testmini_text_only"),
+    modality="image",
+    subset_keys=("problem_version", "subject"),
+)
