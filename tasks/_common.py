@@ -10,6 +10,7 @@ from typing import Any
 
 LETTERS = "ABCDEFGHIJ"
 _IMAGE_TAG = re.compile(r"<image\d*>")
+IMAGE_ONLY_QUESTION = "Answer the question shown in the image."
 
 
 def read_json_rows(path: Path) -> Iterator[dict[str, Any]]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ovr_tasks._common import read_json_rows
-
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
+from ovr_tasks._common import read_json_rows
 
 
 class Math500(Task):

@@ -8,15 +8,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ovr_tasks._common import read_json_rows
-
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
+from ovr_tasks._common import IMAGE_ONLY_QUESTION, read_json_rows
 
 VERSIONS = ("Text Dominant", "Text Lite", "Vision Intensive", "Vision Dominant", "Vision Only")
 _CHOICES = re.compile(r"\n\s*Choices?\s*:\s*\n(.*)$", re.S | re.I)
 _OPTION = re.compile(r"^\s*\(?([A-H])\)?\s*[:.)]\s*(.*\S)\s*$")
-VISION_ONLY_QUESTION = "Answer the question shown in the image."
 
 
 def parse_inline_choices(question: str) -> list[str] | None:
@@ -58,7 +56,7 @@ class MathVerse(Task):
                 images = [require_image(image, sample_id, base)]
             else:
                 images = [require_image(image, sample_id, base_dir)]
-            question = question or VISION_ONLY_QUESTION
+            question = question or IMAGE_ONLY_QUESTION
         if not question:
             raise BadRow(sample_id, "no question text")
         multiple_choice = row.get("question_type") == "multi-choice"

@@ -5,10 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ovr_tasks._common import LETTERS, format_choices, read_json_rows, strip_image_tags
-
 from ovr_eval.tasks import Task, require_image
-from ovr_eval.types import BadRow, Sample
+from ovr_eval.types import Sample
+from ovr_tasks._common import (
+    IMAGE_ONLY_QUESTION,
+    LETTERS,
+    format_choices,
+    read_json_rows,
+    strip_image_tags,
+)
 
 
 class MathVision(Task):
@@ -23,9 +28,7 @@ class MathVision(Task):
         image = row.get("decoded_image") or row.get("image")
         image = require_image(image, sample_id, base_dir)
         options = [str(o) for o in (row.get("options") or [])]
-        question = strip_image_tags(str(row.get("question") or ""))
-        if not question:
-            raise BadRow(sample_id, "no question text")
+        question = strip_image_tags(str(row.get("question") or "")) or IMAGE_ONLY_QUESTION
         choices = None
         if options:
             if options == list(LETTERS[: len(options)]):  # options drawn in the image

@@ -62,7 +62,10 @@ def final_answer(response: str) -> tuple[str | None, str]:
         return boxed, "boxed"
     phrases = _ANSWER_PHRASE.findall(text)
     if phrases:
-        return _clean_phrase(phrases[-1].splitlines()[0]), "answer_phrase"
+        answer = phrases[-1].splitlines()[0]
+        while inner := _ANSWER_PHRASE.findall(answer):  # "Final Answer: The answer is 12"
+            answer = inner[-1]
+        return _clean_phrase(answer), "answer_phrase"
     return None, "none"
 
 
@@ -72,6 +75,7 @@ _LETTER_FORMS = [
     re.compile(r"^\\textbf\{\s*\(?([A-J])\)?\s*\}$"),
     re.compile(r"^(?:option|choice)\s*\(?([A-J])\)?", re.I),  # option C
 ]
+_LETTER_IN_TEXT = re.compile(r"(?:\b(?:option|choice)\s*|\()\(?([A-J])\b\)?", re.I)
 
 
 def choice_letter(answer: str, choices: list[str] | None, n_options: int = 10) -> str | None:
@@ -82,6 +86,9 @@ def choice_letter(answer: str, choices: list[str] | None, n_options: int = 10) -
         match = form.match(answer)
         if match and ord(match.group(1)) - ord("A") < n:
             return match.group(1)
+    named = _LETTER_IN_TEXT.findall(answer)
+    if named and ord(named[-1]) - ord("A") < n:
+        return named[-1]
     if choices:
         from ovr_eval.verify.normalize import normalize
 

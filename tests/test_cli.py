@@ -1,0 +1,154 @@
+"""``ovr eval`` end to end, as a user runs it: files written, errors, kill -9 and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import has_vllm
+
+OVR = [sys.executable, "-m", "ovr_eval.cli"]
+
+
+def ovr(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "160"}
+    return subprocess.run([*OVR, *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, shared_data, mathverse_hub_fixture) -> Path:
+    """MATH500 and MathVision from ../shared/data, MathVerse (5 versions) in hub format."""
+    root = tmp_path_factory.mktemp("data")
+    for name in ("math500", "mathvision"):
+        (root / name).symlink_to(shared_data / name)
+    (root / "mathverse").symlink_to(mathverse_hub_fixture / "mathverse")
+    return root
+
+
+@pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")
+def test_eval_all_three_tasks_through_vllm(tmp_path, tiny_model, data_dir):
+    out = tmp_path / "run"
+    result = ovr("eval", "--model", str(tiny_model), "--tasks", "math500,mathvision,mathverse",
+                 "--data-dir", str(data_dir), "--limit", "5", "--max-tokens", "16",
+                 "--samples", "2", "--temperature", "1.0", "--dtype", "float32",
+                 "--max-model-len", "2048", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    assert config["engine"] == "vllm" and config["sampling"]["n"] == 2
+    assert config["engine_info"]["vllm_version"] and "transformers" in config["versions"]
+    for task in ("math500", "mathvision", "mathverse"):
+        scores = results["tasks"][task]
+        assert scores["n"] == 5 and scores["samples_per_item"] == 2
+        assert 0.0 <= scores["score"] <= 1.0 and scores["stderr"] is not None
+        assert "2" in scores["pass@k"]
+        records = [json.loads(x) for x in (out / "samples" / f"{task}.jsonl").open()]
+        assert len(records) == 5 and len({r["id"] for r in records}) == 5
+        for record in records:
+            assert len(record["responses"]) == 2 and len(record["correct"]) == 2
+            assert record["prompt"] and record["completion_tokens"] == [16, 16]
+            assert len(record["extracted"]) == 2
+    assert "problem_version" in results["tasks"]["mathverse"]["subsets"]
+    assert "accuracy" in result.stdout and "samples/s" in result.stdout
+
+
+def _records(path: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in map(json.loads, path.read_text().splitlines())}
+
+
+def test_kill_9_then_resume_gives_the_same_results(tmp_path, tiny_model, shared_data):
+    args = ["eval", "--model", str(tiny_model), "--tasks", "math500,mathvision",
+            "--data-dir", str(shared_data), "--split", "mathvision=testmini", "--limit", "6",
+            "--max-tokens", "24", "--engine", "hf", "--batch-size", "1", "--dtype", "float32"]
+    reference = tmp_path / "reference"
+    assert ovr(*args, "--out", str(reference)).returncode == 0
+
+    out = tmp_path / "killed"
+    process = subprocess.Popen([*OVR, *args, "--out", str(out)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    samples = out / "samples" / "math500.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if samples.is_file() and len(samples.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    partial = samples.read_text().splitlines()
+    assert 2 <= len(partial) < 6, "the run was not interrupted mid-task"
+    with samples.open("a") as handle:  # a record torn mid-write by the kill
+        handle.write('{"id": "torn')
+
+    resumed = ovr(*args, "--out", str(out))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming" in resumed.stdout
+    for task in ("math500", "mathvision"):
+        lines = (out / "samples" / f"{task}.jsonl").read_text().splitlines()
+        ids = [json.loads(x)["id"] for x in lines]
+        assert len(ids) == len(set(ids)) == 6  # no duplicates, nothing missing
+        got, want = _records(out / "samples" / f"{task}.jsonl"), _records(
+            reference / "samples" / f"{task}.jsonl")
+        assert {k: v["responses"] for k, v in got.items()} == {
+            k: v["responses"] for k, v in want.items()}
+    got = json.loads((out / "results.json").read_text())
+    want = json.loads((reference / "results.json").read_text())
+    assert got["tasks"] == want["tasks"]
+    # the kept records were not regenerated
+    assert [json.loads(x)["id"] for x in partial] == ids_prefix(out, len(partial))
+
+
+def ids_prefix(out: Path, n: int) -> list[str]:
+    lines = (out / "samples" / "math500.jsonl").read_text().splitlines()[:n]
+    return [json.loads(x)["id"] for x in lines]
+
+
+def test_resume_with_different_settings_is_refused(tmp_path, tiny_model, shared_data):
+    out = tmp_path / "run"
+    base = ["eval", "--model", str(tiny_model), "--tasks", "math500", "--data-dir",
+            str(shared_data), "--limit", "1", "--max-tokens", "4", "--engine", "hf"]
+    assert ovr(*base, "--out", str(out)).returncode == 0
+    result = ovr(*base, "--temperature", "0.7", "--out", str(out))
+    assert result.returncode == 2 and "different sampling" in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--tasks", "math500,nope"], "unknown task(s): nope"),
+    (["--model", "/no/such/model"], "model path /no/such/model does not exist"),
+    (["--engine", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"],
+     "cannot reach the server"),
+    (["--split", "mathvision"], "expected TASK=SPLIT"),
+    (["--prompt", "nope"], "unknown prompt"),
+])
+def test_user_mistakes_get_one_clear_line(tmp_path, args, message, shared_data):
+    result = ovr("eval", "--data-dir", str(shared_data), "--out", str(tmp_path / "r"), *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_data_dir_without_the_split(tmp_path, tiny_model):
+    (tmp_path / "data" / "math500").mkdir(parents=True)
+    result = ovr("eval", "--model", str(tiny_model), "--tasks", "math500", "--engine", "hf",
+                 "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and "no math500 split 'test'" in result.stderr
+
+
+@pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")
+def test_no_arguments_runs_the_embedded_demo(tmp_path):
+    env_cache = tmp_path / "cache"
+    result = subprocess.run([*OVR, "eval"], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=600, env={**os.environ, "OVR_CACHE_DIR": str(env_cache),
+                                              "COLUMNS": "160"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "random weights" in result.stdout
+    results = json.loads((tmp_path / "runs" / "demo-tiny-qwen2_5_vl" / "results.json").read_text())
+    assert set(results["tasks"]) == {"math500", "mathvision", "mathverse"}
+    shutil.rmtree(env_cache)

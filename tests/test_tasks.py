@@ -1,0 +1,118 @@
+"""Task plugins read the real benchmark files and report unusable rows instead of crashing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+
+import pytest
+
+from ovr_eval.evaluate import load_samples
+from ovr_eval.tasks import discover, resolve
+from ovr_eval.types import BadRow, UserError
+
+
+def test_builtin_tasks_are_discovered():
+    assert {"math500", "mathvision", "mathverse"} <= set(discover())
+
+
+def test_unknown_task_names_the_task_and_the_choices():
+    with pytest.raises(UserError, match=r"unknown task\(s\): nope.*math500"):
+        resolve("math500,nope")
+
+
+def test_math500_loads_all_500_rows(shared_data):
+    (task,) = resolve("math500")
+    samples, skipped = load_samples(task, "test", shared_data, None)
+    assert len(samples) == 500 and not skipped
+    first = samples[0]
+    assert first.id == "test/precalculus/807.json"
+    assert first.metadata["subject"] == "Precalculus" and first.metadata["level"] == 2
+    assert first.answer == "\\left( 3, \\frac{\\pi}{2} \\right)"
+
+
+@pytest.mark.parametrize("split,count", [("test", 3040), ("testmini", 304)])
+def test_mathvision_splits_have_an_image_per_item(shared_data, split, count):
+    (task,) = resolve("mathvision")
+    samples, skipped = load_samples(task, split, shared_data, None)
+    assert len(samples) == count and not skipped
+    assert all(len(s.images) == 1 and s.images[0].is_file() for s in samples)
+    kinds = Counter(s.answer_type for s in samples)
+    assert kinds["multiple_choice"] > 0 and kinds["free_form"] > 0
+    mc = next(s for s in samples if s.answer_type == "multiple_choice")
+    assert mc.choices and mc.answer in "ABCDE" and "Choices" in mc.question
+    assert "<image" not in mc.question
+
+
+def test_mathverse_text_only_split(shared_data):
+    (task,) = resolve("mathverse")
+    samples, skipped = load_samples(task, "testmini_text_only", shared_data, None)
+    assert len(samples) == 788 and not skipped
+    assert {s.metadata["problem_version"] for s in samples} == {"Text Only"}
+    mc = next(s for s in samples if s.answer_type == "multiple_choice")
+    assert mc.choices and len(mc.choices) >= 2  # parsed from the inline "Choices:" block
+
+
+def test_mathverse_hub_format_has_five_versions_with_images(mathverse_hub_fixture):
+    (task,) = resolve("mathverse")
+    samples, skipped = load_samples(task, "testmini", mathverse_hub_fixture, None)
+    assert len(samples) == 10 and not skipped
+    versions = Counter(s.metadata["problem_version"] for s in samples)
+    assert set(versions) == {"Text Dominant", "Text Lite", "Vision Intensive",
+                             "Vision Dominant", "Vision Only"}
+    assert all(len(s.images) == 1 for s in samples)
+    vision_only = next(s for s in samples if s.metadata["problem_version"] == "Vision Only")
+    assert vision_only.question  # never an empty prompt
+
+
+def test_bad_rows_are_skipped_and_named(tmp_path, shared_data):
+    folder = tmp_path / "mathvision"
+    (folder / "images").mkdir(parents=True)
+    rows = [json.loads(line) for line in
+            (shared_data / "mathvision" / "testmini.jsonl").read_text().splitlines()[:3]]
+    shutil.copy(shared_data / "mathvision" / rows[0]["image"], folder / rows[0]["image"])
+    rows[1]["image"] = "images/missing.jpg"
+    shutil.copy(shared_data / "mathvision" / rows[2]["image"], folder / rows[2]["image"])
+    rows[2]["answer"] = ""
+    (folder / "testmini.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    (task,) = resolve("mathvision")
+    items = list(task.samples("testmini", tmp_path))
+    bad = [i for i in items if isinstance(i, BadRow)]
+    assert len(items) == 3 and len(bad) == 2
+    assert "image file not found" in bad[0].reason and bad[1].reason == "no gold answer"
+
+
+def test_data_dir_without_the_split_is_a_clear_error(tmp_path):
+    (tmp_path / "math500").mkdir()
+    (task,) = resolve("math500")
+    with pytest.raises(UserError, match="no math500 split 'test' under"):
+        list(task.samples("test", tmp_path))
+
+
+def test_unknown_split_lists_the_splits():
+    (task,) = resolve("mathvision")
+    with pytest.raises(UserError, match="choose one of: test, testmini"):
+        list(task.samples("validation"))
+
+
+def test_task_plugins_from_a_user_folder(tmp_path, shared_data):
+    (tmp_path / "tiny_math.py").write_text(
+        "from ovr_tasks.math500 import Math500\n"
+        "TASK = Math500(name='tiny_math', description='d', hub_id='x/y', revision=None,\n"
+        "               default_split='test', splits=('test',))\n"
+    )
+    (task,) = resolve("tiny_math", [tmp_path])
+    (tmp_path / "data" / "tiny_math").mkdir(parents=True)
+    shutil.copy(shared_data / "math500" / "test.jsonl", tmp_path / "data" / "tiny_math")
+    samples, _ = load_samples(task, "test", tmp_path / "data", 5)
+    assert len(samples) == 5 and samples[0].task == "tiny_math"
+
+
+def test_hub_loading_failure_tells_the_user_what_to_do(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.delenv("OVR_DATA_DIR", raising=False)
+    (task,) = resolve("math500")
+    with pytest.raises(UserError, match="--data-dir"):
+        list(task.samples("test"))

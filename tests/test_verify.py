@@ -1,0 +1,88 @@
+"""The first verifier: extraction, equivalence, multiple choice, and no code execution."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ovr_eval.verify import grade, reward
+from ovr_eval.verify.extract import final_answer, last_boxed
+
+
+def test_every_math500_boxed_solution_grades_correct(shared_data):
+    rows = [json.loads(line) for line in (shared_data / "math500" / "test.jsonl").open()]
+    wrong = []
+    for row in rows:
+        boxed = last_boxed(row["solution"])
+        verdict = grade(f"So the result is $\\boxed{{{boxed}}}$.", row["answer"])
+        if not verdict.correct:
+            wrong.append((row["unique_id"], boxed, row["answer"], verdict))
+    assert len(rows) == 500 and wrong == []
+
+
+@pytest.mark.parametrize("response,expected", [
+    ("<think>maybe \\boxed{1}</think> so \\boxed{2}", "2"),
+    ("<think>long</think><answer>The value is \\boxed{\\frac{1}{2}}</answer>", "\\frac{1}{2}"),
+    ("<answer> 42 </answer>", "42"),
+    ("first \\boxed{1} then \\boxed{\\frac{a}{\\sqrt{b}}}", "\\frac{a}{\\sqrt{b}}"),
+    ("\\fbox{7}", "7"),
+    ("so the answer is $x^2+1$.", "x^2+1"),
+    ("Final Answer: The final answer is 12. I hope it is correct.", "12"),
+    ("**Answer:** C", "C"),
+    ("no answer here", None),
+])
+def test_final_answer_extraction(response, expected):
+    assert final_answer(response)[0] == expected
+
+
+@pytest.mark.parametrize("prediction,gold", [
+    ("0.5", "\\frac{1}{2}"), ("\\dfrac{7}{2}", "3\\frac12"), ("x = 3", "3"),
+    ("10,000", "10000"), ("2\\sqrt{3}", "\\sqrt{12}"), ("90^\\circ", "90"),
+    ("(3, \\pi/2)", "\\left( 3, \\frac{\\pi}{2} \\right)"), ("5\\text{ cm}", "5"),
+    ("\\text{Evelyn}", "\\text{Evelyn}"),
+])
+def test_equivalent_answers_are_correct(prediction, gold):
+    assert grade(f"\\boxed{{{prediction}}}", gold).correct
+
+
+@pytest.mark.parametrize("prediction,gold", [
+    ("3", "-3"), ("[1,2)", "[1,2]"), ("(1,2)", "(2,1)"), ("\\frac{1}{3}", "0.33"), ("12", "1,2"),
+])
+def test_different_answers_are_wrong(prediction, gold):
+    assert not grade(f"\\boxed{{{prediction}}}", gold).correct
+
+
+@pytest.mark.parametrize("response", [
+    "\\boxed{C}", "The answer is (C).", "\\boxed{\\text{C}}", "Answer: C. 18 cm",
+    "\\boxed{18 cm}", "I pick option C",
+])
+def test_multiple_choice_by_letter_or_value(response):
+    verdict = grade(response, "C", ["10 cm", "12 cm", "18 cm", "20 cm"])
+    assert verdict.correct and verdict.extracted == "C"
+
+
+def test_multiple_choice_wrong_letter():
+    assert not grade("\\boxed{B}", "C", ["1", "2", "3"]).correct
+
+
+def test_reward_is_the_same_decision():
+    assert reward("\\boxed{4}", "4") == 1.0 and reward("\\boxed{5}", "4") == 0.0
+
+
+def test_model_text_never_reaches_sympify(monkeypatch, tmp_path):
+    import sympy
+    import sympy.parsing.sympy_parser as parser
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("model text reached sympify/parse_expr")
+
+    monkeypatch.setattr(sympy, "sympify", refuse)
+    monkeypatch.setattr(parser, "parse_expr", refuse)
+    marker = tmp_path / "pwned"
+    hostile = f"__import__('os').system('touch {marker}')"
+    for response in (f"\\boxed{{{hostile}}}", f"The answer is {hostile}",
+                     f"<answer>{hostile}</answer>"):
+        verdict = grade(response, "2")
+        assert not verdict.correct
+    assert not marker.exists()
