@@ -127,6 +127,21 @@ def eval_command(
         console.print("random weights: scores of ~0 are expected.")
 
 
+@app.command("grade")
+def grade_command(
+    source: Annotated[Path, typer.Argument(help="JSONL: one {response, answer, choices} a line")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="graded JSONL to write")],
+    workers: Annotated[int, typer.Option(help="verifier worker processes")] = 2,
+    timeout: Annotated[float, typer.Option(help="seconds allowed per symbolic check")] = 2.0,
+) -> None:
+    """Grade responses from any harness: adds extracted, correct, method and error to each line."""
+    from ovr_eval.grading import grade_file
+
+    summary = grade_file(source, output, workers=workers, timeout_s=timeout, console=console)
+    console.print(f"graded {summary['graded']} line(s): {summary['correct']} correct; "
+                  f"{summary['malformed']} malformed line(s) skipped -> {output}")
+
+
 @app.command("tasks")
 def tasks_command(
     task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,

