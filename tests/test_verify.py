@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from ovr_eval.verify import grade, reward
+from ovr_eval.verify import grade, grade_many, reward
 from ovr_eval.verify.extract import final_answer, last_boxed
 
 
@@ -86,3 +89,33 @@ def test_model_text_never_reaches_sympify(monkeypatch, tmp_path):
         verdict = grade(response, "2")
         assert not verdict.correct
     assert not marker.exists()
+
+
+CASES = Path(__file__).parent / "data" / "verifier_cases.jsonl"
+
+
+def test_labelled_cases_all_agree_with_human_judgement():
+    cases = [json.loads(line) for line in CASES.read_text().splitlines() if line.strip()]
+    verdicts = grade_many([(c["response"], c["answer"], c.get("choices")) for c in cases])
+    disagreements = [(c["rule"], c["answer"], c["response"][-80:], v.method)
+                     for c, v in zip(cases, verdicts, strict=True) if v.correct != c["correct"]]
+    assert len(cases) >= 500 and disagreements == []
+
+
+def test_ovr_grade_regrades_a_file_and_skips_malformed_lines(tmp_path):
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("\n".join([
+        json.dumps({"response": "so \\boxed{\\frac{1}{2}}", "answer": "0.5"}),
+        "{not json",
+        json.dumps({"response": "I choose (B)", "answer": "B", "choices": ["3", "4"]}),
+        json.dumps({"answer": "3"}),
+        json.dumps({"response": "\\boxed{5}", "answer": "4", "choices": None}),
+    ]))
+    result = subprocess.run([sys.executable, "-m", "ovr_eval.cli", "grade", str(source), "-o",
+                             str(target)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "line 2" in result.stdout + result.stderr and "line 4" in result.stdout + result.stderr
+    graded = [json.loads(x) for x in target.read_text().splitlines()]
+    assert [g["correct"] for g in graded] == [True, True, False]
+    assert graded[1]["extracted"] == "B" and graded[0]["method"].endswith("numeric")
+    assert all({"extracted", "correct", "method", "error"} <= set(g) for g in graded)

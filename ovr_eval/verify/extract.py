@@ -14,10 +14,29 @@ _ANSWER_PHRASE = re.compile(
 _MAX_TAIL = 20_000  # only the end of very long responses can hold the final answer
 
 
+_THINK_START = re.compile(r"<think>", re.I)
+_BARE = re.compile(r"^[^a-zA-Z]*(?:\\[a-zA-Z]+[^a-zA-Z]*|[a-zA-Z]{1,3}\b[^a-zA-Z]*)*$")
+
+
 def strip_thinking(response: str) -> str:
-    """The part of a response after its last </think> (the whole response when there is none)."""
+    """The part of a response after its last </think>: the whole response when it has no
+    thinking block, and nothing when a <think> block was never closed (a truncated response)."""
     parts = _THINK_END.split(response)
-    return parts[-1] if len(parts) > 1 else response
+    if len(parts) > 1:
+        return parts[-1]
+    return "" if _THINK_START.search(response) else response
+
+
+def bare_answer(text: str) -> str | None:
+    """A last line that is nothing but a short answer ("12", "$x = 5$", "**-2**")."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    last = lines[-1].strip("*").strip()
+    if len(last) > 40 or not _BARE.match(last):
+        return None
+    answer = _clean_phrase(last)
+    return answer or None
 
 
 def last_boxed(text: str) -> str | None:
@@ -56,7 +75,10 @@ def final_answer(response: str) -> tuple[str | None, str]:
     if tags:
         inside = tags[-1]
         boxed = last_boxed(inside)
-        return (boxed if boxed is not None else _clean_phrase(inside)), "answer_tag"
+        if boxed is not None:
+            return boxed, "answer_tag"
+        phrases = _ANSWER_PHRASE.findall(inside)
+        return _clean_phrase(phrases[-1] if phrases else inside), "answer_tag"
     boxed = last_boxed(text)
     if boxed is not None:
         return boxed, "boxed"
@@ -66,6 +88,9 @@ def final_answer(response: str) -> tuple[str | None, str]:
         while inner := _ANSWER_PHRASE.findall(answer):  # "Final Answer: The answer is 12"
             answer = inner[-1]
         return _clean_phrase(answer), "answer_phrase"
+    bare = bare_answer(text)
+    if bare is not None:
+        return bare, "last_line"
     return None, "none"
 
 

@@ -13,7 +13,7 @@ _UNICODE = {
     "≤": "\\le", "≥": "\\ge", "∞": "\\infty", "∪": "\\cup", "∩": "\\cap", "÷": "/",
     "\\leq": "\\le", "\\geq": "\\ge", "\\dfrac": "\\frac", "\\tfrac": "\\frac",
     "\\displaystyle": "", "\\left": "", "\\right": "", "\\!": "", "\\,": " ", "\\;": " ",
-    "\\:": " ", "\\ ": " ", "\\quad": " ", "\\qquad": " ", "\\$": "", "$": "",
+    "\\:": " ", "{,}": ",", "\\quad": " ", "\\qquad": " ", "\\$": "", "$": "",
     "\\%": "", "%": "", "°": "", "\\degree": "",
 }
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox|mathbf|operatorname)\s*\{([^{}]*)\}")
@@ -34,6 +34,9 @@ def normalize(answer: str) -> str:
     s = s.replace("\n", " ")
     for old, new in _UNICODE.items():
         s = s.replace(old, new)
+    s = re.sub(r"(?<!\\)\\ ", " ", s)  # "\ " is a space, "\\ " a matrix row end
+    s = re.sub(r"\\begin\{[bBvV]?matrix\}", r"\\begin{pmatrix}", s)
+    s = re.sub(r"\\end\{[bBvV]?matrix\}", r"\\end{pmatrix}", s)
     s = _CIRC.sub("", s)
     for _ in range(3):  # nested \text{\textbf{...}}
         s = _TEXT_CMD.sub(r"\1", s)
@@ -55,6 +58,8 @@ def normalize(answer: str) -> str:
     if s.startswith("{") and s.endswith("}") and s.count("{") == 1:
         s = s[1:-1]
     s = re.sub(r"^\(([A-Za-z])\)$", r"\1", s)  # (C) -> C
+    if m := re.fullmatch(r"\\pm\{?([^{}]+?)\}?", s):  # \pm 3 -> 3,-3
+        s = f"{m.group(1)},-{m.group(1)}"
     return s
 
 

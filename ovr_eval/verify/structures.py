@@ -41,6 +41,11 @@ def parse_compound(s: str) -> tuple[str, list[str]] | None:
     kind is "set" (\\{...\\} or a bare comma list: order does not matter) or the pair of
     bracket characters, such as "[)", for tuples and intervals (order and brackets matter).
     """
+    if s.startswith("\\begin{pmatrix}") and s.endswith("\\end{pmatrix}"):
+        rows = s[len("\\begin{pmatrix}") : -len("\\end{pmatrix}")].split("\\\\")
+        cells = [split_top_level(r, "&") for r in rows if r.strip()]
+        if cells and len({len(r) for r in cells}) == 1:
+            return f"matrix{len(cells)}x{len(cells[0])}", [c for r in cells for c in r]
     if "\\cup" in s:
         pieces = [p for p in s.split("\\cup") if p]
         if len(pieces) > 1:
