@@ -110,8 +110,11 @@ def test_task_plugins_from_a_user_folder(tmp_path, shared_data):
 
 
 def test_hub_loading_failure_tells_the_user_what_to_do(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import datasets
+    import huggingface_hub
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.delenv("OVR_DATA_DIR", raising=False)
     (task,) = resolve("math500")
     with pytest.raises(UserError, match="--data-dir"):

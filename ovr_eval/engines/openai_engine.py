@@ -85,9 +85,13 @@ class OpenAIEngine(Engine):
         for attempt in range(self.max_retries + 1):
             try:
                 reply = await client.post(f"{self.base_url}/chat/completions", json=body)
-                if reply.status_code not in RETRY_STATUS:
-                    reply.raise_for_status()
+                if reply.status_code < 300:
                     return self._completion(request, reply.json())
+                if reply.status_code not in RETRY_STATUS:
+                    raise UserError(
+                        f"the server at {self.base_url} rejected the request for sample "
+                        f"{request.sample_id}: HTTP {reply.status_code}: {reply.text[:300]}"
+                    )
                 error: str = f"HTTP {reply.status_code}"
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 error = type(exc).__name__
