@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -140,6 +141,38 @@ def grade_command(
     summary = grade_file(source, output, workers=workers, timeout_s=timeout, console=console)
     console.print(f"graded {summary['graded']} line(s): {summary['correct']} correct; "
                   f"{summary['malformed']} malformed line(s) skipped -> {output}")
+
+
+@app.command("compare")
+def compare_command(
+    runs: Annotated[list[Path], typer.Argument(help="run folders written by `ovr eval`")],
+    reference: Annotated[str, typer.Option(help="a model of reports/reported.yaml")] = "OVR-7B-RL",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+) -> None:
+    """Runs against the paper's reported scores; with several runs, the first against the rest."""
+    from ovr_eval.compare import (
+        compare_runs,
+        compare_to_reference,
+        load_run,
+        reference_table,
+        rows_to_json,
+        runs_table,
+    )
+
+    loaded = [load_run(path) for path in runs]
+    output: dict[str, Any] = {"reference": {}, "runs": {}}
+    for run in loaded:
+        rows = compare_to_reference(run, reference)
+        output["reference"][str(run.path)] = json.loads(rows_to_json(rows))
+        if not as_json:
+            console.print(reference_table(rows, f"{run.path} vs {reference} (reported)"))
+    for other in loaded[1:]:
+        rows = compare_runs(loaded[0], other)
+        output["runs"][f"{other.path} - {loaded[0].path}"] = json.loads(rows_to_json(rows))
+        if not as_json:
+            console.print(runs_table(rows, f"{other.path} minus {loaded[0].path}"))
+    if as_json:
+        print(json.dumps(output, indent=2))
 
 
 @app.command("tasks")

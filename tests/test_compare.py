@@ -1,0 +1,279 @@
+"""Reported scores (reports/reported.yaml) and comparisons of runs with them and with each other."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from conftest import REPO
+from ovr_eval.compare import (
+    compare_runs,
+    compare_to_reference,
+    load_reference,
+    load_run,
+    reference_table,
+    resolve_model,
+    rows_to_json,
+    runs_table,
+)
+from ovr_eval.metrics import Z95, task_scores
+from ovr_eval.types import UserError
+
+RESEARCH_NOTES = REPO.parent / "shared" / "research" / "ovr.md"
+
+
+def make_run(root: Path, model: str, tasks: dict[str, dict[str, list[bool]]],
+             splits: dict[str, str] | None = None,
+             metadata: dict[str, dict[str, dict]] | None = None) -> Path:
+    """A run folder as `ovr eval` writes it: config.json, samples/<task>.jsonl, results.json."""
+    (root / "samples").mkdir(parents=True)
+    (root / "config.json").write_text(json.dumps({"model": model, "tasks": sorted(tasks)}))
+    results = {}
+    for task, items in tasks.items():
+        records = [{"id": i, "correct": c, "metadata": (metadata or {}).get(task, {}).get(i, {})}
+                   for i, c in items.items()]
+        with (root / "samples" / f"{task}.jsonl").open("w") as handle:
+            for record in records:
+                handle.write(json.dumps(record) + "\n")
+        subset_keys = ["problem_version"] if task == "mathverse" else []
+        results[task] = {"split": (splits or {}).get(task, "test"),
+                         **task_scores(records, subset_keys), "skipped": {"count": 0, "rows": []}}
+    (root / "results.json").write_text(json.dumps({"model": model, "tasks": results}))
+    return root
+
+
+def items(correct: int, total: int, k: int = 1, prefix: str = "") -> dict[str, list[bool]]:
+    """`total` samples of which the first `correct` have every response right."""
+    return {f"{prefix}{i}": [i < correct] * k for i in range(total)}
+
+
+# ---------------------------------------------------------------- reported.yaml
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return load_reference()
+
+
+def test_reported_cells_match_the_paper(reference):
+    rl = reference["models"]["OVR-7B-RL"]["scores"]
+    assert rl["math500"] == {"score": 95.3, "source": "Table 2"}
+    assert rl["mathvision"] == {"score": 51.8, "source": "Table 3"}
+    assert rl["mathverse"] == {"score": 54.6, "source": "Table 3"}
+    assert rl["aime2024"]["score"] == 63.5 and rl["mmlu_pro"]["score"] == 67.9
+    assert rl["mme"]["score"] == 1559.1 and rl["mme"]["source"] == "Table 4"
+    base = reference["models"]["Qwen2.5-VL-7B"]["scores"]
+    assert base["math500"]["score"] == 67.4 and "†" in base["math500"]["note"]
+    assert base["mathverse"] == {"score": 41.1, "source": "Table 3"}  # no dagger: copied
+    assert reference["models"]["GPT-4o mini"]["scores"]["charxiv_descriptive"]["score"] == 74.92
+    cold = reference["models"]["OVR-7B-ColdStart"]["scores"]
+    assert cold["math500"]["score"] == 93.2 and cold["math500"]["source"] == "Figure 4"
+    assert "figure" in cold["math500"]["note"]
+    assert cold["hallusionbench"] == {"score": 55.0, "source": "Table 4"}
+    benchmarks = reference["benchmarks"]
+    assert benchmarks["mathvision"]["split"] == "test"
+    assert benchmarks["mathverse"]["subset"] == {"key": "problem_version", "value": "Vision Only"}
+    assert not any("mmmu" in m["scores"] for m in reference["models"].values())
+
+
+def test_reported_yaml_is_complete_and_annotated(reference):
+    for slug, bench in reference["benchmarks"].items():
+        assert {"name", "split", "metric"} <= set(bench), slug
+    for name, model in reference["models"].items():
+        for slug, cell in model["scores"].items():
+            assert isinstance(cell["score"], float), (name, slug)
+            assert re.fullmatch(r"(Table [234]|Figure [14])", cell["source"]), (name, slug)
+            if cell["source"].startswith("Figure"):
+                assert cell.get("note"), f"{name} {slug}: figure value without a note"
+
+
+TABLE_COLUMNS = {
+    "1.1": ["aime2024", "aime2025", "math500", "gpqa_diamond", "mmlu", "mmlu_pro"],
+    "1.2": ["mathvista", "mathvision", "mathverse", "dynamath", "wemath_strict", "wemath_loose",
+            "logicvista", "mmmu_pro", "charxiv_reasoning", "charxiv_descriptive"],
+    "1.3": ["mmbench_en", "mmbench_cn", "blink", "mmstar", "hallusionbench", "pope",
+            "realworldqa", "phyx", "mme", "mmvet"],
+}
+TABLE_OF_SECTION = {"1.1": "Table 2", "1.2": "Table 3", "1.3": "Table 4"}
+ROW_NAMES = {"Qwen2.5-VL (7B)": "Qwen2.5-VL-7B", "+Cold Start (= OVR-7B-ColdStart)":
+             "OVR-7B-ColdStart", "+Multimodal RL (= OVR-7B)": "OVR-7B-RL"}
+
+
+def parse_notes_tables(text: str) -> dict[tuple[str, str], tuple[float, bool, str]]:
+    """(model, benchmark) -> (score, dagger, table) from the notes' transcriptions of Tables 2-4."""
+    cells = {}
+    for section, columns in TABLE_COLUMNS.items():
+        body = text.split(f"### {section} ", 1)[1].split("\n### ", 1)[0]
+        lines = [line for line in body.splitlines() if line.startswith("|")][2:]
+        for line in lines:
+            parts = [p.strip() for p in line.strip("|").split("|")]
+            name = parts[0].replace("**", "")
+            if name.startswith("*"):  # a group heading such as *Open-source Models*
+                continue
+            for slug, raw in zip(columns, parts[1:], strict=True):
+                value = re.sub(r"\*\*|\(underlined\)|\(ul\)", "", raw).strip()
+                if value in ("-", "(blank)", ""):
+                    continue
+                cells[(ROW_NAMES.get(name, name), slug)] = (
+                    float(value.replace("†", "")), "†" in value, TABLE_OF_SECTION[section])
+    return cells
+
+
+@pytest.mark.skipif(not RESEARCH_NOTES.is_file(), reason="research notes not available")
+def test_every_table_cell_matches_the_research_notes(reference):
+    cells = parse_notes_tables(RESEARCH_NOTES.read_text())
+    assert len(cells) > 250
+    seen = set()
+    for (row, slug), (score, dagger, table) in cells.items():
+        model = resolve_model(reference, row)
+        cell = reference["models"][model]["scores"].get(slug)
+        assert cell is not None, f"{row} {slug} {score} missing"
+        assert (cell["score"], cell["source"]) == (score, table), (row, slug)
+        assert ("†" in cell.get("note", "")) == dagger, (row, slug)
+        seen.add((model, slug))
+    extra = [(m, s) for m, model in reference["models"].items()
+             for s, c in model["scores"].items()
+             if c["source"].startswith("Table") and (m, s) not in seen]
+    assert not extra, f"table cells in reported.yaml that the notes do not have: {extra}"
+
+
+# ---------------------------------------------------------------- run vs paper
+
+
+def test_verdicts_against_the_reported_scores(tmp_path, reference):
+    run = load_run(make_run(tmp_path / "r", "Kangheng/OVR-7B-RL", {
+        "math500": items(95, 100), "mathvision": items(20, 100)}))
+    rows = {r.task: r for r in compare_to_reference(run, "OVR-7B-RL", reference)}
+    math500 = rows["math500"]
+    half = 100 * Z95 * math.sqrt(0.95 * 0.05 / 99)  # sample variance over 100 items
+    assert math.isclose(math500.run_score, 95.0)
+    assert math.isclose(math500.run_ci95[0], 95.0 - half)
+    assert math500.reported == 95.3 and math500.source == "Table 2"
+    assert math.isclose(math500.difference, -0.3)
+    assert math500.verdict == "consistent" and math500.n == 100
+    assert rows["mathvision"].verdict == "below" and rows["mathvision"].reported == 51.8
+    # against the base model: 95% is well above 67.4; 20% is consistent with 25.5
+    above = compare_to_reference(run, "Qwen/Qwen2.5-VL-7B-Instruct", reference)
+    assert [r.verdict for r in above] == ["above", "consistent"]
+
+
+def test_mathverse_is_compared_on_the_vision_only_version(tmp_path, reference):
+    versions = {"a": "Vision Only", "b": "Vision Only", "c": "Text Dominant", "d": "Text Lite"}
+    metadata = {"mathverse": {i: {"problem_version": v} for i, v in versions.items()}}
+    run = load_run(make_run(tmp_path / "r", "m", {"mathverse": {
+        "a": [False], "b": [False], "c": [True], "d": [True]}},
+        splits={"mathverse": "testmini"}, metadata=metadata))
+    [row] = compare_to_reference(run, "OVR-7B-RL", reference)
+    assert row.run_score == 0.0 and row.n == 2 and row.verdict == "below"
+    assert row.warnings == []
+
+    text_only = load_run(make_run(tmp_path / "t", "m", {"mathverse": items(1, 2)},
+                                  splits={"mathverse": "testmini_text_only"}))
+    [row] = compare_to_reference(text_only, "OVR-7B-RL", reference)
+    assert row.run_score == 50.0
+    assert any("overall score" in w for w in row.warnings)
+    assert any("testmini_text_only" in w for w in row.warnings)
+
+
+def test_a_benchmark_the_reference_lacks_is_marked_not_reported(tmp_path, reference):
+    run = load_run(make_run(tmp_path / "r", "m", {
+        "mmmu": items(1, 2), "my_task": items(1, 2), "mmlu": items(1, 2)}))
+    rows = {r.task: r for r in compare_to_reference(run, "OVR-7B-ColdStart", reference)}
+    for task in ("mmmu", "my_task", "mmlu"):
+        assert rows[task].verdict == "not reported"
+        assert rows[task].reported is None and rows[task].difference is None
+        assert rows[task].run_score == 50.0
+    assert "not reported" in rows["mmmu"].note
+    assert "unknown" in rows["my_task"].note
+    console = Console(width=200, record=True)
+    console.print(reference_table(list(rows.values()), title="vs OVR-7B-ColdStart"))
+    assert "NOT REPORTED" in console.export_text()
+    assert json.loads(rows_to_json(list(rows.values())))[0]["verdict"] == "not reported"
+
+
+def test_unknown_reference_model_is_a_clear_error(tmp_path, reference):
+    run = load_run(make_run(tmp_path / "r", "m", {"math500": items(1, 2)}))
+    with pytest.raises(UserError, match="did you mean OVR-7B-RL"):
+        compare_to_reference(run, "OVR-7B-R", reference)
+    assert resolve_model(reference, "ovr-7b") == "OVR-7B-RL"
+    assert resolve_model(reference, "Kangheng/OVR-7B-ColdStart") == "OVR-7B-ColdStart"
+
+
+# ---------------------------------------------------------------- run vs run
+
+
+def test_paired_comparison_over_the_same_samples(tmp_path):
+    a = {"0": [True, True], "1": [False, False], "2": [True, False], "3": [False, False]}
+    b = {"0": [True, True], "1": [True, False], "2": [True, True], "3": [True, True]}
+    run_a = load_run(make_run(tmp_path / "a", "A", {"math500": a, "only_a": items(1, 2)}))
+    run_b = load_run(make_run(tmp_path / "b", "B", {"math500": b}))
+    [row] = compare_runs(run_a, run_b)
+    diffs = [0.0, 0.5, 0.5, 1.0]
+    mean = sum(diffs) / 4
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / 3)
+    assert row.task == "math500" and row.method == "paired" and row.same_samples
+    assert (row.n_shared, row.only_in_a, row.only_in_b) == (4, 0, 0)
+    assert math.isclose(row.difference, 100 * mean)
+    assert math.isclose(row.ci95[0], 100 * (mean - Z95 * sd / 2))
+    assert math.isclose(row.ci95[1], 100 * (mean + Z95 * sd / 2))
+    assert math.isclose(row.score_a, 37.5) and math.isclose(row.score_b, 87.5)
+    assert row.verdict == "B higher" and row.warnings == []
+    # pairing removes the between-item spread: narrower than the unpaired interval
+    ta, tb = run_a.tasks["math500"], run_b.tasks["math500"]
+    assert row.ci95[1] - row.ci95[0] < 200 * Z95 * math.hypot(ta["stderr"], tb["stderr"])
+
+
+def test_differing_sample_sets_are_reported(tmp_path):
+    run_a = load_run(make_run(tmp_path / "a", "A", {"math500": items(3, 6)}))
+    run_b = load_run(make_run(tmp_path / "b", "B", {"math500": items(2, 4)}))
+    [row] = compare_runs(run_a, run_b)
+    assert row.method == "paired" and not row.same_samples
+    assert (row.n_a, row.n_b, row.n_shared, row.only_in_a, row.only_in_b) == (6, 4, 4, 2, 0)
+    assert any("2 only in A, 0 only in B" in w for w in row.warnings)
+
+    disjoint = load_run(make_run(tmp_path / "c", "C", {"math500": items(1, 4, prefix="x")}))
+    [row] = compare_runs(run_a, disjoint)
+    assert row.method == "unpaired" and row.n_shared == 0 and row.only_in_b == 4
+    assert math.isclose(row.difference, 25.0 - 50.0)
+    ta, tc = run_a.tasks["math500"], disjoint.tasks["math500"]
+    half = 100 * Z95 * math.hypot(ta["stderr"], tc["stderr"])
+    assert math.isclose(row.ci95[1], -25.0 + half)
+    console = Console(width=200, record=True)
+    console.print(runs_table([row]))
+    assert "unpaired" in console.export_text()
+
+
+# ---------------------------------------------------------------- loading errors
+
+
+def test_run_folder_errors_are_clear(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        load_run(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match=r"results\.json not found"):
+        load_run(tmp_path / "empty")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.json").write_text("{not json")
+    with pytest.raises(UserError, match="not valid JSON"):
+        load_run(bad)
+    (bad / "results.json").write_text(json.dumps({"math500": {"accuracy": 0.5}}))
+    with pytest.raises(UserError, match="older format"):
+        load_run(bad)
+    (bad / "results.json").write_text(json.dumps({"tasks": {"math500": {"accuracy": 0.5}}}))
+    with pytest.raises(UserError, match="'math500' lacks score, stderr, ci95, n"):
+        load_run(bad)
+    run = make_run(tmp_path / "r", "m", {"math500": items(1, 2)})
+    (run / "samples" / "math500.jsonl").write_text('{"id": "0"}\n')
+    with pytest.raises(UserError, match="malformed record"):
+        compare_runs(load_run(run), load_run(run))
+
+
+def test_model_comes_from_results_then_config(tmp_path):
+    run = load_run(make_run(tmp_path / "r", "Kangheng/OVR-7B-RL", {"math500": items(1, 2)}))
+    assert run.model == "Kangheng/OVR-7B-RL" and run.config["tasks"] == ["math500"]
