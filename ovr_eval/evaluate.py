@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ovr_eval.engines import Engine, create_engine
-from ovr_eval.metrics import task_scores
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.runs import RunDir, write_json_atomic
 from ovr_eval.tasks import Task, resolve
@@ -113,7 +112,7 @@ class Evaluation:
         self.engine: Engine | None = None
         self.tasks = resolve(options.tasks, options.task_dirs)
         for name in options.splits:
-            if name not in options.tasks:
+            if name not in {t.name for t in self.tasks}:
                 raise UserError(f"--split names task {name!r}, which is not in --tasks")
         self.template = load_template(options.prompt)
         self.run_dir = RunDir(options.out)
@@ -178,7 +177,7 @@ class Evaluation:
             self._generate(task, split, todo, len(samples) - len(todo), len(samples))
         ids = {s.id for s in samples}
         records = [r for r in self.run_dir.records(task.name) if r["id"] in ids]
-        return {"split": split, **task_scores(records, task.subset_keys),
+        return {"split": split, **task.score(records),
                 "skipped": {"count": len(skipped), "rows": skipped[:200]}}
 
     def _generate(self, task: Task, split: str, todo: list[Sample], done: int, total: int) -> None:

@@ -96,6 +96,14 @@ class Task:
         """Turn one dataset row into a Sample; raise BadRow for a row that cannot be used."""
         raise NotImplementedError
 
+    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """The task's metrics from its records. Default: accuracy (avg@k) with its error,
+        pass@k and per-subset scores; override for a benchmark's official metric (keep
+        "score", "stderr", "ci95" and "n" for the headline number)."""
+        from ovr_eval.metrics import task_scores
+
+        return task_scores(records, self.subset_keys)
+
     def samples(
         self, split: str | None = None, data_dir: Path | None = None
     ) -> Iterator[Sample | BadRow]:
@@ -150,6 +158,10 @@ def require_image(path_or_image: Any, row_id: str, base_dir: Path | None) -> Any
 
 
 # -- registry ------------------------------------------------------------------------------
+def _suites_in_module(module: Any) -> dict[str, list[str]]:
+    return dict(getattr(module, "SUITES", None) or {})
+
+
 def _tasks_in_module(module: Any) -> list[Task]:
     found = getattr(module, "TASKS", None) or []
     if isinstance(getattr(module, "TASK", None), Task):
@@ -166,22 +178,34 @@ def _load_file(path: Path) -> Any:
     return module
 
 
-def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Task]:
-    """All task plugins: built-in, from ``extra_dirs``, and from the entry-point group."""
-    registry: dict[str, Task] = {}
+def _modules(extra_dirs: Iterable[Path]) -> list[Any]:
     import ovr_tasks
 
-    for info in pkgutil.iter_modules(ovr_tasks.__path__):
-        if not info.name.startswith("_"):
-            module = importlib.import_module(f"ovr_tasks.{info.name}")
-            registry.update({t.name: t for t in _tasks_in_module(module)})
+    modules = [importlib.import_module(f"ovr_tasks.{info.name}")
+               for info in pkgutil.iter_modules(ovr_tasks.__path__)
+               if not info.name.startswith("_")]
     for folder in extra_dirs:
         folder = Path(folder)
         if not folder.is_dir():
             raise UserError(f"--task-dir {folder} is not a directory")
-        for path in sorted(folder.glob("*.py")):
-            if not path.name.startswith("_"):
-                registry.update({t.name: t for t in _tasks_in_module(_load_file(path))})
+        modules += [_load_file(p) for p in sorted(folder.glob("*.py"))
+                    if not p.name.startswith("_")]
+    return modules
+
+
+def suites(extra_dirs: Iterable[Path] = ()) -> dict[str, list[str]]:
+    """Named groups of tasks (e.g. ``ovr-visual``) that plugin modules define in ``SUITES``."""
+    found: dict[str, list[str]] = {}
+    for module in _modules(extra_dirs):
+        found.update(_suites_in_module(module))
+    return found
+
+
+def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Task]:
+    """All task plugins: built-in, from ``extra_dirs``, and from the entry-point group."""
+    registry: dict[str, Task] = {}
+    for module in _modules(extra_dirs):
+        registry.update({t.name: t for t in _tasks_in_module(module)})
     for ep in entry_points(group="ovr_eval.tasks"):
         obj = ep.load()
         tasks = obj if isinstance(obj, (list, tuple)) else [obj]
@@ -193,10 +217,13 @@ def resolve(names: str | Iterable[str], extra_dirs: Iterable[Path] = ()) -> list
     """Tasks by name ("math500,mathvision"); a clear error naming any unknown task."""
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
+    groups = suites(extra_dirs)
+    names = list(dict.fromkeys(t for n in names for t in groups.get(n, [n])))
     registry = discover(extra_dirs)
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise UserError(
             f"unknown task(s): {', '.join(unknown)}; available: {', '.join(sorted(registry))}"
+            + (f"; suites: {', '.join(sorted(groups))}" if groups else "")
         )
     return [registry[n] for n in names]
