@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ovr_eval.engines import Engine, create_engine
 from ovr_eval.prompting import build_request, load_template
+from ovr_eval.recording import RecordSink
 from ovr_eval.runs import RunDir, write_json_atomic
 from ovr_eval.tasks import Task, resolve
 from ovr_eval.types import BadRow, Completion, Sample, SamplingConfig, UserError
@@ -188,21 +189,20 @@ class Evaluation:
         by_id = {s.id: s for s in todo}
         seed, timeout = self.options.sampling.seed, 2.0
         requests = [build_request(self.template, s, seed) for s in todo]
-        writer = self.run_dir.writer(task.name)
+        sink = RecordSink(self.run_dir.writer(task.name), make_record)
         tokens, finished, start = 0, 0, time.monotonic()
         try:
             with _progress(self.console) as bar:
                 bar_id = bar.add_task(task.name, total=total, completed=done, speed="")
                 for completion in engine.generate(requests, self.options.sampling):
-                    sample = by_id[completion.sample_id]
-                    writer.write(make_record(sample, split, completion, timeout))
+                    sink.put(by_id[completion.sample_id], split, completion, timeout)
                     tokens += sum(completion.completion_tokens)
                     elapsed = max(time.monotonic() - start, 1e-9)
                     finished += 1
                     bar.update(bar_id, advance=1, speed=(
                         f"{finished / elapsed:.2f} samples/s  {tokens / elapsed:,.0f} tok/s"))
         finally:
-            writer.close()
+            sink.close()  # everything generated is graded and saved, even on an error
         elapsed = time.monotonic() - start
         self.throughput[task.name] = {"seconds": elapsed, "samples": len(todo),
                                       "tokens_per_s": tokens / elapsed if elapsed else 0.0}

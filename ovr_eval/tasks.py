@@ -123,10 +123,15 @@ class Task:
             base_dir: Path | None = self.local_dir(data_dir)
         else:
             rows, base_dir = self.hub_rows(split), None
+        rows, image_columns = _lazy_images(rows)
         seen: set[str] = set()
         for index, row in enumerate(rows):
+            row = dict(row)
+            for column in image_columns:
+                if row.get(column):
+                    row[column] = LazyImage(rows, index, column)
             try:
-                sample = self.row_to_sample(dict(row), index, base_dir)
+                sample = self.row_to_sample(row, index, base_dir)
                 if not str(sample.answer).strip():
                     raise BadRow(sample.id, "no gold answer")
                 if sample.id in seen:
@@ -135,6 +140,43 @@ class Task:
                 yield sample
             except BadRow as bad:
                 yield bad
+
+
+class LazyImage:
+    """An image cell of a ``datasets`` table, decoded only when an engine needs it, so a
+    large split never holds all its images in memory (the table itself is memory-mapped)."""
+
+    def __init__(self, table: Any, index: int, column: str):
+        self.table, self.index, self.column = table, index, column
+
+    def open(self):
+        """The decoded PIL image."""
+        import io
+
+        from PIL import Image
+
+        cell = self.table[self.index][self.column]
+        if cell.get("bytes"):
+            return Image.open(io.BytesIO(cell["bytes"]))
+        return Image.open(cell["path"])
+
+    def __repr__(self) -> str:
+        return f"LazyImage(row={self.index}, column={self.column!r})"
+
+
+def _lazy_images(rows: Iterable[dict[str, Any]]) -> tuple[Iterable[dict[str, Any]], list[str]]:
+    """For a ``datasets.Dataset``: its image columns switched to undecoded bytes."""
+    try:
+        import datasets
+    except ImportError:
+        return rows, []
+    if not isinstance(rows, datasets.Dataset):
+        return rows, []
+    columns = [name for name, feature in rows.features.items()
+               if isinstance(feature, datasets.Image)]
+    for column in columns:
+        rows = rows.cast_column(column, datasets.Image(decode=False))
+    return rows, columns
 
 
 def require_image(path_or_image: Any, row_id: str, base_dir: Path | None) -> Any:
@@ -148,6 +190,8 @@ def require_image(path_or_image: Any, row_id: str, base_dir: Path | None) -> Any
         if not path.is_file():
             raise BadRow(row_id, f"image file not found: {path}")
         return path
+    if isinstance(path_or_image, LazyImage):
+        return path_or_image
     if isinstance(path_or_image, dict) and path_or_image.get("bytes"):
         import io
 

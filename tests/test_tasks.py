@@ -8,8 +8,9 @@ from collections import Counter
 
 import pytest
 
+from ovr_eval.engines.images import load_image
 from ovr_eval.evaluate import load_samples
-from ovr_eval.tasks import discover, resolve
+from ovr_eval.tasks import LazyImage, discover, resolve
 from ovr_eval.types import BadRow, UserError
 
 
@@ -62,6 +63,9 @@ def test_mathverse_hub_format_has_five_versions_with_images(mathverse_hub_fixtur
     assert set(versions) == {"Text Dominant", "Text Lite", "Vision Intensive",
                              "Vision Dominant", "Vision Only"}
     assert all(len(s.images) == 1 for s in samples)
+    # hub images stay undecoded in the memory-mapped table until an engine opens them
+    assert all(isinstance(s.images[0], LazyImage) for s in samples)
+    assert load_image(samples[0].images[0]).mode == "RGB"
     vision_only = next(s for s in samples if s.metadata["problem_version"] == "Vision Only")
     assert vision_only.question  # never an empty prompt
 

@@ -15,4 +15,7 @@ def load_image(image: Any):
             return handle.convert("RGB")
     if isinstance(image, Image.Image):
         return image if image.mode == "RGB" else image.convert("RGB")
+    if hasattr(image, "open"):  # a LazyImage from a datasets table
+        decoded = image.open()
+        return decoded if decoded.mode == "RGB" else decoded.convert("RGB")
     raise TypeError(f"not an image: {type(image).__name__}")

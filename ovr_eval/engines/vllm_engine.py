@@ -8,7 +8,9 @@ only a bounded number of decoded images is held at any time.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ovr_eval.engines.base import Engine, render_chat
@@ -22,6 +24,28 @@ def _on_cpu() -> bool:
     import torch
 
     return not torch.cuda.is_available()
+
+
+def prefetch(requests: Sequence[Request], prepare: Callable[[Request], Any], depth: int = 64
+             ) -> Iterator[tuple[Request, Any]]:
+    """(request, prepare(request)) in order, computed on a background thread ``depth`` ahead:
+    images are decoded and prompts rendered while the engine steps."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+
+    def work() -> None:
+        for request in requests:
+            try:
+                ready.put((request, prepare(request), None))
+            except BaseException as exc:  # handed to the consumer
+                ready.put((request, None, exc))
+                return
+
+    threading.Thread(target=work, name="ovr-prefetch", daemon=True).start()
+    for _ in requests:
+        request, value, error = ready.get()
+        if error is not None:
+            raise error
+        yield request, value
 
 
 class VLLMEngine(Engine):
@@ -89,14 +113,15 @@ class VLLMEngine(Engine):
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind
 
-        pending = list(reversed(requests))
+        prepared = prefetch(requests, self._engine_input)
+        pending = len(requests)
         in_flight: dict[str, tuple[Request, str]] = {}
         aliases: dict[str, str] = {}
         counter = 0
         while pending or in_flight:
             while pending and len(in_flight) < self.max_in_flight:
-                request = pending.pop()
-                prompt = self._engine_input(request)
+                request, prompt = next(prepared)
+                pending -= 1
                 params = SamplingParams(
                     n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
                     max_tokens=sampling.max_tokens, seed=request.seed,
