@@ -107,10 +107,13 @@ def _progress(console: Console) -> Progress:
 class Evaluation:
     """One ``ovr eval`` invocation; the engine is built only when there is work to do."""
 
-    def __init__(self, options: EvalOptions, console: Console | None = None):
+    def __init__(self, options: EvalOptions, console: Console | None = None,
+                 engine: Engine | None = None):
+        """``engine``: an already built engine to use (the caller keeps ownership)."""
         self.options = options
         self.console = console or Console()
-        self.engine: Engine | None = None
+        self.engine: Engine | None = engine
+        self.owns_engine = engine is None
         self.tasks = resolve(options.tasks, options.task_dirs)
         for name in options.splits:
             if name not in {t.name for t in self.tasks}:
@@ -159,7 +162,7 @@ class Evaluation:
             previous = json.loads(self.run_dir.results_path.read_text()).get("tasks", {})
         summary = {"model": o.model, "tasks": {**previous, **results}}
         write_json_atomic(self.run_dir.results_path, summary)
-        if self.engine is not None:
+        if self.engine is not None and self.owns_engine:
             self.engine.close()
         return summary
 
