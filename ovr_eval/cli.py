@@ -32,6 +32,14 @@ def parse_splits(values: list[str]) -> dict[str, str]:
     return splits
 
 
+def parse_shard(value: str) -> tuple[int, int]:
+    """'I/N' into (I, N)."""
+    index, _, count = value.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise UserError(f"--shard {value!r}: expected I/N with 0 <= I < N")
+    return int(index), int(count)
+
+
 def _summary(results: dict[str, Any], title: str) -> Table:
     table = Table(title=title)
     for column in ("task", "split", "n", "accuracy", "95% CI", "pass@k", "skipped", "mean tokens"):
@@ -83,6 +91,12 @@ def eval_command(
     base_url: Annotated[str, typer.Option(help="openai engine server")] = "http://localhost:8000/v1",
     concurrency: Annotated[int, typer.Option(help="openai engine parallel requests")] = 64,
     task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
+    data_parallel: Annotated[int, typer.Option(
+        help="engine replicas, one per GPU group of --tensor-parallel-size GPUs")] = 1,
+    distributed_executor_backend: Annotated[str | None, typer.Option(
+        help="vLLM executor: 'ray' spreads one engine over several nodes")] = None,
+    shard: Annotated[str | None, typer.Option(hidden=True, help="I/N: a data-parallel worker")
+                     ] = None,
 ) -> None:
     """Evaluate a model on benchmarks; re-run the same command to resume."""
     from ovr_eval.engines import default_engine
@@ -117,10 +131,19 @@ def eval_command(
         engine_options={"revision": revision, "dtype": dtype,
                         "tensor_parallel_size": tensor_parallel_size,
                         "max_model_len": max_model_len, "batch_size": batch_size,
-                        "base_url": base_url, "concurrency": concurrency},
-        task_dirs=task_dir or [],
+                        "base_url": base_url, "concurrency": concurrency,
+                        "distributed_executor_backend": distributed_executor_backend},
+        task_dirs=task_dir or [], shard=parse_shard(shard) if shard else None,
     )
     evaluation = Evaluation(options, console)
+    if options.shard is not None:
+        evaluation.run()
+        return
+    if data_parallel > 1:
+        from ovr_eval.parallel import run_workers
+
+        evaluation.run_dir.start(evaluation.config())
+        run_workers(sys.argv[1:], options.out, data_parallel, tensor_parallel_size, console)
     results = evaluation.run()
     console.print(_summary(results, f"{model}  ({options.out})"))
     console.print(f"records: {options.out / 'samples'}  scores: {options.out / 'results.json'}")

@@ -41,6 +41,7 @@ class EvalOptions:
     limit: int | None = None
     engine_options: dict[str, Any] = field(default_factory=dict)
     task_dirs: list[Path] = field(default_factory=list)
+    shard: tuple[int, int] | None = None  # (index, count): a data-parallel worker's share
 
 
 def package_versions() -> dict[str, str]:
@@ -157,6 +158,10 @@ class Evaluation:
         results = {}
         for task in self.tasks:
             results[task.name] = self._run_task(task)
+        if o.shard is not None:  # a data-parallel worker: the coordinator scores the run
+            if self.engine is not None and self.owns_engine:
+                self.engine.close()
+            return {"model": o.model, "tasks": {}}
         previous = {}
         if self.run_dir.results_path.is_file():
             previous = json.loads(self.run_dir.results_path.read_text()).get("tasks", {})
@@ -176,7 +181,8 @@ class Evaluation:
         if not samples:
             raise UserError(f"task {task.name} split {split} has no usable samples")
         done = {r["id"] for r in self.run_dir.records(task.name)}
-        todo = [s for s in samples if s.id not in done]
+        index, count = o.shard or (0, 1)
+        todo = [s for i, s in enumerate(samples) if i % count == index and s.id not in done]
         if todo:
             self._generate(task, split, todo, len(samples) - len(todo), len(samples))
         ids = {s.id for s in samples}

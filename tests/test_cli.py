@@ -152,3 +152,23 @@ def test_no_arguments_runs_the_embedded_demo(tmp_path):
     results = json.loads((tmp_path / "runs" / "demo-tiny-qwen2_5_vl" / "results.json").read_text())
     assert set(results["tasks"]) == {"math500", "mathvision", "mathverse"}
     shutil.rmtree(env_cache)
+
+
+def test_data_parallel_replicas_give_the_same_records(tmp_path, tiny_model, shared_data):
+    args = ["eval", "--model", str(tiny_model), "--tasks", "math500,mathvision",
+            "--data-dir", str(shared_data), "--split", "mathvision=testmini", "--limit", "5",
+            "--max-tokens", "12", "--engine", "hf", "--batch-size", "1", "--dtype", "float32"]
+    single, parallel = tmp_path / "single", tmp_path / "parallel"
+    assert ovr(*args, "--out", str(single)).returncode == 0
+    result = ovr(*args, "--data-parallel", "2", "--out", str(parallel))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for task in ("math500", "mathvision"):
+        lines = (parallel / "samples" / f"{task}.jsonl").read_text().splitlines()
+        assert len(lines) == 5  # every sample once, lines never interleaved
+        got = _records(parallel / "samples" / f"{task}.jsonl")
+        want = _records(single / "samples" / f"{task}.jsonl")
+        assert {k: v["responses"] for k, v in got.items()} == {
+            k: v["responses"] for k, v in want.items()}
+    assert (json.loads((parallel / "results.json").read_text())["tasks"]
+            == json.loads((single / "results.json").read_text())["tasks"])
+    assert (parallel / "logs" / "worker-1.log").is_file()

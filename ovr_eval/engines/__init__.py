@@ -48,7 +48,8 @@ def create_engine(name: str, model: str, **options: Any) -> Engine:
             from ovr_eval.engines.vllm_engine import VLLMEngine
 
             keys = ("revision", "dtype", "tensor_parallel_size", "max_model_len", "seed",
-                    "gpu_memory_utilization", "max_images_per_prompt", "trust_remote_code")
+                    "gpu_memory_utilization", "max_images_per_prompt", "trust_remote_code",
+                    "distributed_executor_backend")
             return VLLMEngine(model, **{k: options[k] for k in keys if options.get(k) is not None})
         from ovr_eval.engines.hf import HFEngine
 
