@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ovr_eval.cli_report import report_command
 from ovr_eval.types import SamplingConfig, UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -196,6 +197,9 @@ def compare_command(
             console.print(runs_table(rows, f"{other.path} minus {loaded[0].path}"))
     if as_json:
         print(json.dumps(output, indent=2))
+
+
+app.command("report")(report_command)
 
 
 @app.command("tasks")

@@ -1,0 +1,674 @@
+"""``ovr report``: one self-contained HTML page of runs beside the paper's reported scores.
+
+:func:`build_report` reads run folders into plain dataclasses (:class:`Report`);
+:func:`render_html` turns a report into a page with the jinja2 templates in
+``reports/templates/`` (package ``ovr_reports``). The page loads nothing from anywhere: CSS, JS,
+images (data URLs) and KaTeX (when ``scripts/setup-browser.sh`` has cached it) are inline, and
+all data for the sample browser sits in one ``<script type="application/json">`` blob.
+
+Training runs may add ``RUN/train/metrics.jsonl``: one JSON object per step,
+``{"step": int, "reward": float, "accuracy": float, "response_length": float, ...}``; every
+numeric field becomes a curve over steps.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import math
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from ovr_eval.compare import Run, load_reference, load_run, resolve_model
+from ovr_eval.runs import RunDir
+from ovr_eval.types import PathLike, UserError
+
+SCHEMA = 1
+MAX_IMAGE_PX = 512
+RESPONSE_HEAD, RESPONSE_TAIL = 4_000, 8_000  # characters kept of a long response (end = answer)
+MAX_RESPONSES = 4  # response texts kept per sample (every verdict is kept)
+MAX_CURVE_POINTS = 1_000
+CURVE_FIRST = ("reward", "accuracy", "response_length")
+METRICS_FILE = Path("train") / "metrics.jsonl"
+KATEX_CACHE = Path.home() / ".cache" / "ovr-eval" / "katex"
+
+SampleVerdict = Literal["correct", "incorrect", "mixed", "unknown"]
+
+
+# ---------------------------------------------------------------- data model
+
+
+@dataclass
+class Column:
+    """A benchmark column; ``known``: reported.yaml describes it."""
+
+    key: str
+    name: str
+    split: str | None
+    unit: str
+    known: bool
+
+
+@dataclass
+class Cell:
+    """A score in percent points (the benchmark's unit for reported cells), or why none."""
+
+    score: float | None = None
+    ci95: list[float] | None = None
+    n: int | None = None
+    missing: str | None = None
+    source: str | None = None
+    note: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    """A leaderboard row: one of the user's runs or one reported model."""
+
+    label: str
+    kind: Literal["run", "reported"]
+    detail: str
+    cells: dict[str, Cell]
+    average: Cell
+
+
+@dataclass
+class RunInfo:
+    label: str
+    path: str
+    model: str
+    settings: str
+    splits: dict[str, str]
+
+
+@dataclass
+class ResponseView:
+    text: str
+    extracted: str | None
+    correct: bool | None
+    finish: str | None
+    tokens: int | None
+    chars_left_out: int = 0
+
+
+@dataclass
+class SampleView:
+    """One sample of one run as the browser shows it; ``images`` are keys of Report.images."""
+
+    run: int
+    task: str
+    id: str
+    subsets: list[str]
+    question: str
+    choices: list[str] | None
+    gold: str | None
+    images: list[str]
+    missing_images: list[str]
+    responses: list[ResponseView]
+    responses_left_out: int
+    verdict: SampleVerdict
+
+
+@dataclass
+class Series:
+    run: int
+    label: str
+    points: list[list[float]]  # [step, value], by step
+
+
+@dataclass
+class Curve:
+    metric: str
+    series: list[Series]
+    x_range: list[float]
+    y_range: list[float]
+
+
+@dataclass
+class Report:
+    created: str
+    runs: list[RunInfo]
+    columns: list[Column]
+    rows: list[Row]
+    curves: list[Curve]
+    samples: list[SampleView]
+    images: dict[str, str]
+    left_out: list[dict[str, Any]]  # {run, task, shown, total} where samples were capped
+    max_samples: int
+    warnings: list[str]
+
+    def scored(self, key: str) -> list[tuple[Row, Cell]]:
+        """Rows with a score in column ``key`` ("average" for the average), best first."""
+        cells = [(row, row.average if key == "average" else row.cells[key]) for row in self.rows]
+        return sorted([(r, c) for r, c in cells if c.score is not None],
+                      key=lambda rc: -(rc[1].score or 0.0))
+
+    def unscored(self, key: str) -> list[Row]:
+        return [r for r in self.rows
+                if (r.average if key == "average" else r.cells[key]).score is None]
+
+    def bar_scale(self, key: str) -> float:
+        """The axis maximum of a bar chart: 100 for percentages unless something exceeds it."""
+        tops = [max([c.score or 0.0, *(c.ci95 or [])]) for _, c in self.scored(key)]
+        return max([100.0, *tops]) if tops else 100.0
+
+
+# ---------------------------------------------------------------- reading run folders
+
+
+def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """JSON objects of a JSONL file, read-only; returns them and the count of unusable lines."""
+    rows, bad = [], 0
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+            else:
+                bad += 1
+    return rows, bad
+
+
+def read_records(run: Run, label: str, task: str, warnings: list[str]
+                 ) -> list[dict[str, Any]] | None:
+    """A task's sample records (first per id, as ``ovr eval`` counts them); None if unsaved.
+
+    Unlike :meth:`RunDir.records` this never repairs (writes) the file.
+    """
+    path = RunDir(run.path).samples_path(task)
+    if not path.is_file():
+        warnings.append(f"{label}: no sample records for {task} ({path} not found)")
+        return None
+    try:
+        rows, bad = read_jsonl(path)
+    except OSError as error:
+        warnings.append(f"{label}: cannot read {path}: {error.strerror}")
+        return None
+    records, seen = [], set()
+    for row in rows:
+        if "id" not in row:
+            bad += 1
+            continue
+        if str(row["id"]) not in seen:
+            seen.add(str(row["id"]))
+            records.append(row)
+    if bad:
+        warnings.append(f"{label}: {bad} unreadable line(s) in {path} skipped")
+    return records
+
+
+def load_runs(paths: list[Path]) -> tuple[list[Run], list[str]]:
+    """The run folders (clear :class:`UserError` for unusable ones), each once."""
+    if not paths:
+        raise UserError("give at least one run folder written by `ovr eval`")
+    runs, seen, warnings = [], set(), []
+    for path in paths:
+        key = Path(path).resolve()
+        if key in seen:
+            warnings.append(f"{path} was given twice; it is shown once")
+            continue
+        seen.add(key)
+        runs.append(load_run(path))
+    return runs, warnings
+
+
+def run_settings(config: dict[str, Any]) -> str:
+    """Engine, prompt and sampling of a run's config.json, in one line ("" when unknown)."""
+    sampling = config.get("sampling") if isinstance(config.get("sampling"), dict) else {}
+    parts = [str(config[k]) for k in ("engine", "prompt") if config.get(k)]
+    parts += [f"{k}={sampling[k]}" for k in ("n", "temperature", "top_p", "max_tokens")
+              if k in sampling]
+    return " · ".join(parts)
+
+
+def run_labels(runs: list[Run]) -> list[str]:
+    """Folder names, or full paths where two folders share a name."""
+    names = [r.path.resolve().name or str(r.path) for r in runs]
+    return [str(r.path) if names.count(n) > 1 else n for r, n in zip(runs, names, strict=True)]
+
+
+# ---------------------------------------------------------------- leaderboard
+
+
+def build_columns(runs: list[Run], reference: dict[str, Any]) -> list[Column]:
+    """The runs' tasks, in reported.yaml's order; benchmarks it lacks come last."""
+    benchmarks = reference["benchmarks"]
+    tasks = list(dict.fromkeys(t for run in runs for t in run.tasks))
+    order = {name: i for i, name in enumerate(benchmarks)}
+    tasks.sort(key=lambda t: order.get(t, len(order)))
+    return [Column(key=t, name=benchmarks.get(t, {}).get("name", t),
+                   split=benchmarks.get(t, {}).get("split"),
+                   unit=benchmarks.get(t, {}).get("unit", "percent"), known=t in benchmarks)
+            for t in tasks]
+
+
+def run_cell(task: dict[str, Any] | None, column: Column, bench: dict[str, Any]) -> Cell:
+    """A run's score for a column: the subset reported.yaml names, else the overall score."""
+    if task is None:
+        return Cell(missing="not run")
+    part, warnings = task, []
+    subset = bench.get("subset")
+    if subset:
+        found = task.get("subsets", {}).get(subset["key"], {}).get(subset["value"])
+        if found is not None:
+            part = found
+        else:
+            warnings.append(f"no {subset['key']}={subset['value']!r} score in this run "
+                            "(the reported column); the overall score is shown")
+    split = task.get("split")
+    if split and column.split and split != column.split:
+        warnings.append(f"split {split!r}; the reported column is on {column.split!r}")
+    if not column.known:
+        warnings.append("the reported table has no such benchmark")
+    elif column.unit != "percent":
+        warnings.append(f"reported scores are in {column.unit}; this is a percentage")
+    if part.get("score") is None:
+        return Cell(missing="no score", n=part.get("n"), warnings=warnings)
+    ci = part.get("ci95")
+    return Cell(score=100.0 * part["score"], ci95=[100.0 * x for x in ci] if ci else None,
+                n=part.get("n"), warnings=warnings)
+
+
+def reported_cell(scores: dict[str, Any], column: Column) -> Cell:
+    if not column.known:
+        return Cell(missing="not in paper")
+    cell = scores.get(column.key)
+    if cell is None:
+        return Cell(missing="not reported")
+    return Cell(score=float(cell["score"]), source=cell.get("source"), note=cell.get("note"))
+
+
+def average_cell(cells: dict[str, Cell], columns: list[Column]) -> Cell:
+    """Mean over the percent-unit columns, only when the row has every one of them."""
+    keys = [c.key for c in columns if c.unit == "percent" and c.known]
+    if not keys:
+        return Cell(missing="no percent benchmark")
+    scores = [cells[k].score for k in keys if cells[k].score is not None]
+    if len(scores) < len(keys):
+        return Cell(missing=f"incomplete ({len(scores)}/{len(keys)})")
+    return Cell(score=sum(scores) / len(scores), n=len(scores))
+
+
+def reference_keys(reference: dict[str, Any], names: list[str] | None, tasks: list[str]
+                   ) -> list[str]:
+    """Models to list: the named ones ("none": no model), or all scoring a shown benchmark."""
+    if names is None:
+        return [k for k, m in reference["models"].items() if set(m["scores"]) & set(tasks)]
+    if [n.lower() for n in names] == ["none"]:
+        return []
+    return list(dict.fromkeys(resolve_model(reference, n) for n in names))
+
+
+def build_rows(runs: list[Run], labels: list[str], columns: list[Column],
+               reference: dict[str, Any], model_keys: list[str]) -> list[Row]:
+    """One row per run, then per reported model; ordered by average, missing averages last."""
+    benchmarks = reference["benchmarks"]
+    rows = []
+    for run, label in zip(runs, labels, strict=True):
+        cells = {c.key: run_cell(run.tasks.get(c.key), c, benchmarks.get(c.key, {}))
+                 for c in columns}
+        rows.append(Row(label=label, kind="run", detail=f"{run.model} ({run.path})",
+                        cells=cells, average=average_cell(cells, columns)))
+    for key in model_keys:
+        model = reference["models"][key]
+        cells = {c.key: reported_cell(model["scores"], c) for c in columns}
+        detail = " ".join(str(model.get("source_note", "reported in the OVR paper")).split())
+        rows.append(Row(label=key, kind="reported", detail=detail, cells=cells,
+                        average=average_cell(cells, columns)))
+    rows.sort(key=lambda r: (r.average.score is None, -(r.average.score or 0.0)))
+    return rows
+
+
+def check_sample_sets(records: list[dict[str, list[dict[str, Any]] | None]], labels: list[str],
+                      rows: list[Row]) -> list[str]:
+    """Warn (page and cells) where runs scored different samples of the same task."""
+    warnings = []
+    tasks = dict.fromkeys(t for by_task in records for t in by_task)
+    for task in tasks:
+        ids = {i: {str(r["id"]) for r in by_task[task]} for i, by_task in enumerate(records)
+               if by_task.get(task) is not None}
+        if len(ids) < 2 or len({frozenset(s) for s in ids.values()}) == 1:
+            continue
+        shared = set.intersection(*ids.values())
+        counts = ", ".join(f"{labels[i]}: {len(s)}" for i, s in ids.items())
+        warnings.append(f"{task}: the runs scored different samples ({counts}; {len(shared)} "
+                        "shared), so their scores are not directly comparable")
+        by_label = {r.label: r for r in rows if r.kind == "run"}
+        for i in ids:
+            cell = by_label[labels[i]].cells.get(task)
+            if cell is not None:
+                cell.warnings.append(f"sample set differs from the other runs' "
+                                     f"({len(shared)} of {len(ids[i])} shared)")
+    return warnings
+
+
+# ---------------------------------------------------------------- samples and images
+
+
+def image_data_url(path: Path, max_px: int = MAX_IMAGE_PX) -> str | None:
+    """The image downscaled to at most ``max_px`` a side, as the smaller of PNG and JPEG."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as opened:
+            opened.draft("RGB", (max_px, max_px))
+            image = ImageOps.exif_transpose(opened)
+            image.thumbnail((max_px, max_px))
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                rgba = image.convert("RGBA")
+                image = Image.new("RGB", rgba.size, "white")
+                image.paste(rgba, mask=rgba.getchannel("A"))
+            else:
+                image = image.convert("RGB")
+            encoded = {}
+            for fmt, options in (("PNG", {"optimize": True}), ("JPEG", {"quality": 85})):
+                buffer = io.BytesIO()
+                image.save(buffer, fmt, **options)
+                encoded[fmt] = buffer.getvalue()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    fmt = min(encoded, key=lambda f: len(encoded[f]))
+    return f"data:image/{fmt.lower()};base64,{base64.b64encode(encoded[fmt]).decode()}"
+
+
+class ImageStore:
+    """Images embedded once each, by key; paths relative to the cwd or to the run folder."""
+
+    def __init__(self) -> None:
+        self.urls: dict[str, str] = {}
+        self._keys: dict[Path, str | None] = {}
+
+    def add(self, ref: str, run_path: Path) -> str | None:
+        try:
+            path = Path(ref).expanduser()
+            path = (path if path.is_absolute() or path.is_file() else run_path / path).resolve()
+        except (OSError, ValueError, RuntimeError):
+            return None
+        if path not in self._keys:
+            url = image_data_url(path) if path.is_file() else None
+            key = f"img{len(self.urls)}" if url else None
+            if key and url:
+                self.urls[key] = url
+            self._keys[path] = key
+        return self._keys[path]
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _at(values: Any, i: int) -> Any:
+    return values[i] if isinstance(values, list) and i < len(values) else None
+
+
+def clip(text: str) -> tuple[str, int]:
+    """A long response's head and tail (where the answer is), and how many characters were cut."""
+    cut = len(text) - RESPONSE_HEAD - RESPONSE_TAIL
+    if cut <= 0:
+        return text, 0
+    return (f"{text[:RESPONSE_HEAD]}\n[… {cut:,} characters left out …]\n"
+            f"{text[-RESPONSE_TAIL:]}", cut)
+
+
+def sample_verdict(correct: Any) -> SampleVerdict:
+    if not isinstance(correct, list) or not correct:
+        return "unknown"
+    right = sum(bool(c) for c in correct)
+    return "correct" if right == len(correct) else "incorrect" if right == 0 else "mixed"
+
+
+def sample_view(record: dict[str, Any], run_index: int, run: Run, task: str,
+                images: ImageStore) -> SampleView:
+    """A record (any age of the format: absent fields are shown as absent) for the browser."""
+    metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    subset_keys = run.tasks.get(task, {}).get("subsets") or {}
+    texts = record.get("responses") if isinstance(record.get("responses"), list) else []
+    responses = []
+    for i, raw in enumerate(texts[:MAX_RESPONSES]):
+        text, cut = clip(_text(raw) or "")
+        correct, tokens = _at(record.get("correct"), i), _at(record.get("completion_tokens"), i)
+        responses.append(ResponseView(
+            text=text, extracted=_text(_at(record.get("extracted"), i)),
+            correct=None if correct is None else bool(correct),
+            finish=_text(_at(record.get("finish_reasons"), i)),
+            tokens=tokens if isinstance(tokens, int) else None, chars_left_out=cut))
+    refs = record.get("images") if isinstance(record.get("images"), list) else []
+    keys = [(str(ref), images.add(str(ref), run.path)) for ref in refs]
+    choices = record.get("choices")
+    return SampleView(
+        run=run_index, task=task, id=str(record["id"]),
+        subsets=[f"{k}={metadata[k]}" for k in subset_keys if metadata.get(k) is not None],
+        question=_text(record.get("question")) or "", gold=_text(record.get("gold")),
+        choices=[_text(c) or "" for c in choices] if isinstance(choices, list) else None,
+        images=[k for _, k in keys if k], missing_images=[r for r, k in keys if not k],
+        responses=responses, responses_left_out=max(0, len(texts) - MAX_RESPONSES),
+        verdict=sample_verdict(record.get("correct")))
+
+
+def pick_records(records: list[dict[str, list[dict[str, Any]] | None]], task: str,
+                 max_samples: int) -> list[list[dict[str, Any]]]:
+    """Up to ``max_samples`` records of a task per run, the same samples across runs first."""
+    order = list(dict.fromkeys(str(r["id"]) for by_task in records
+                               for r in by_task.get(task) or []))
+    rank = {i: n for n, i in enumerate(order[:max_samples])}
+    picked = []
+    for by_task in records:
+        mine = by_task.get(task) or []
+        shared = sorted((r for r in mine if str(r["id"]) in rank), key=lambda r: rank[str(r["id"])])
+        rest = [r for r in mine if str(r["id"]) not in rank]
+        picked.append(shared + rest[:max_samples - len(shared)])
+    return picked
+
+
+# ---------------------------------------------------------------- training curves
+
+
+def _thin(points: list[list[float]]) -> list[list[float]]:
+    if len(points) <= MAX_CURVE_POINTS:
+        return points
+    stride = math.ceil(len(points) / MAX_CURVE_POINTS)
+    kept = points[::stride]
+    return kept if kept[-1] is points[-1] else [*kept, points[-1]]
+
+
+def _span(values: list[float]) -> list[float]:
+    low, high = min(values), max(values)
+    if low == high:
+        pad = abs(low) * 0.1 or 1.0
+        return [low - pad, high + pad]
+    return [low, high]
+
+
+def read_curves(runs: list[Run], labels: list[str], warnings: list[str]) -> list[Curve]:
+    """Curves from each run's ``train/metrics.jsonl`` (see the module docstring)."""
+    per_metric: dict[str, list[Series]] = {}
+    for index, (run, label) in enumerate(zip(runs, labels, strict=True)):
+        path = run.path / METRICS_FILE
+        if not path.is_file():
+            continue
+        try:
+            rows, bad = read_jsonl(path)
+        except OSError as error:
+            warnings.append(f"{label}: cannot read {path}: {error.strerror}")
+            continue
+        points: dict[str, list[list[float]]] = {}
+        for row in rows:
+            step = row.get("step")
+            if isinstance(step, bool) or not isinstance(step, (int, float)):
+                bad += 1
+                continue
+            for key, value in row.items():
+                if (key != "step" and isinstance(value, (int, float))
+                        and not isinstance(value, bool) and math.isfinite(value)):
+                    points.setdefault(key, []).append([float(step), float(value)])
+        if bad:
+            warnings.append(f"{label}: {bad} unusable line(s) in {path} skipped "
+                            "(each needs a numeric 'step')")
+        for key, values in points.items():
+            per_metric.setdefault(key, []).append(Series(index, label, _thin(sorted(values))))
+    ordered = sorted(per_metric, key=lambda m: (
+        CURVE_FIRST.index(m) if m in CURVE_FIRST else len(CURVE_FIRST), m))
+    return [Curve(metric=m, series=per_metric[m],
+                  x_range=_span([p[0] for s in per_metric[m] for p in s.points]),
+                  y_range=_span([p[1] for s in per_metric[m] for p in s.points]))
+            for m in ordered]
+
+
+# ---------------------------------------------------------------- the report
+
+
+def build_report(paths: list[Path], reference_models: list[str] | None = None,
+                 max_samples: int = 200, reference: dict[str, Any] | None = None) -> Report:
+    """Everything the page shows, read from run folders and reported.yaml."""
+    if max_samples < 0:
+        raise UserError("--max-samples must be 0 or more")
+    runs, warnings = load_runs(paths)
+    labels = run_labels(runs)
+    reference = reference if reference is not None else load_reference()
+    columns = build_columns(runs, reference)
+    model_keys = reference_keys(reference, reference_models, [c.key for c in columns])
+    rows = build_rows(runs, labels, columns, reference, model_keys)
+    records = [{t: read_records(run, label, t, warnings) for t in run.tasks}
+               for run, label in zip(runs, labels, strict=True)]
+    warnings += check_sample_sets(records, labels, rows)
+    images, samples, left_out = ImageStore(), [], []
+    for column in columns:
+        for index, picked in enumerate(pick_records(records, column.key, max_samples)):
+            total = len(records[index].get(column.key) or [])
+            if len(picked) < total:
+                left_out.append({"run": index, "task": column.key, "shown": len(picked),
+                                 "total": total})
+            samples += [sample_view(r, index, runs[index], column.key, images) for r in picked]
+    curves = read_curves(runs, labels, warnings)
+    infos = [RunInfo(label=label, path=str(run.path), model=run.model,
+                     settings=run_settings(run.config),
+                     splits={t: str(v.get("split", "")) for t, v in run.tasks.items()})
+             for run, label in zip(runs, labels, strict=True)]
+    return Report(created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                  runs=infos, columns=columns, rows=rows, curves=curves, samples=samples,
+                  images=images.urls, left_out=left_out, max_samples=max_samples,
+                  warnings=warnings)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def find_katex() -> Path | None:
+    """KaTeX's ``dist`` folder: under ``$OVR_KATEX_DIR`` or ``~/.cache/ovr-eval/katex``."""
+    env = os.environ.get("OVR_KATEX_DIR")
+    root = Path(env).expanduser() if env else KATEX_CACHE
+    for dist in (root / "dist", root):
+        if (dist / "katex.min.js").is_file() and (dist / "katex.min.css").is_file():
+            return dist
+    return None
+
+
+def _inline(code: str, tag: str) -> str:
+    """Code safe inside ``<tag>``: no ``</tag`` that would end the element early."""
+    return re.sub(rf"</({tag})", r"<\\/\1", code, flags=re.IGNORECASE)
+
+
+def katex_assets(dist: Path) -> tuple[str, str]:
+    """KaTeX's CSS with its woff2 fonts as data URLs (other font formats dropped), and JS."""
+
+    def font(match: re.Match[str]) -> str:
+        data = base64.b64encode((dist / "fonts" / match.group(1)).read_bytes()).decode()
+        return f'src:url(data:font/woff2;base64,{data}) format("woff2")'
+
+    css = re.sub(r"src:\s*url\(['\"]?fonts/([\w.-]+\.woff2)['\"]?\)[^;}]*", font,
+                 (dist / "katex.min.css").read_text("utf-8"))
+    if re.search(r"url\((?!data:)", css):
+        raise OSError(f"{dist / 'katex.min.css'} loads files that could not be inlined")
+    return _inline(css, "style"), _inline((dist / "katex.min.js").read_text("utf-8"), "script")
+
+
+def load_katex() -> tuple[tuple[str, str] | None, str]:
+    """KaTeX's (CSS, JS) when cached, and a sentence for the page either way."""
+    dist = find_katex()
+    where = os.environ.get("OVR_KATEX_DIR") or str(KATEX_CACHE)
+    if dist is None:
+        return None, (f"KaTeX was not available when this report was made (none in {where}; "
+                      "run scripts/setup-browser.sh): LaTeX is shown as source text.")
+    try:
+        assets = katex_assets(dist)
+    except (OSError, UnicodeDecodeError) as error:
+        return None, f"KaTeX in {dist} could not be inlined ({error}): LaTeX is shown as source."
+    return assets, "LaTeX rendered offline with KaTeX (inlined)."
+
+
+def script_json(data: Any) -> str:
+    """JSON for a ``<script type="application/json">``: no ``<``, ``>`` or ``&`` left raw."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _csp_hash(code: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(code.encode()).digest()).decode() + "'"
+
+
+def render_html(report: Report, katex: tuple[str, str] | None, katex_note: str) -> str:
+    """The page. Only the page's own scripts may run (CSP hashes); it loads nothing."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    from markupsafe import Markup
+
+    from ovr_reports import REPORTS_DIR
+
+    templates = REPORTS_DIR / "templates"
+    env = Environment(loader=FileSystemLoader(templates), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      extensions=["jinja2.ext.do"])
+    css = _inline((templates / "report.css").read_text("utf-8"), "style")
+    js = _inline((templates / "report.js").read_text("utf-8"), "script")
+    scripts = [js, *([katex[1]] if katex else [])]
+    data = {"schema": SCHEMA, **asdict(report), "katex": katex is not None}
+    return env.get_template("report.html.j2").render(
+        report=report, data=Markup(script_json(data)), css=Markup(css), js=Markup(js),
+        katex_css=Markup(katex[0]) if katex else None,
+        katex_js=Markup(katex[1]) if katex else None, katex_note=katex_note,
+        script_hashes=Markup(" ".join(_csp_hash(s) for s in scripts)))
+
+
+@dataclass
+class Written:
+    path: Path
+    bytes: int
+    samples: int
+    left_out: int
+    katex: bool
+    warnings: list[str]
+
+
+def write_report(paths: list[Path], output: PathLike, reference_models: list[str] | None = None,
+                 max_samples: int = 200) -> Written:
+    """Build the report and write it to ``output`` (atomically)."""
+    output = Path(output)
+    if output.is_dir():
+        raise UserError(f"-o {output} is a directory; give a file name such as report.html")
+    report = build_report(paths, reference_models, max_samples)
+    katex, note = load_katex()
+    html = render_html(report, katex, note)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(output.name + ".tmp")
+        tmp.write_text(html, "utf-8")
+        os.replace(tmp, output)
+    except OSError as error:
+        raise UserError(f"cannot write {output}: {error.strerror}") from None
+    return Written(path=output, bytes=len(html.encode()), samples=len(report.samples),
+                   left_out=sum(x["total"] - x["shown"] for x in report.left_out),
+                   katex=katex is not None, warnings=report.warnings)
