@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ovr_eval.cli_behaviours import behaviours_command
 from ovr_eval.cli_report import report_command
 from ovr_eval.types import SamplingConfig, UserError
 
@@ -200,6 +202,7 @@ def compare_command(
 
 
 app.command("report")(report_command)
+app.command("behaviours")(behaviours_command)
 
 
 @app.command("tasks")
@@ -233,6 +236,9 @@ def main() -> None:
     """Entry point: user mistakes become one clear line and exit code 2."""
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not sys.warnoptions:  # library deprecation chatter is not for the user
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:
         app()
     except UserError as exc:

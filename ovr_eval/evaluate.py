@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ovr_eval.behaviours import behaviours_for_run
 from ovr_eval.engines import Engine, create_engine
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.recording import RecordSink
@@ -122,6 +123,7 @@ class Evaluation:
         self.template = load_template(options.prompt)
         self.run_dir = RunDir(options.out)
         self.throughput: dict[str, dict[str, float]] = {}
+        self.max_images = 1  # most images in one loaded sample (sizes the vLLM engine)
 
     def split_of(self, task: Task) -> str:
         return self.options.splits.get(task.name, task.default_split)
@@ -142,8 +144,8 @@ class Evaluation:
         if self.engine is None:
             o = self.options
             with self.console.status(f"loading {o.model} with engine {o.engine}"):
-                self.engine = create_engine(o.engine, o.model, seed=o.sampling.seed,
-                                            **o.engine_options)
+                options = {"max_images_per_prompt": max(1, self.max_images), **o.engine_options}
+                self.engine = create_engine(o.engine, o.model, seed=o.sampling.seed, **options)
             config = self.run_dir.config_path
             data = json.loads(config.read_text())
             data["engine_info"] = self.engine.describe()
@@ -155,9 +157,13 @@ class Evaluation:
         o = self.options
         if self.run_dir.start(self.config()):
             self.console.print(f"resuming the run in {o.out}")
+        loaded = {t.name: load_samples(t, self.split_of(t), o.data_dir, o.limit)
+                   for t in self.tasks}
+        self.max_images = max((len(s.images) for samples, _ in loaded.values()
+                               for s in samples), default=1)
         results = {}
         for task in self.tasks:
-            results[task.name] = self._run_task(task)
+            results[task.name] = self._run_task(task, *loaded[task.name])
         if o.shard is not None:  # a data-parallel worker: the coordinator scores the run
             if self.engine is not None and self.owns_engine:
                 self.engine.close()
@@ -167,14 +173,15 @@ class Evaluation:
             previous = json.loads(self.run_dir.results_path.read_text()).get("tasks", {})
         summary = {"model": o.model, "tasks": {**previous, **results}}
         write_json_atomic(self.run_dir.results_path, summary)
+        write_json_atomic(self.run_dir.path / "behaviours.json", behaviours_for_run(o.out))
         if self.engine is not None and self.owns_engine:
             self.engine.close()
         return summary
 
-    def _run_task(self, task: Task) -> dict[str, Any]:
+    def _run_task(self, task: Task, samples: list[Sample], skipped: list[dict[str, str]]
+                  ) -> dict[str, Any]:
         o = self.options
         split = self.split_of(task)
-        samples, skipped = load_samples(task, split, o.data_dir, o.limit)
         if skipped:
             self.console.print(f"[yellow]{task.name}: skipped {len(skipped)} unusable row(s), "
                                f"e.g. {skipped[0]['id']}: {skipped[0]['reason']}")

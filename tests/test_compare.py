@@ -94,7 +94,7 @@ def test_reported_yaml_is_complete_and_annotated(reference):
 
 TABLE_COLUMNS = {
     "1.1": ["aime2024", "aime2025", "math500", "gpqa_diamond", "mmlu", "mmlu_pro"],
-    "1.2": ["mathvista", "mathvision", "mathverse", "dynamath", "wemath_strict", "wemath_loose",
+    "1.2": ["mathvista", "mathvision", "mathverse", "dynamath", "wemath", "wemath_loose",
             "logicvista", "mmmu_pro", "charxiv_reasoning", "charxiv_descriptive"],
     "1.3": ["mmbench_en", "mmbench_cn", "blink", "mmstar", "hallusionbench", "pope",
             "realworldqa", "phyx", "mme", "mmvet"],

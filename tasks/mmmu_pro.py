@@ -1,0 +1,119 @@
+"""MMMU-Pro: 1,730 questions in two settings, ``standard (10 options)`` (question, options and
+images) and ``vision`` (one screenshot holding question and options).
+
+Official metric: accuracy per setting; the overall MMMU-Pro score is the mean of the standard
+(10 options) and vision accuracies, the headline here. Split ``test`` serves both settings
+item by item (standard 1, vision 1, standard 2, ...); ``standard10``, ``standard4`` and
+``vision`` serve one setting.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ovr_eval.metrics import Z95, task_scores
+from ovr_eval.tasks import Task, require_image
+from ovr_eval.types import BadRow, Sample
+from ovr_tasks._ovr import glob_escape, option_letters, read_parquet, with_choices
+from ovr_tasks.mmmu import parse_options, row_images, show_image_tags
+
+CONFIGS = {"standard10": "standard (10 options)", "standard4": "standard (4 options)",
+           "vision": "vision"}
+OVERALL = ("standard10", "vision")
+VISION_PROMPT = ("Answer the multiple-choice question shown in the image "
+                 "with the letter of the correct option.")
+
+
+def overall(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Mean of the per-setting accuracies present, errors added in quadrature."""
+    present = [settings[s] for s in OVERALL if s in settings and settings[s]["n"]]
+    if not present:
+        return {"score": None, "stderr": None, "ci95": None, "n": 0}
+    score = sum(p["score"] for p in present) / len(present)
+    stderr = math.sqrt(sum(p["stderr"] ** 2 for p in present)) / len(present)
+    return {"score": score, "stderr": stderr,
+            "ci95": [max(0.0, score - Z95 * stderr), min(1.0, score + Z95 * stderr)],
+            "n": sum(p["n"] for p in present)}
+
+
+class MMMUPro(Task):
+    def settings(self, split: str) -> list[str]:
+        return list(OVERALL) if split == "test" else [split]
+
+    def hub_rows(self, split: str) -> Iterable[dict[str, Any]]:
+        tables = {s: Task.hub_rows(replace(self, hub_config=CONFIGS[s]), "test")
+                  for s in self.settings(split)}
+        return self._interleave(tables)
+
+    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
+        """The hub layout: ``<config>/test-*.parquet`` ("standard (10 options)", "vision")."""
+        folder = self.local_dir(data_dir)
+        tables = {}
+        for setting in self.settings(split):
+            files = sorted(folder.glob(f"{glob_escape(CONFIGS[setting])}/test-*.parquet"))
+            if files:
+                tables[setting] = read_parquet(files)
+        if not tables:
+            raise self._missing_split(folder, split, '"standard (10 options)/test-*.parquet" '
+                                      'or "vision/test-*.parquet"')
+        return self._interleave(tables)
+
+    @staticmethod
+    def _interleave(tables: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        iterators = {s: iter(t) for s, t in tables.items()}
+        while iterators:
+            for setting in list(iterators):
+                row = next(iterators[setting], None)
+                if row is None:
+                    del iterators[setting]
+                else:
+                    yield {**dict(row), "_setting": setting}
+
+    def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
+        setting = row.get("_setting", "standard10")
+        sample_id = f"{setting}/{row.get('id') or index}"
+        options = [show_image_tags(o) for o in parse_options(row.get("options"))]
+        answer = str(row.get("answer") or "").strip()
+        if answer not in option_letters(options):
+            raise BadRow(sample_id, f"answer {answer!r} names no option")
+        if setting == "vision":
+            images = [require_image(row.get("image"), sample_id, base_dir)]
+            question = VISION_PROMPT  # question and options are in the screenshot
+        else:
+            images = row_images(row, sample_id, base_dir)
+            question = show_image_tags(str(row.get("question") or "").strip())
+            if not question:
+                raise BadRow(sample_id, "no question text")
+            question = with_choices(question, options)
+        return Sample(
+            id=sample_id, task=self.name, question=question, answer=answer, images=images,
+            choices=options, answer_type="multiple_choice",
+            metadata={"setting": setting, "subject": row.get("subject"),
+                      "difficulty": row.get("topic_difficulty")},
+        )
+
+    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        result = task_scores(records, self.subset_keys)
+        settings = result["subsets"].get("setting", {})
+        headline = overall(settings)
+        result.update({"metric": "mean of standard (10 options) and vision accuracy",
+                       **headline, "overall": headline,
+                       "settings_in_overall": [s for s in OVERALL if s in settings]})
+        return result
+
+
+TASK = MMMUPro(
+    name="mmmu_pro",
+    description="MMMU-Pro (standard 10 options + vision; overall = mean of the two)",
+    hub_id="MMMU/MMMU_Pro",
+    # the dataset's tree at this commit was seen on huggingface.co (no code pin was found)
+    revision="cd9382dd4f8fa7704aa1007f004bfa63aabde6fc",
+    default_split="test",
+    splits=("test", "standard10", "standard4", "vision"),
+    modality="image",
+    subset_keys=("setting", "subject", "difficulty"),
+)
