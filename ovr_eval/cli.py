@@ -16,6 +16,7 @@ from rich.table import Table
 from ovr_eval.cli_behaviours import behaviours_command
 from ovr_eval.cli_report import report_command
 from ovr_eval.types import SamplingConfig, UserError
+from ovr_trainer.cli import train_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Evaluate and train multimodal reasoning models (Open Vision Reasoner).")
@@ -203,6 +204,7 @@ def compare_command(
 
 app.command("report")(report_command)
 app.command("behaviours")(behaviours_command)
+app.command("train")(train_command)
 
 
 @app.command("tasks")

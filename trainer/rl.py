@@ -1,0 +1,320 @@
+"""RL stage: rollouts through an ovr_eval engine, rewards from ovr_eval.verify, PPO/GRPO updates.
+
+One iteration (ORZ/OVR order): sample ``prompts_per_step`` prompts × ``rollouts_per_prompt``
+responses → grade → score the sequences with the current policy (old log-probs, values,
+entropy) and the initial policy (KL, logged) → advantages (GAE, or group-relative for GRPO) →
+one policy optimiser step (token-mean over the whole batch, accumulated over micro-batches) and
+``critic_updates`` value-head steps → push weights to the engine when it is vLLM.
+Responses are re-tokenised from their text for training, as ORZ does.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ovr_eval.engines import Engine
+from ovr_eval.engines.images import load_image
+from ovr_eval.evaluate import load_samples
+from ovr_eval.prompting import build_request, load_template
+from ovr_eval.tasks import resolve
+from ovr_eval.types import Sample, SamplingConfig
+from ovr_eval.verify import grade_many
+from ovr_trainer import algos, checkpoint
+from ovr_trainer.config import RLConfig
+from ovr_trainer.logs import TrainLog
+from ovr_trainer.modeling import ValueHead, hidden_size, load_policy
+from ovr_trainer.schedule import scheduler
+
+
+@dataclass
+class Rollout:
+    """One response, tokenised for training."""
+
+    sample: Sample
+    prompt: dict[str, Any]  # input_ids (list) and image tensors of the prompt
+    response: str
+    response_ids: list[int]
+    reward: float
+    correct: bool
+    truncated: bool
+
+
+def prompt_pool(cfg: RLConfig, data_dir: Path | None) -> list[Sample]:
+    """Every usable sample of the recipe's tasks (text and image problems together)."""
+    pool = []
+    for task in resolve(cfg.tasks, []):
+        split = cfg.splits.get(task.name, task.default_split)
+        pool.extend(load_samples(task, split, data_dir, cfg.limit)[0])
+    return pool
+
+
+def prompts_for_step(pool: list[Sample], step: int, count: int, seed: int) -> list[Sample]:
+    """The prompts of iteration ``step`` (0-based): a fresh shuffle of the pool each pass."""
+    chosen = []
+    for i in range(step * count, (step + 1) * count):
+        order = list(range(len(pool)))
+        random.Random(seed * 1000 + i // len(pool)).shuffle(order)
+        chosen.append(pool[order[i % len(pool)]])
+    return chosen
+
+
+def encode_prompt(processor: Any, text: str, images: list[Any]) -> dict[str, Any]:
+    tokenizer = getattr(processor, "tokenizer", processor)
+    if images:
+        enc = processor(text=[text], images=[load_image(i) for i in images], return_tensors="pt")
+        out = {k: enc[k] for k in ("pixel_values", "image_grid_thw") if k in enc}
+        return {"input_ids": enc["input_ids"][0].tolist(), **out}
+    return {"input_ids": tokenizer(text, add_special_tokens=False)["input_ids"]}
+
+
+def collect(engine: Engine, processor: Any, samples: list[Sample], cfg: RLConfig,
+            template: Any, seed: int) -> tuple[list[Rollout], int]:
+    """Generate ``rollouts_per_prompt`` responses per sample and grade them with ovr_eval.verify.
+
+    Returns rollouts grouped prompt by prompt (GRPO relies on that order) and the number of
+    response tokens the engine generated.
+    """
+    tokenizer = getattr(processor, "tokenizer", processor)
+    requests = [build_request(template, s, seed) for s in samples]
+    for i, request in enumerate(requests):  # the same problem twice in a step stays distinct
+        request.sample_id = f"{i}:{request.sample_id}"
+    sampling = SamplingConfig(n=cfg.rollouts_per_prompt, temperature=cfg.temperature,
+                              top_p=cfg.top_p, max_tokens=cfg.max_new_tokens, seed=seed)
+    completions = {c.sample_id: c for c in engine.generate(requests, sampling)}
+    rollouts, generated = [], 0
+    for request, sample in zip(requests, samples, strict=True):
+        completion = completions[request.sample_id]
+        generated += sum(completion.completion_tokens)
+        prompt = encode_prompt(processor, completion.prompt, sample.images)
+        mc = sample.answer_type == "multiple_choice"
+        verdicts = grade_many([(r, sample.answer, sample.choices, mc)
+                               for r in completion.responses])
+        for text, reason, verdict in zip(completion.responses, completion.finish_reasons,
+                                         verdicts, strict=True):
+            truncated = reason == "length"
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            ids = ids if truncated else [*ids, tokenizer.eos_token_id]
+            reward = 0.0 if truncated and cfg.truncated_reward_zero else verdict.score
+            rollouts.append(Rollout(sample, prompt, text, ids or [tokenizer.eos_token_id],
+                                    reward, verdict.correct, truncated))
+    return rollouts, generated
+
+
+def score(model: Any, rollouts: list[Rollout], pad_id: int, value_head: ValueHead | None = None,
+          with_entropy: bool = False) -> dict[str, torch.Tensor]:
+    """Per response token: log-probs, values (from detached hidden states), entropy, mask."""
+    device = next(model.parameters()).device
+    prompt_w = max(len(r.prompt["input_ids"]) for r in rollouts)
+    resp = max(len(r.response_ids) for r in rollouts)
+    ids, attention, targets, mask = [], [], [], []
+    for r in rollouts:  # prompts left-padded, responses right-padded: responses line up
+        left, right = prompt_w - len(r.prompt["input_ids"]), resp - len(r.response_ids)
+        ids.append([pad_id] * left + r.prompt["input_ids"] + r.response_ids + [pad_id] * right)
+        attention.append([0] * left + [1] * (prompt_w - left + len(r.response_ids)) + [0] * right)
+        targets.append(r.response_ids + [pad_id] * right)
+        mask.append([1.0] * len(r.response_ids) + [0.0] * right)
+    batch: dict[str, Any] = {"input_ids": torch.tensor(ids, device=device),
+                             "attention_mask": torch.tensor(attention, device=device)}
+    for key in ("pixel_values", "image_grid_thw"):
+        parts = [r.prompt[key] for r in rollouts if key in r.prompt]
+        if parts:
+            batch[key] = torch.cat(parts).to(device)
+    out = model(**batch, output_hidden_states=value_head is not None, logits_to_keep=resp + 1)
+    logits = out.logits[:, :-1]  # positions prompt_w - 1 ... predict the response tokens
+    mask = torch.tensor(mask, device=device)
+    targets = torch.tensor(targets, device=device)
+    result = {"logprobs": algos.token_logprobs(logits, targets), "mask": mask}
+    if with_entropy:
+        result["entropy"] = algos.entropy_from_logits(logits)
+    if value_head is not None:
+        result["hidden"] = out.hidden_states[-1][:, prompt_w - 1 : prompt_w - 1 + resp].detach()
+        result["values"] = value_head(result["hidden"])
+    return result
+
+
+def _pad_cat(chunks: list[torch.Tensor], width: int) -> torch.Tensor:
+    return torch.cat([torch.nn.functional.pad(c, (0, width - c.shape[1])) for c in chunks])
+
+
+class RLTrainer:
+    """Owns the policy, value head, optimisers, reference policy and rollout engine."""
+
+    def __init__(self, cfg: RLConfig, model: Any, processor: Any, ref_path: Path,
+                 engine: Engine, total_steps: int):
+        self.cfg, self.model, self.processor, self.engine = cfg, model, processor, engine
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.pad_id = self.tokenizer.pad_token_id
+        self.ref, _ = load_policy(ref_path, str(next(model.parameters()).dtype).split(".")[-1])
+        self.ref.eval().requires_grad_(False)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.policy_opt = torch.optim.AdamW(self.params, lr=cfg.policy_lr, betas=(0.9, 0.95),
+                                            weight_decay=0.0)
+        self.policy_sched = scheduler(self.policy_opt, cfg.warmup_steps, 0)
+        self.value_head = None
+        if cfg.algorithm == "ppo":
+            device = next(model.parameters()).device
+            self.value_head = ValueHead(hidden_size(model)).to(device)
+            self.critic_opt = torch.optim.AdamW(self.value_head.parameters(), lr=cfg.critic_lr,
+                                                betas=(0.9, 0.95), weight_decay=0.0)
+            self.critic_sched = scheduler(self.critic_opt, cfg.warmup_steps, 0)
+
+    def state(self) -> dict[str, Any]:
+        state = {"policy_opt": self.policy_opt.state_dict(),
+                 "policy_sched": self.policy_sched.state_dict()}
+        if self.value_head is not None:
+            state.update(value_head=self.value_head.state_dict(),
+                         critic_opt=self.critic_opt.state_dict(),
+                         critic_sched=self.critic_sched.state_dict())
+        return state
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.policy_opt.load_state_dict(state["policy_opt"])
+        self.policy_sched.load_state_dict(state["policy_sched"])
+        if self.value_head is not None:
+            self.value_head.load_state_dict(state["value_head"])
+            self.critic_opt.load_state_dict(state["critic_opt"])
+            self.critic_sched.load_state_dict(state["critic_sched"])
+
+    def _chunks(self, n: int) -> list[slice]:
+        size = self.cfg.micro_batch_size
+        return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+
+    def experience(self, rollouts: list[Rollout]) -> dict[str, torch.Tensor]:
+        """Old log-probs, values, entropy, reference log-probs and advantages of a batch."""
+        cfg, parts = self.cfg, []
+        with torch.no_grad():
+            for chunk in self._chunks(len(rollouts)):
+                current = score(self.model, rollouts[chunk], self.pad_id, self.value_head, True)
+                current["ref_logprobs"] = score(self.ref, rollouts[chunk], self.pad_id)["logprobs"]
+                parts.append(current)
+        width = max(p["mask"].shape[1] for p in parts)
+        exp = {k: _pad_cat([p[k] for p in parts], width) for k in parts[0] if k != "hidden"}
+        mask = exp["mask"]
+        rewards = torch.tensor([r.reward for r in rollouts], device=mask.device)
+        if cfg.algorithm == "grpo":
+            per_seq = algos.group_advantages(rewards, cfg.rollouts_per_prompt)
+            exp["advantages"] = per_seq[:, None] * mask
+        else:
+            token_rewards = algos.terminal_rewards(rewards, mask)
+            adv, exp["returns"] = algos.gae(token_rewards, exp["values"], mask, cfg.gamma,
+                                            cfg.lam)
+            exp["advantages"] = algos.whiten(adv, mask) if cfg.normalize_advantages else adv
+        return exp
+
+    def update(self, rollouts: list[Rollout], exp: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One policy step and ``critic_updates`` value-head steps; their losses."""
+        cfg, total = self.cfg, exp["mask"].sum().clamp(min=1)
+        self.model.train()
+        self.policy_opt.zero_grad(set_to_none=True)
+        policy_loss = clip = value_loss = 0.0
+        critic_rounds = max(1, cfg.critic_updates) if self.value_head is not None else 1
+        for round_ in range(critic_rounds):
+            if self.value_head is not None:
+                self.critic_opt.zero_grad(set_to_none=True)
+            round_value = 0.0
+            for chunk in self._chunks(len(rollouts)):
+                part = {k: v[chunk] for k, v in exp.items()}
+                width = int(part["mask"].sum(dim=1).max())
+                part = {k: v[:, :width] for k, v in part.items()}
+                weight = part["mask"].sum() / total  # token-mean over the whole batch
+                if round_ == 0:
+                    new = score(self.model, rollouts[chunk], self.pad_id, self.value_head)
+                else:  # extra critic rounds: trunk features only, head trained
+                    with torch.no_grad():
+                        hidden = score(self.model, rollouts[chunk], self.pad_id,
+                                       self.value_head)["hidden"]
+                    new = {"values": self.value_head(hidden)}
+                loss = torch.zeros((), device=part["mask"].device)
+                if round_ == 0:
+                    pl, cf = algos.policy_loss(new["logprobs"], part["logprobs"],
+                                               part["advantages"], part["mask"], cfg.clip_eps)
+                    loss = loss + pl
+                    if cfg.kl_coef:
+                        kl = algos.masked_mean(
+                            algos.kl_k3(new["logprobs"], part["ref_logprobs"]), part["mask"])
+                        loss = loss + cfg.kl_coef * kl
+                    policy_loss += pl.item() * float(weight)
+                    clip += float(cf) * float(weight)
+                if self.value_head is not None:
+                    vl = algos.value_loss(new["values"], part["values"], part["returns"],
+                                          part["mask"], cfg.value_clip)
+                    loss = loss + vl
+                    round_value += vl.item() * float(weight)
+                if loss.requires_grad:
+                    (loss * weight).backward()
+            if round_ == 0:
+                torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+                self.policy_opt.step()
+                self.policy_sched.step()
+            if self.value_head is not None:
+                self.critic_opt.step()
+                self.critic_sched.step()
+                value_loss = round_value
+        return {"policy_loss": policy_loss, "clip_fraction": clip,
+                "value_loss": value_loss if self.value_head is not None else None}
+
+
+def train_rl(
+    cfg: RLConfig, model: Any, processor: Any, engine: Engine, ref_path: Path, ckpt_root: Path,
+    log: TrainLog, step_offset: int, resume: Path | None = None, data_dir: Path | None = None,
+    after_step: Callable[[int], None] | None = None,
+    push: Callable[[], float] | None = None,
+) -> Path | None:
+    """Run (or finish) the RL stage; global step numbers continue after ``step_offset``."""
+    pool = prompt_pool(cfg, data_dir)
+    template = load_template(cfg.prompt)
+    trainer = RLTrainer(cfg, model, processor, ref_path, engine, cfg.steps)
+    start, final = 0, resume
+    if resume is not None:
+        state = checkpoint.load_state(resume)
+        if state["stage"] == "rl":
+            trainer.load(state["rl"])
+            checkpoint.set_rng_state(state["rng"])
+            start = state["stage_step"]
+    for step in range(start, cfg.steps):
+        began = time.monotonic()
+        samples = prompts_for_step(pool, step, cfg.prompts_per_step, cfg.seed)
+        rollouts, generated = collect(engine, processor, samples, cfg, template,
+                                      cfg.seed + step)
+        gen_s = time.monotonic() - began
+        exp = trainer.experience(rollouts)
+        losses = trainer.update(rollouts, exp)
+        sync_s = push() if push is not None else None
+        elapsed = time.monotonic() - began
+        mask = exp["mask"]
+        kl = algos.masked_mean(algos.kl_k3(exp["logprobs"], exp["ref_logprobs"]), mask)
+        global_step = step_offset + step + 1
+        image = [r for r in rollouts if r.sample.images]
+        text = [r for r in rollouts if not r.sample.images]
+        record = {
+            "step": global_step, "stage": "rl", "algorithm": cfg.algorithm,
+            "reward": sum(r.reward for r in rollouts) / len(rollouts),
+            "accuracy": sum(r.correct for r in rollouts) / len(rollouts),
+            "accuracy_text": sum(r.correct for r in text) / len(text) if text else None,
+            "accuracy_image": sum(r.correct for r in image) / len(image) if image else None,
+            "response_length": float(mask.sum(dim=1).mean()),
+            "truncated_fraction": sum(r.truncated for r in rollouts) / len(rollouts),
+            "entropy": float(algos.masked_mean(exp["entropy"], mask)), "kl": float(kl),
+            **losses, "lr": trainer.policy_sched.get_last_lr()[0],
+            "tokens_per_s": generated / max(elapsed, 1e-9),
+            "generate_tokens_per_s": generated / max(gen_s, 1e-9),
+            "generate_s": gen_s, "weight_sync_s": sync_s, "step_s": elapsed,
+        }
+        log.metrics(record)
+        log.rollouts([{"step": global_step, "prompt_id": r.sample.id, "task": r.sample.task,
+                       "response": r.response, "reward": r.reward, "correct": r.correct}
+                      for r in rollouts])
+        if step + 1 == cfg.steps or (cfg.save_every and (step + 1) % cfg.save_every == 0):
+            final = checkpoint.save(ckpt_root, global_step, model, processor, {
+                "stage": "rl", "stage_step": step + 1, "stage_steps": cfg.steps,
+                "rl": trainer.state(), "ref_path": str(ref_path)})
+        if after_step is not None:
+            after_step(global_step)
+    return final
