@@ -7,7 +7,7 @@ import hashlib
 import random
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +153,17 @@ def rejudged(records: Sequence[dict[str, Any]],
         correct = [bool(c) or rule(record, e) for c, e in pairs]
         out.append({**record, "correct": correct})
     return out
+
+
+def round_robin(tables: dict[Any, Any]) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+    """(position, table key, row): row 1 of every table, then row 2, ... (shorter tables end)."""
+    iterators = {key: iter(table) for key, table in tables.items()}
+    position = 0
+    while iterators:
+        position += 1
+        for key in list(iterators):
+            row = next(iterators[key], None)
+            if row is None:
+                del iterators[key]
+            else:
+                yield position, key, dict(row)

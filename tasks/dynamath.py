@@ -17,7 +17,7 @@ from typing import Any
 from ovr_eval.metrics import mean_with_error, task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._ovr import inline_choices, plain_number, read_parquet, rejudged
+from ovr_tasks._ovr import inline_choices, plain_number, read_parquet, rejudged, round_robin
 
 VARIANTS = 10
 FLOAT_TOLERANCE = 1e-3
@@ -77,11 +77,8 @@ class DynaMath(Task):
     @staticmethod
     def _interleave(tables: dict[int, Any]) -> Iterator[dict[str, Any]]:
         """Rows seed by seed: row i of every variant, then row i + 1."""
-        length = max(len(t) for t in tables.values())
-        for i in range(length):
-            for variant, table in tables.items():
-                if i < len(table):
-                    yield {**dict(table[i]), "_seed": str(i + 1), "_variant": variant}
+        return ({**row, "_seed": str(position), "_variant": variant}
+                for position, variant, row in round_robin(tables))
 
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         seed, variant = row.get("_seed", str(index + 1)), row.get("_variant", 1)

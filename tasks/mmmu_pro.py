@@ -18,7 +18,13 @@ from typing import Any
 from ovr_eval.metrics import Z95, task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._ovr import glob_escape, option_letters, read_parquet, with_choices
+from ovr_tasks._ovr import (
+    glob_escape,
+    option_letters,
+    read_parquet,
+    round_robin,
+    with_choices,
+)
 from ovr_tasks.mmmu import parse_options, row_images, show_image_tags
 
 CONFIGS = {"standard10": "standard (10 options)", "standard4": "standard (4 options)",
@@ -64,14 +70,8 @@ class MMMUPro(Task):
 
     @staticmethod
     def _interleave(tables: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        iterators = {s: iter(t) for s, t in tables.items()}
-        while iterators:
-            for setting in list(iterators):
-                row = next(iterators[setting], None)
-                if row is None:
-                    del iterators[setting]
-                else:
-                    yield {**dict(row), "_setting": setting}
+        """Rows item by item: item i in every setting, then item i + 1."""
+        return ({**row, "_setting": setting} for _, setting, row in round_robin(tables))
 
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         setting = row.get("_setting", "standard10")

@@ -57,7 +57,7 @@ class VLLMEngine(Engine):
         self, model: str, revision: str | None = None, dtype: str = "auto",
         tensor_parallel_size: int = 1, max_model_len: int | None = None, seed: int = 0,
         gpu_memory_utilization: float = 0.9, max_images_per_prompt: int = 1,
-        max_in_flight: int = 1024, trust_remote_code: bool = False, **engine_args: Any,
+        max_in_flight: int | None = None, trust_remote_code: bool = False, **engine_args: Any,
     ):
         cpu = _on_cpu()
         if cpu:
@@ -69,9 +69,12 @@ class VLLMEngine(Engine):
             engine_args.setdefault("kv_cache_memory_bytes", CPU_KV_CACHE_BYTES)
         else:
             engine_args.setdefault("gpu_memory_utilization", gpu_memory_utilization)
+        # each image is seen once in an evaluation: vLLM's processed-input cache (GiBs) only
+        # costs host memory
+        engine_args.setdefault("mm_processor_cache_gb", 0)
         from vllm import LLM
 
-        self.model_name, self.revision, self.max_in_flight = model, revision, max_in_flight
+        self.model_name, self.revision = model, revision
         self.llm = LLM(
             model=model, revision=revision, tokenizer_revision=revision, dtype=dtype,
             tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len, seed=seed,
@@ -80,6 +83,10 @@ class VLLMEngine(Engine):
             **engine_args,
         )
         self.engine = self.llm.llm_engine
+        # enough queued requests to refill the running batch at once, not the whole task: a
+        # queued request holds its processed image tensors in host memory
+        running = getattr(self.engine.vllm_config.scheduler_config, "max_num_seqs", 256)
+        self.max_in_flight = max_in_flight or 2 * running
         self.supports_images = bool(self.engine.model_config.is_multimodal_model)
         self.engine_args = {"dtype": dtype, "tensor_parallel_size": tensor_parallel_size,
                             "max_model_len": self.engine.model_config.max_model_len,
