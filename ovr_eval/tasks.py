@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import os
 import pkgutil
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -166,11 +167,8 @@ class LazyImage:
 
 def _lazy_images(rows: Iterable[dict[str, Any]]) -> tuple[Iterable[dict[str, Any]], list[str]]:
     """For a ``datasets.Dataset``: its image columns switched to undecoded bytes."""
-    try:
-        import datasets
-    except ImportError:
-        return rows, []
-    if not isinstance(rows, datasets.Dataset):
+    datasets = sys.modules.get("datasets")  # rows from plain files never import it (slow)
+    if datasets is None or not isinstance(rows, datasets.Dataset):
         return rows, []
     columns = [name for name, feature in rows.features.items()
                if isinstance(feature, datasets.Image)]
