@@ -74,13 +74,18 @@ class Task:
         return data_dir / self.name
 
     def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
-        """Rows from local files: the hub's parquet export (``<split>*.parquet``) by default."""
+        """Rows from local files: ``<split>.jsonl`` / ``<split>.json`` (the benchmark's own
+        release format) or the hub's parquet export (``<split>*.parquet``)."""
         folder = self.local_dir(data_dir)
+        for suffix in (".jsonl", ".json"):
+            if (folder / f"{split}{suffix}").is_file():
+                return read_json_rows(folder / f"{split}{suffix}")
         parquet = sorted(folder.glob(f"{split}*.parquet")) + sorted(
             folder.glob(f"{split}/*.parquet")
         )
         if not parquet:
-            raise self._missing_split(folder, split, f"{split}*.parquet")
+            raise self._missing_split(folder, split, f"{split}.jsonl, {split}.json or "
+                                      f"{split}*.parquet")
         import datasets
 
         return datasets.load_dataset(
@@ -141,6 +146,19 @@ class Task:
                 yield sample
             except BadRow as bad:
                 yield bad
+
+
+def read_json_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a .jsonl file (one object per line) or a .json file (an array of objects)."""
+    import json
+
+    if path.suffix == ".jsonl":
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    yield json.loads(line)
+    else:
+        yield from json.loads(path.read_text(encoding="utf-8"))
 
 
 class LazyImage:

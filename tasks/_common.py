@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+
+from ovr_eval.tasks import read_json_rows  # noqa: F401  (re-exported for plugins)
 
 LETTERS = "ABCDEFGHIJ"
 _IMAGE_TAG = re.compile(r"<image\d*>")
 IMAGE_ONLY_QUESTION = "Answer the question shown in the image."
-
-
-def read_json_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a .jsonl file (one object per line) or a .json file (an array of objects)."""
-    if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    yield json.loads(line)
-    else:
-        yield from json.loads(path.read_text(encoding="utf-8"))
 
 
 def strip_image_tags(text: str) -> str:

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._common import read_json_rows
 from ovr_tasks._ovr import folder_with_alias
 
 
@@ -26,12 +24,6 @@ class Aime(Task):
 
     def local_dir(self, data_dir: Path) -> Path:
         return folder_with_alias(data_dir, self.name, self.folder_aliases)
-
-    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
-        path = self.local_dir(data_dir) / f"{split}.jsonl"
-        if not path.is_file():
-            return super().local_rows(data_dir, split)
-        return read_json_rows(path)
 
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         row = {str(k).lower(): v for k, v in row.items()}  # ID/Problem/Answer copies exist too

@@ -7,16 +7,9 @@ from typing import Any
 
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._common import read_json_rows
 
 
 class Math500(Task):
-    def local_rows(self, data_dir: Path, split: str):
-        path = self.local_dir(data_dir) / f"{split}.jsonl"
-        if not path.is_file():
-            return super().local_rows(data_dir, split)
-        return read_json_rows(path)
-
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         sample_id = str(row.get("unique_id") or f"{self.name}-{index}")
         if not row.get("problem"):

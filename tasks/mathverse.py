@@ -10,7 +10,7 @@ from typing import Any
 
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._common import IMAGE_ONLY_QUESTION, read_json_rows
+from ovr_tasks._common import IMAGE_ONLY_QUESTION
 
 VERSIONS = ("Text Dominant", "Text Lite", "Vision Intensive", "Vision Dominant", "Vision Only")
 _CHOICES = re.compile(r"\n\s*Choices?\s*:\s*\n(.*)$", re.S | re.I)
@@ -50,12 +50,6 @@ def multiple_choice_gold(answer: str, choices: list[str] | None) -> str:
 class MathVerse(Task):
     def hub_config_for(self, split: str) -> str | None:
         return split
-
-    def local_rows(self, data_dir: Path, split: str):
-        path = self.local_dir(data_dir) / f"{split}.json"
-        if not path.is_file():
-            return super().local_rows(data_dir, split)
-        return read_json_rows(path)
 
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         sample_id = str(row.get("sample_index") or index)

@@ -11,18 +11,11 @@ from ovr_tasks._common import (
     IMAGE_ONLY_QUESTION,
     LETTERS,
     format_choices,
-    read_json_rows,
     strip_image_tags,
 )
 
 
 class MathVision(Task):
-    def local_rows(self, data_dir: Path, split: str):
-        path = self.local_dir(data_dir) / f"{split}.jsonl"
-        if not path.is_file():
-            return super().local_rows(data_dir, split)
-        return read_json_rows(path)
-
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         sample_id = str(row.get("id") or index)
         image = row.get("decoded_image") or row.get("image")
