@@ -139,6 +139,10 @@ def eval_command(
                         "distributed_executor_backend": distributed_executor_backend},
         task_dirs=task_dir or [], shard=parse_shard(shard) if shard else None,
     )
+    if options.engine != "openai":
+        from ovr_eval.engines import check_model
+
+        check_model(options.model)  # before any data is read: the cheapest mistake first
     evaluation = Evaluation(options, console)
     if options.shard is not None:
         evaluation.run()

@@ -123,8 +123,8 @@ def test_resume_with_different_settings_is_refused(tmp_path, tiny_model, shared_
 @pytest.mark.parametrize("args,message", [
     (["--tasks", "math500,nope"], "unknown task(s): nope"),
     (["--model", "/no/such/model"], "model path /no/such/model does not exist"),
-    (["--engine", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"],
-     "cannot reach the server"),
+    (["--engine", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--tasks",
+      "math500"], "cannot reach the server"),
     (["--split", "mathvision"], "expected TASK=SPLIT"),
     (["--prompt", "nope"], "unknown prompt"),
 ])
