@@ -187,6 +187,9 @@ def test_tiny_recipe_end_to_end(tmp_path):
                 "value_loss", "policy_loss", "tokens_per_s"):
         assert rl[key] is not None, key
     assert rl["entropy"] > 0 and rl["kl"] >= 0
+    behaviours = {k: v for k, v in rl.items() if k.startswith("behaviour_")}
+    assert {"behaviour_backtracking", "behaviour_verification"} <= set(behaviours)
+    assert all(0.0 <= v <= 1.0 for v in behaviours.values())
     rollouts = [json.loads(x) for x in (out / "train" / "rollouts.jsonl").read_text().splitlines()]
     assert len(rollouts) == 2 * 4 * 2
     assert {r["prompt_id"].split("/")[0] for r in rollouts} >= {"test"}  # MATH500 ids

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ovr_eval.behaviours import count_behaviours, summarise
 from ovr_eval.engines import Engine
 from ovr_eval.engines.images import load_image
 from ovr_eval.evaluate import load_samples
@@ -306,6 +307,9 @@ def train_rl(
             "tokens_per_s": generated / max(elapsed, 1e-9),
             "generate_tokens_per_s": generated / max(gen_s, 1e-9),
             "generate_s": gen_s, "weight_sync_s": sync_s, "step_s": elapsed,
+            # share of this step's rollouts showing each cognitive behaviour (the paper's analysis)
+            **{f"behaviour_{name}": value["frequency"] for name, value in summarise(
+                [count_behaviours(r.response) for r in rollouts]).items()},
         }
         log.metrics(record)
         log.rollouts([{"step": global_step, "prompt_id": r.sample.id, "task": r.sample.task,
