@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,6 +108,7 @@ def eval_command(
     from ovr_eval.evaluate import EvalOptions, Evaluation
 
     demo = model is None
+    task_names = [t.strip() for t in tasks.split(",") if t.strip()]
     splits = parse_splits(split or [])
     if demo:
         from ovr_eval.tiny import EMBEDDED, build_tiny_qwen2_5_vl, default_model_dir
@@ -114,8 +116,7 @@ def eval_command(
         with console.status("building the tiny demo model (first run only)"):
             model = str(build_tiny_qwen2_5_vl(default_model_dir()))
         data_dir = data_dir or EMBEDDED / "data"
-        requested = [t.strip() for t in tasks.split(",")]
-        splits = {**{t: s for t, s in DEMO_SPLITS.items() if t in requested}, **splits}
+        splits = {**{t: s for t, s in DEMO_SPLITS.items() if t in task_names}, **splits}
         out = out or Path("runs") / "demo-tiny-qwen2_5_vl"
         max_tokens = max_tokens or 64
         max_model_len = max_model_len or 4096
@@ -126,7 +127,7 @@ def eval_command(
         console.print("[yellow]--samples > 1 with temperature 0 gives identical responses; "
                       "set --temperature")
     options = EvalOptions(
-        model=model, tasks=[t.strip() for t in tasks.split(",") if t.strip()],
+        model=model, tasks=task_names,
         out=out or Path("runs") / Path(model.rstrip("/")).name,
         engine=engine or default_engine(),
         sampling=SamplingConfig(n=samples, temperature=temperature, top_p=top_p,
@@ -186,7 +187,6 @@ def compare_command(
         compare_to_reference,
         load_run,
         reference_table,
-        rows_to_json,
         runs_table,
     )
 
@@ -194,12 +194,12 @@ def compare_command(
     output: dict[str, Any] = {"reference": {}, "runs": {}}
     for run in loaded:
         rows = compare_to_reference(run, reference)
-        output["reference"][str(run.path)] = json.loads(rows_to_json(rows))
+        output["reference"][str(run.path)] = [asdict(r) for r in rows]
         if not as_json:
             console.print(reference_table(rows, f"{run.path} vs {reference} (reported)"))
     for other in loaded[1:]:
         rows = compare_runs(loaded[0], other)
-        output["runs"][f"{other.path} - {loaded[0].path}"] = json.loads(rows_to_json(rows))
+        output["runs"][f"{other.path} - {loaded[0].path}"] = [asdict(r) for r in rows]
         if not as_json:
             console.print(runs_table(rows, f"{other.path} minus {loaded[0].path}"))
     if as_json:

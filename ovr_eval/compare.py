@@ -42,7 +42,7 @@ class Run:
             return None
         try:
             return {str(r["id"]): item_score(r) for r in run_dir.records(task)}
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except (KeyError, TypeError) as error:
             raise UserError(f"{run_dir.samples_path(task)} has a malformed record: {error}"
                             ) from None
 

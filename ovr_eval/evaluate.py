@@ -122,7 +122,6 @@ class Evaluation:
                 raise UserError(f"--split names task {name!r}, which is not in --tasks")
         self.template = load_template(options.prompt)
         self.run_dir = RunDir(options.out)
-        self.throughput: dict[str, dict[str, float]] = {}
         self.max_images = 1  # most images in one loaded sample (sizes the vLLM engine)
 
     def split_of(self, task: Task) -> str:
@@ -155,18 +154,18 @@ class Evaluation:
     def run(self) -> dict[str, Any]:
         """Evaluate every task (resuming what is saved) and write results.json."""
         o = self.options
-        if self.run_dir.start(self.config()):
+        if self.run_dir.start(self.config(), repair=o.shard is None):
             self.console.print(f"resuming the run in {o.out}")
         loaded = {t.name: load_samples(t, self.split_of(t), o.data_dir, o.limit)
                    for t in self.tasks}
         self.max_images = max((len(s.images) for samples, _ in loaded.values()
                                for s in samples), default=1)
-        results = {}
-        for task in self.tasks:
-            results[task.name] = self._run_task(task, *loaded[task.name])
-        if o.shard is not None:  # a data-parallel worker: the coordinator scores the run
+        try:
+            results = {t.name: self._run_task(t, *loaded[t.name]) for t in self.tasks}
+        finally:
             if self.engine is not None and self.owns_engine:
                 self.engine.close()
+        if o.shard is not None:  # a data-parallel worker: the coordinator scores the run
             return {"model": o.model, "tasks": {}}
         previous = {}
         if self.run_dir.results_path.is_file():
@@ -174,8 +173,6 @@ class Evaluation:
         summary = {"model": o.model, "tasks": {**previous, **results}}
         write_json_atomic(self.run_dir.results_path, summary)
         write_json_atomic(self.run_dir.path / "behaviours.json", behaviours_for_run(o.out))
-        if self.engine is not None and self.owns_engine:
-            self.engine.close()
         return summary
 
     def _run_task(self, task: Task, samples: list[Sample], skipped: list[dict[str, str]]
@@ -187,13 +184,15 @@ class Evaluation:
                                f"e.g. {skipped[0]['id']}: {skipped[0]['reason']}")
         if not samples:
             raise UserError(f"task {task.name} split {split} has no usable samples")
-        done = {r["id"] for r in self.run_dir.records(task.name)}
+        records = self.run_dir.records(task.name)
+        done = {r["id"] for r in records}
         index, count = o.shard or (0, 1)
         todo = [s for i, s in enumerate(samples) if i % count == index and s.id not in done]
         if todo:
             self._generate(task, split, todo, len(samples) - len(todo), len(samples))
+            records = self.run_dir.records(task.name)
         ids = {s.id for s in samples}
-        records = [r for r in self.run_dir.records(task.name) if r["id"] in ids]
+        records = [r for r in records if r["id"] in ids]
         return {"split": split, **task.score(records),
                 "skipped": {"count": len(skipped), "rows": skipped[:200]}}
 
@@ -219,6 +218,3 @@ class Evaluation:
                         f"{finished / elapsed:.2f} samples/s  {tokens / elapsed:,.0f} tok/s"))
         finally:
             sink.close()  # everything generated is graded and saved, even on an error
-        elapsed = time.monotonic() - start
-        self.throughput[task.name] = {"seconds": elapsed, "samples": len(todo),
-                                      "tokens_per_s": tokens / elapsed if elapsed else 0.0}

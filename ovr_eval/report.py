@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ovr_eval.compare import Run, load_reference, load_run, resolve_model
-from ovr_eval.runs import RunDir
+from ovr_eval.runs import RunDir, read_jsonl
 from ovr_eval.types import PathLike, UserError
 
 SCHEMA = 1
@@ -163,48 +163,19 @@ class Report:
 # ---------------------------------------------------------------- reading run folders
 
 
-def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """JSON objects of a JSONL file, read-only; returns them and the count of unusable lines."""
-    rows, bad = [], 0
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-            else:
-                bad += 1
-    return rows, bad
-
-
 def read_records(run: Run, label: str, task: str, warnings: list[str]
                  ) -> list[dict[str, Any]] | None:
-    """A task's sample records (first per id, as ``ovr eval`` counts them); None if unsaved.
-
-    Unlike :meth:`RunDir.records` this never repairs (writes) the file.
-    """
-    path = RunDir(run.path).samples_path(task)
+    """A task's sample records (first per id, as ``ovr eval`` counts them); None if unsaved."""
+    run_dir = RunDir(run.path)
+    path = run_dir.samples_path(task)
     if not path.is_file():
         warnings.append(f"{label}: no sample records for {task} ({path} not found)")
         return None
     try:
-        rows, bad = read_jsonl(path)
+        records, bad = run_dir.read_records(task)
     except OSError as error:
         warnings.append(f"{label}: cannot read {path}: {error.strerror}")
         return None
-    records, seen = [], set()
-    for row in rows:
-        if "id" not in row:
-            bad += 1
-            continue
-        if str(row["id"]) not in seen:
-            seen.add(str(row["id"]))
-            records.append(row)
     if bad:
         warnings.append(f"{label}: {bad} unreadable line(s) in {path} skipped")
     return records

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,46 @@ def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     os.replace(tmp, path)
+
+
+def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The JSON objects of a JSONL file and the number of unusable (non-object) lines."""
+    rows, bad = [], 0
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+            else:
+                bad += 1
+    return rows, bad
+
+
+def cut_torn_tail(path: Path, chunk: int = 1 << 16) -> None:
+    """Drop an incomplete final line left by a crash mid-write (reads only the file's end)."""
+    with path.open("rb+") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        if end == 0:
+            return
+        handle.seek(end - 1)
+        if handle.read(1) == b"\n":
+            return
+        position = end
+        while position > 0:
+            start = max(0, position - chunk)
+            handle.seek(start)
+            newline = handle.read(position - start).rfind(b"\n")
+            if newline >= 0:
+                handle.truncate(start + newline + 1)
+                return
+            position = start
+        handle.truncate(0)
 
 
 class RecordWriter:
@@ -63,8 +102,12 @@ class RunDir:
     def samples_path(self, task: str) -> Path:
         return self.samples_dir / f"{task}.jsonl"
 
-    def start(self, config: dict[str, Any]) -> bool:
-        """Create the folder or check that it belongs to the same run; True when resuming."""
+    def start(self, config: dict[str, Any], repair: bool = True) -> bool:
+        """Create the folder or check that it belongs to the same run; True when resuming.
+
+        ``repair`` cuts lines torn by a crash off the record files before new ones are
+        appended; data-parallel workers pass False (their coordinator did it before they
+        started, and another worker may be writing)."""
         if self.path.exists() and not self.path.is_dir():
             raise UserError(f"--out {self.path} exists and is not a directory")
         resuming = self.config_path.is_file()
@@ -82,32 +125,31 @@ class RunDir:
             config = {**config, "tasks": sorted(set(old.get("tasks", [])) | set(config["tasks"])),
                       "started": old.get("started", config.get("started"))}
         self.samples_dir.mkdir(parents=True, exist_ok=True)
+        if repair:
+            for path in self.samples_dir.glob("*.jsonl"):
+                cut_torn_tail(path)
         write_json_atomic(self.config_path, config)
         return resuming
 
-    def records(self, task: str) -> Iterator[dict[str, Any]]:
-        """The task's saved records, first one per sample id; a torn last line is cut off."""
+    def read_records(self, task: str) -> tuple[list[dict[str, Any]], int]:
+        """The task's saved records (the first per sample id) and the number of unusable
+        lines. Read-only: a line torn by a crash is skipped, not repaired."""
         path = self.samples_path(task)
         if not path.is_file():
-            return
-        self._repair_tail(path)
-        seen: set[str] = set()
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                record = json.loads(line)
-                if record["id"] not in seen:
-                    seen.add(record["id"])
-                    yield record
+            return [], 0
+        rows, bad = read_jsonl(path)
+        records, seen = [], set()
+        for row in rows:
+            if "id" not in row:
+                bad += 1
+            elif str(row["id"]) not in seen:
+                seen.add(str(row["id"]))
+                records.append(row)
+        return records, bad
 
-    @staticmethod
-    def _repair_tail(path: Path) -> None:
-        """Drop an incomplete final line left by a crash mid-write."""
-        with path.open("rb+") as handle:
-            data = handle.read()
-            if not data or data.endswith(b"\n"):
-                return
-            cut = data.rfind(b"\n") + 1
-            handle.truncate(cut)
+    def records(self, task: str) -> list[dict[str, Any]]:
+        """The task's saved records, the first per sample id."""
+        return self.read_records(task)[0]
 
     def writer(self, task: str) -> RecordWriter:
         return RecordWriter(self.samples_path(task))

@@ -234,7 +234,11 @@ def _load_file(path: Path) -> Any:
     if spec is None or spec.loader is None:
         raise UserError(f"cannot import task plugin {path}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a broken user plugin: name the file and the error
+        raise UserError(f"task plugin {path} failed to import: {type(exc).__name__}: {exc}"
+                        ) from None
     return module
 
 
@@ -253,33 +257,36 @@ def _modules(extra_dirs: Iterable[Path]) -> list[Any]:
     return modules
 
 
-def suites(extra_dirs: Iterable[Path] = ()) -> dict[str, list[str]]:
-    """Named groups of tasks (e.g. ``ovr-visual``) that plugin modules define in ``SUITES``."""
-    found: dict[str, list[str]] = {}
-    for module in _modules(extra_dirs):
-        found.update(_suites_in_module(module))
-    return found
-
-
-def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Task]:
-    """All task plugins: built-in, from ``extra_dirs``, and from the entry-point group."""
+def _scan(extra_dirs: Iterable[Path]) -> tuple[dict[str, Task], dict[str, list[str]]]:
+    """Tasks and suites of every plugin module (each module loaded once) and entry point."""
     registry: dict[str, Task] = {}
+    groups: dict[str, list[str]] = {}
     for module in _modules(extra_dirs):
         registry.update({t.name: t for t in _tasks_in_module(module)})
+        groups.update(_suites_in_module(module))
     for ep in entry_points(group="ovr_eval.tasks"):
         obj = ep.load()
         tasks = obj if isinstance(obj, (list, tuple)) else [obj]
         registry.update({t.name: t for t in tasks if isinstance(t, Task)})
-    return registry
+    return registry, groups
+
+
+def suites(extra_dirs: Iterable[Path] = ()) -> dict[str, list[str]]:
+    """Named groups of tasks (e.g. ``ovr-visual``) that plugin modules define in ``SUITES``."""
+    return _scan(extra_dirs)[1]
+
+
+def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Task]:
+    """All task plugins: built-in, from ``extra_dirs``, and from the entry-point group."""
+    return _scan(extra_dirs)[0]
 
 
 def resolve(names: str | Iterable[str], extra_dirs: Iterable[Path] = ()) -> list[Task]:
-    """Tasks by name ("math500,mathvision"); a clear error naming any unknown task."""
+    """Tasks or suites by name ("math500,ovr-visual"); a clear error naming unknown ones."""
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
-    groups = suites(extra_dirs)
+    registry, groups = _scan(extra_dirs)
     names = list(dict.fromkeys(t for n in names for t in groups.get(n, [n])))
-    registry = discover(extra_dirs)
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise UserError(

@@ -111,11 +111,6 @@ def lettered_options(text: str) -> list[str] | None:
 # -- records --------------------------------------------------------------------------------
 
 
-def responses_per_item(records: Sequence[dict[str, Any]]) -> int:
-    """The number of responses every record has (the smallest count)."""
-    return min((len(r["correct"]) for r in records), default=0)
-
-
 def multi_label_subsets(records: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
     """Scores per label for a metadata field holding a list (an item counts for each label)."""
     groups: dict[str, list[float]] = defaultdict(list)

@@ -77,18 +77,28 @@ def test_model_text_never_reaches_sympify(monkeypatch, tmp_path):
     import sympy
     import sympy.parsing.sympy_parser as parser
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("model text reached sympify/parse_expr")
+    from ovr_eval.verify.equivalence import full_equal
 
-    monkeypatch.setattr(sympy, "sympify", refuse)
-    monkeypatch.setattr(parser, "parse_expr", refuse)
+    seen: list[str] = []  # every string handed to sympify / parse_expr
+
+    def recording(original):
+        def wrapper(*args, **kwargs):
+            seen.append(str(args[0]) if args else "")
+            return original(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(sympy, "sympify", recording(sympy.sympify))
+    monkeypatch.setattr(parser, "parse_expr", recording(parser.parse_expr))
     marker = tmp_path / "pwned"
     hostile = f"__import__('os').system('touch {marker}')"
     for response in (f"\\boxed{{{hostile}}}", f"The answer is {hostile}",
                      f"<answer>{hostile}</answer>"):
         verdict = grade(response, "2")
         assert not verdict.correct
+        # the whole symbolic path, in this process so the recording sees it
+        assert full_equal(hostile, "2") == (False, "symbolic")
     assert not marker.exists()
+    assert not [s for s in seen if "import" in s or "system" in s or "touch" in s]
 
 
 CASES = Path(__file__).parent / "data" / "verifier_cases.jsonl"

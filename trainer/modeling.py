@@ -43,10 +43,6 @@ def load_policy(path: str | Path, dtype: str = "auto") -> tuple[Any, Any]:
     return model, processor
 
 
-def tokenizer_of(processor: Any) -> Any:
-    return getattr(processor, "tokenizer", processor)
-
-
 def freeze(model: nn.Module, vision: bool, projector: bool) -> int:
     """Freeze the vision tower (without its projector) and/or the projector; count frozen."""
     frozen = 0

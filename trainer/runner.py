@@ -66,7 +66,6 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
     if recipe.rl.enabled:
         rl_resume = last if state and state["stage"] == "rl" else None
         if rl_resume is None or state["stage_step"] < state["stage_steps"]:
-            engine, push = LiveHFEngine(model, processor), None
             if recipe.rl.engine == "vllm":  # GPU path: policy weights pushed after each update
                 from ovr_eval.engines import create_engine
 
@@ -75,6 +74,8 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
                 push = lambda: push_to_vllm(engine, model)  # noqa: E731
                 if rl_resume is not None:
                     push()
+            else:
+                engine, push = LiveHFEngine(model, processor), None
             rl_data = data_dir or resolve_data_dir(recipe.rl.data_dir)
             final = train_rl(recipe.rl, model, processor, engine, Path(policy_start), ckpts,
                              log, sft_steps, rl_resume, rl_data, hook, push)

@@ -31,20 +31,25 @@ class HFEngine(Engine):
         if self.supports_images:
             from transformers import AutoModelForImageTextToText
 
-            self.processor = AutoProcessor.from_pretrained(model, **kwargs)
-            self.tokenizer = self.processor.tokenizer
+            processor = AutoProcessor.from_pretrained(model, **kwargs)
             loader = AutoModelForImageTextToText
         else:
             from transformers import AutoModelForCausalLM
 
-            self.tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
-            self.processor = self.tokenizer
+            processor = AutoTokenizer.from_pretrained(model, **kwargs)
             loader = AutoModelForCausalLM
+        loaded = loader.from_pretrained(model, dtype=torch_dtype, **kwargs).to(self.device)
+        self.use(loaded.eval(), processor)
+
+    def use(self, model: Any, processor: Any) -> None:
+        """Generate with this model and processor (or tokenizer), already loaded."""
+        self.model, self.processor = model, processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.supports_images = processor is not self.tokenizer
+        self.device = str(next(model.parameters()).device)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = loader.from_pretrained(model, dtype=torch_dtype, **kwargs).to(self.device)
-        self.model.eval()
 
     def describe(self) -> dict[str, Any]:
         return {"engine": self.name, "batch_size": self.batch_size, "device": self.device,

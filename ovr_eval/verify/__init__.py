@@ -94,8 +94,7 @@ def grade(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Verdict:
     """Grade one response against the gold answer (a letter for multiple-choice items)."""
-    return grade_many([(response, gold, choices, multiple_choice)], workers=1,
-                      timeout_s=timeout_s)[0]
+    return grade_many([(response, gold, choices, multiple_choice)], timeout_s=timeout_s)[0]
 
 
 def grade_many(

@@ -95,10 +95,5 @@ def symbolic_job(pred: str, gold: str, timeout_s: float) -> tuple[bool, str]:
     return full_equal(pred, gold, max(1.0, timeout_s / 2))
 
 
-def needs_symbolic(pred: str, gold: str) -> bool:
-    """True when ``cheap_equal`` cannot decide and a worker must."""
-    return cheap_equal(normalize(pred), normalize(gold))[0] is None
-
-
 def too_long(pred: str) -> bool:
     return len(pred) > MAX_ANSWER_CHARS
