@@ -266,7 +266,7 @@ def train_rl(
     cfg: RLConfig, model: Any, processor: Any, engine: Engine, ref_path: Path, ckpt_root: Path,
     log: TrainLog, step_offset: int, resume: Path | None = None, data_dir: Path | None = None,
     after_step: Callable[[int], None] | None = None,
-    push: Callable[[], float] | None = None,
+    push: Callable[[], dict[str, float]] | None = None,
 ) -> Path | None:
     """Run (or finish) the RL stage; global step numbers continue after ``step_offset``."""
     pool = prompt_pool(cfg, data_dir)
@@ -287,7 +287,7 @@ def train_rl(
         gen_s = time.monotonic() - began
         exp = trainer.experience(rollouts)
         losses = trainer.update(rollouts, exp)
-        sync_s = push() if push is not None else None
+        sync = push() if push is not None else {}  # e.g. weight_sync_s, sync_logprob_gap
         elapsed = time.monotonic() - began
         mask = exp["mask"]
         kl = algos.masked_mean(algos.kl_k3(exp["logprobs"], exp["ref_logprobs"]), mask)
@@ -306,7 +306,7 @@ def train_rl(
             **losses, "lr": trainer.policy_sched.get_last_lr()[0],
             "tokens_per_s": generated / max(elapsed, 1e-9),
             "generate_tokens_per_s": generated / max(gen_s, 1e-9),
-            "generate_s": gen_s, "weight_sync_s": sync_s, "step_s": elapsed,
+            "generate_s": gen_s, "step_s": elapsed, **sync,
             # share of this step's rollouts showing each cognitive behaviour (the paper's analysis)
             **{f"behaviour_{name}": value["frequency"] for name, value in summarise(
                 [count_behaviours(r.response) for r in rollouts]).items()},

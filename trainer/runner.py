@@ -71,7 +71,7 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
 
                 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
                 engine = create_engine("vllm", str(policy_start), seed=recipe.rl.seed)
-                push = lambda: push_to_vllm(engine, model)  # noqa: E731
+                push = lambda: {"weight_sync_s": push_to_vllm(engine, model)}  # noqa: E731
                 if rl_resume is not None:
                     push()
             else:
