@@ -17,7 +17,7 @@ from rich.table import Table
 from ovr_eval.cli_behaviours import behaviours_command
 from ovr_eval.cli_report import report_command
 from ovr_eval.types import SamplingConfig, UserError
-from ovr_trainer.cli import train_command
+from ovr_trainer.cli import train_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Evaluate and train multimodal reasoning models (Open Vision Reasoner).")
@@ -84,7 +84,9 @@ def eval_command(
     max_tokens: Annotated[int | None, typer.Option(help="new tokens per response "
                                                    "(default 32768; demo 64)")] = None,
     seed: Annotated[int, typer.Option()] = 0,
-    prompt: Annotated[str, typer.Option(help="prompt template name or .j2 path")] = "reasoning",
+    prompt: Annotated[str | None, typer.Option(
+        help="prompt template name or .j2 path (default: each task's own; 'reasoning', the "
+             "ORZ/OVR prompt, for the paper benchmarks)")] = None,
     split: Annotated[list[str] | None, typer.Option(help="TASK=SPLIT, repeatable")] = None,
     data_dir: Annotated[Path | None, typer.Option(
         help="local benchmark files (<dir>/<task>/...); also $OVR_DATA_DIR")] = None,
@@ -208,7 +210,7 @@ def compare_command(
 
 app.command("report")(report_command)
 app.command("behaviours")(behaviours_command)
-app.command("train")(train_command)
+app.add_typer(train_app, name="train")
 
 
 @app.command("tasks")

@@ -36,7 +36,7 @@ class EvalOptions:
     out: Path
     engine: str
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    prompt: str = "reasoning"
+    prompt: str | None = None  # None: each task's own default prompt
     splits: dict[str, str] = field(default_factory=dict)
     data_dir: Path | None = None
     limit: int | None = None
@@ -120,9 +120,12 @@ class Evaluation:
         for name in options.splits:
             if name not in {t.name for t in self.tasks}:
                 raise UserError(f"--split names task {name!r}, which is not in --tasks")
-        self.template = load_template(options.prompt)
+        self.templates = {t.name: load_template(self.prompt_of(t)) for t in self.tasks}
         self.run_dir = RunDir(options.out)
         self.max_images = 1  # most images in one loaded sample (sizes the vLLM engine)
+
+    def prompt_of(self, task: Task) -> str:
+        return self.options.prompt or task.default_prompt
 
     def split_of(self, task: Task) -> str:
         return self.options.splits.get(task.name, task.default_split)
@@ -132,7 +135,8 @@ class Evaluation:
         return {
             "model": o.model, "revision": o.engine_options.get("revision"), "engine": o.engine,
             "engine_options": {k: v for k, v in o.engine_options.items() if k != "api_key"},
-            "sampling": asdict(o.sampling), "prompt": o.prompt,
+            "sampling": asdict(o.sampling),
+            "prompt": {t.name: self.prompt_of(t) for t in self.tasks},
             "splits": {t.name: self.split_of(t) for t in self.tasks},
             "data_dir": str(o.data_dir) if o.data_dir else None, "limit": o.limit,
             "tasks": [t.name for t in self.tasks], "versions": package_versions(),
@@ -203,7 +207,7 @@ class Evaluation:
                             "has images; use a vision-language model or a text-only task")
         by_id = {s.id: s for s in todo}
         seed, timeout = self.options.sampling.seed, 2.0
-        requests = [build_request(self.template, s, seed) for s in todo]
+        requests = [build_request(self.templates[task.name], s, seed) for s in todo]
         sink = RecordSink(self.run_dir.writer(task.name), make_record)
         tokens, finished, start = 0, 0, time.monotonic()
         try:

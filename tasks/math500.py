@@ -17,7 +17,8 @@ class Math500(Task):
         return Sample(
             id=sample_id, task=self.name, question=row["problem"],
             answer=str(row.get("answer") or ""),
-            metadata={"subject": row.get("subject"), "level": row.get("level")},
+            metadata={"subject": row.get("subject"), "level": row.get("level"),
+                      "solution": row.get("solution")},  # worked solution (SFT traces)
         )
 
 

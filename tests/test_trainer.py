@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from ovr_trainer import algos
-from ovr_trainer.chat_data import IGNORE, ChatEncoder, collate, math500_traces
+from ovr_trainer.chat_data import IGNORE, ChatEncoder, collate, task_traces
+from ovr_trainer.evaluation import resolve_data_dir
 from ovr_trainer.schedule import warmup_cosine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,7 +140,7 @@ def test_sft_lowers_the_loss(tiny_model):
 
     model, processor = load_policy(tiny_model)
     encoder = ChatEncoder(processor, 256)
-    items = [encoder.encode(r) for r in math500_traces(None, 4)]
+    items = [encoder.encode(r) for r in task_traces("math500", None, 4, resolve_data_dir("embedded"))]
     batch = collate(items, processor.tokenizer.pad_token_id)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
@@ -178,11 +179,12 @@ def test_crash_mid_sft_resumes_from_last_checkpoint(tmp_path):
 @pytest.mark.slow
 def test_tiny_recipe_end_to_end(tmp_path):
     out = tmp_path / "run"
-    result = run_train(out)
+    result = run_train(out, "--set", "eval.every=1")
     assert result.returncode == 0, result.stderr[-3000:]
     records = metrics(out)
-    assert [m["stage"] for m in records] == ["sft"] * 3 + ["rl"] * 2
-    rl = records[-1]
+    assert [(m["step"], m["stage"]) for m in records] == [
+        (1, "sft"), (2, "sft"), (3, "sft"), (4, "rl"), (4, "eval"), (5, "rl"), (5, "eval")]
+    rl = records[-2]
     for key in ("reward", "accuracy", "response_length", "entropy", "kl", "clip_fraction",
                 "value_loss", "policy_loss", "tokens_per_s"):
         assert rl[key] is not None, key
@@ -196,7 +198,18 @@ def test_tiny_recipe_end_to_end(tmp_path):
     assert any(r["prompt_id"].isdigit() for r in rollouts)  # MathVision (image) ids
     final = out / "checkpoints" / "step-5"
     assert (final / "config.json").is_file() and (final / "trainer_state.pt").is_file()
-    results = json.loads((out / "eval" / "results.json").read_text())
+    # the final checkpoint's evaluation lands in the run folder itself; step 4 was evaluated
+    # during training (into evals/step-4) and both scores are curves beside the reward
+    results = json.loads((out / "results.json").read_text())
     assert set(results["tasks"]) == {"math500", "mathvision"}
     assert results["model"] == str(final)
+    during = json.loads((out / "evals" / "step-4" / "results.json").read_text())
+    assert during["model"] == str(out / "checkpoints" / "step-4")
+    assert records[-1]["eval_math500"] == results["tasks"]["math500"]["score"]
     assert (out / "config.yaml").is_file()
+    from ovr_eval.report import build_report
+
+    report = build_report([out])
+    curves = {c.metric: c for c in report.curves}
+    assert {"reward", "value_loss", "eval_math500", "eval_mathvision"} <= set(curves)
+    assert [p[0] for p in curves["eval_math500"].series[0].points] == [4.0, 5.0]

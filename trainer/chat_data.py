@@ -2,46 +2,53 @@
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ovr_eval.engines.base import chat_messages
 from ovr_eval.engines.images import load_image
-from ovr_eval.prompting import load_template, render_prompt
-from ovr_eval.types import Sample, UserError
+from ovr_eval.prompting import build_request, load_template
+from ovr_eval.types import UserError
 
 IGNORE = -100
-MATH500_TRACES = "math500-traces"
+TASK_PREFIX = "task:"
 
 
-def math500_traces(data_dir: Path | None, limit: int | None = None) -> list[dict[str, Any]]:
-    """Chat traces from MATH500 problems and their worked solutions (the eval prompt format)."""
-    from ovr_eval.tiny import EMBEDDED
+def task_traces(name: str, split: str | None, limit: int | None, data_dir: Path | None,
+                prompt: str | None = None) -> list[dict[str, Any]]:
+    """Chats from a task's samples and their worked solutions (``metadata["solution"]``).
 
-    path = (data_dir or EMBEDDED / "data") / "math500" / "test.jsonl"
-    if not path.is_file():
-        raise UserError(f"SFT data {MATH500_TRACES}: {path} does not exist")
-    template = load_template("reasoning")
+    The user turn is exactly what ``ovr eval`` sends (same template, images first), so SFT
+    teaches the format the evaluation and RL prompts use.
+    """
+    from ovr_eval.evaluate import load_samples
+    from ovr_eval.tasks import resolve
+
+    [task] = resolve([name])
+    samples, _ = load_samples(task, split or task.default_split, data_dir, limit)
+    template = load_template(prompt or task.default_prompt)
     rows = []
-    for line in path.read_text().splitlines()[:limit]:
-        row = json.loads(line)
-        sample = Sample(id=row["unique_id"], task="math500", question=row["problem"],
-                        answer=row["answer"])
-        rows.append({"messages": [
-            {"role": "user", "content": render_prompt(template, sample)},
-            {"role": "assistant", "content": row["solution"]},
-        ], "images": []})
+    for sample in samples:
+        solution = sample.metadata.get("solution")
+        if not solution:
+            raise UserError(f"SFT data {TASK_PREFIX}{name}: sample {sample.id} has no worked "
+                            "solution (metadata 'solution'), so it cannot be an SFT trace")
+        messages = chat_messages(build_request(template, sample, 0))
+        rows.append({"messages": [*messages, {"role": "assistant", "content": solution}],
+                     "images": list(sample.images)})
     return rows
 
 
-def load_chat_rows(source: str, split: str = "train", limit: int | None = None,
-                   data_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Rows with ``messages`` (and ``images``) from the traces, JSONL/parquet, or the hub."""
-    if source == MATH500_TRACES:
-        return math500_traces(data_dir, limit)
+def load_chat_rows(source: str, split: str | None = None, limit: int | None = None,
+                   data_dir: Path | None = None, prompt: str | None = None
+                   ) -> list[dict[str, Any]]:
+    """Rows with ``messages`` (and ``images``): ``task:NAME`` (a task's worked solutions),
+    a JSONL/parquet file, or a hub dataset id."""
+    if source.startswith(TASK_PREFIX):
+        return task_traces(source[len(TASK_PREFIX):], split, limit, data_dir, prompt)
     from datasets import load_dataset
 
     path = Path(source)
@@ -50,10 +57,18 @@ def load_chat_rows(source: str, split: str = "train", limit: int | None = None,
         if not path.is_file():
             raise UserError(f"SFT data {path} does not exist")
         kind = "parquet" if path.suffix == ".parquet" else "json"
-        table = load_dataset(kind, data_files=str(path), split="train")
+        try:
+            table = load_dataset(kind, data_files=str(path), split="train")
+        except Exception as exc:  # malformed JSON lines, not a parquet file, ...
+            raise UserError(f"SFT data {path} could not be read: {type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
         base = path.parent
     else:
-        table = load_dataset(source, split=split)
+        try:
+            table = load_dataset(source, split=split or "train")
+        except Exception as exc:  # offline, no such dataset or split
+            raise UserError(f"SFT data {source!r} is not a task:NAME, a .jsonl/.parquet file "
+                            f"or a loadable hub dataset ({type(exc).__name__})") from exc
     if "messages" not in table.column_names:
         raise UserError(f"SFT data {source} has no 'messages' column")
     rows = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,8 +31,10 @@ class SFTConfig:
     """Supervised cold start on chat data; loss on assistant tokens only."""
 
     enabled: bool = True
-    data: str = "math500-traces"  # math500-traces | path.jsonl | path.parquet | hub dataset id
-    data_split: str = "train"
+    data: str = "task:math500"  # task:NAME (worked solutions) | path.jsonl | .parquet | hub id
+    data_split: str | None = None  # None: the task's default split / "train" on the hub
+    data_dir: str | None = None  # for task:NAME — benchmark-style folder or "embedded"
+    prompt: str | None = None  # for task:NAME — template (None: the task's own)
     limit: int | None = None
     max_length: int = 2048
     batch_size: int = 4  # sequences per micro-batch
@@ -55,17 +58,19 @@ class RLConfig:
 
     enabled: bool = True
     algorithm: str = "ppo"  # ppo | grpo
+    critic: str = "model"  # model: a full critic (trunk copy + value head, ORZ) | head
     tasks: list[str] = field(default_factory=lambda: ["math500"])
     splits: dict[str, str] = field(default_factory=dict)
     data_dir: str | None = None  # benchmark-style data folder (default: hub / embedded)
     limit: int | None = None  # prompts per task
-    prompt: str = "reasoning"
+    prompt: str | None = None  # template; None: each task's own ("reasoning" for benchmarks)
     steps: int = 1
     prompts_per_step: int = 8
     rollouts_per_prompt: int = 4
     temperature: float = 1.0
     top_p: float = 1.0
     max_new_tokens: int = 1024
+    length_schedule: dict[int, int] = field(default_factory=dict)  # {from step: max_new_tokens}
     gamma: float = 1.0
     lam: float = 1.0
     clip_eps: float = 0.2
@@ -94,10 +99,11 @@ class EvalConfig:
     data_dir: str | None = None
     limit: int | None = None
     engine: str = "hf"
+    prompt: str | None = None  # None: each task's own
     max_tokens: int = 32768
     samples: int = 1
     temperature: float = 0.0
-    every: int = 0
+    every: int = 0  # also evaluate every N RL steps (into eval/step-N), 0: only at the end
 
 
 @dataclass
@@ -114,11 +120,21 @@ class Recipe:
         return json.loads(json.dumps(asdict(self)))  # tuples become lists
 
 
+CHOICES = {"algorithm": ("ppo", "grpo"), "critic": ("model", "head"),
+           "engine": ("hf", "vllm"), "grouping": ("length", "none"),
+           "dtype": ("auto", "float32", "bfloat16", "float16")}
+
+
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: expected a mapping of keys, got {data!r}")
     known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(known)
-    if unknown:
-        raise UserError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key in data:
+        if key not in known:
+            near = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"; did you mean {where}.{near[0]}?" if near else ""
+            raise UserError(f"{where}: unknown key {key!r}{hint} "
+                            f"(keys: {', '.join(known)})")
     values = {}
     for name, value in data.items():
         default = getattr(cls(), name)
@@ -126,6 +142,12 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
             value = _build(type(default), value or {}, f"{where}.{name}")
         elif isinstance(default, tuple):
             value = tuple(value)
+        elif name in CHOICES and value not in CHOICES[name]:
+            raise UserError(f"{where}.{name}: {value!r} is not one of "
+                            f"{', '.join(CHOICES[name])}")
+        elif isinstance(default, (int, float)) and not isinstance(default, bool) and not (
+                isinstance(value, (int, float)) and not isinstance(value, bool)):
+            raise UserError(f"{where}.{name}: expected a number, got {value!r}")
         values[name] = value
     return cls(**values)
 
@@ -137,14 +159,17 @@ def load_recipe(path: Path, overrides: dict[str, Any] | None = None) -> Recipe:
         path = RECIPES / f"{path}.yaml"
     if not path.is_file():
         raise UserError(f"recipe {path} does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"recipe {path} is not valid YAML: {exc}") from None
     for dotted, value in (overrides or {}).items():
         node = data
         *parents, leaf = dotted.split(".")
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
-    return _build(Recipe, data, path.name)
+    return _build(Recipe, data, path.stem)
 
 
 def save_recipe(recipe: Recipe, path: Path) -> None:

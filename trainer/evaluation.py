@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
+from ovr_eval.engines import Engine
 from ovr_eval.evaluate import EvalOptions, Evaluation
 from ovr_eval.types import SamplingConfig
 from ovr_trainer.config import EvalConfig
@@ -24,14 +25,25 @@ def resolve_data_dir(value: str | Path | None) -> Path | None:
 
 
 def evaluate_checkpoint(cfg: EvalConfig, checkpoint: Path, out: Path,
-                        data_dir: Path | None = None, console: Console | None = None
-                        ) -> dict[str, Any]:
-    """Run ``ovr eval`` on ``checkpoint``; ``out`` becomes an ordinary eval run folder."""
+                        data_dir: Path | None = None, console: Console | None = None,
+                        engine: Engine | None = None) -> dict[str, Any]:
+    """Run ``ovr eval`` on ``checkpoint``; ``out`` becomes an ordinary eval run folder.
+
+    ``engine``: an engine already serving these weights (the trainer's rollout engine, used
+    for evaluations during training); by default ``cfg.engine`` loads the checkpoint.
+    """
     data = data_dir or resolve_data_dir(cfg.data_dir)
     options = EvalOptions(
         model=str(checkpoint), tasks=cfg.tasks, out=out, engine=cfg.engine,
         sampling=SamplingConfig(n=cfg.samples, temperature=cfg.temperature,
                                 max_tokens=cfg.max_tokens),
-        splits=cfg.splits, data_dir=data, limit=cfg.limit,
+        prompt=cfg.prompt, splits=cfg.splits, data_dir=data, limit=cfg.limit,
     )
-    return Evaluation(options, console or Console(stderr=True)).run()
+    return Evaluation(options, console or Console(stderr=True), engine=engine).run()
+
+
+def score_record(step: int, results: dict[str, Any]) -> dict[str, Any]:
+    """A ``train/metrics.jsonl`` line with each task's score (curves next to the reward)."""
+    tasks = results.get("tasks", {})
+    return {"step": step, "stage": "eval",
+            **{f"eval_{name}": task["score"] for name, task in tasks.items()}}

@@ -1,13 +1,14 @@
-"""Load the policy and its processor; freeze vision parts; the value head.
+"""Load the policy and its processor; freeze vision parts; the critic.
 
-The value head is a ``Linear(hidden, 1, bias=False)`` (ORZ's shape) reading the policy's last
-hidden state, *detached*: the compact critic shares the policy's trunk as a frozen feature
-extractor and trains only the head, so critic updates never move the policy. ORZ/OVR train a
-separate full critic copy; that is not implemented here.
+The critic is a value head ``Linear(hidden, 1, bias=False)`` (ORZ's shape and init) on a
+trunk: either its own copy of the policy's base model, trained with the head (``model``,
+ORZ/OVR: the critic starts from the same weights as the policy), or the policy's own hidden
+states, detached (``head``: no second model in memory; critic updates never move the policy).
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,26 @@ class ValueHead(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.linear(hidden_states.detach().to(self.linear.weight.dtype)).squeeze(-1)
+
+
+class Critic(nn.Module):
+    """Per-token values V(s_t) for response positions."""
+
+    def __init__(self, policy: nn.Module, kind: str = "model"):
+        super().__init__()
+        self.kind = kind
+        # a copy keeps the policy's frozen parts (e.g. the vision tower) frozen
+        self.trunk = copy.deepcopy(policy.base_model) if kind == "model" else None
+        self.head = ValueHead(hidden_size(policy))
+        self.head.to(next(policy.parameters()).device)
+
+    def forward(self, inputs: dict[str, torch.Tensor], policy_hidden: torch.Tensor | None,
+                start: int, width: int) -> torch.Tensor:
+        """Values at positions ``start`` … ``start + width - 1``; ``policy_hidden`` (the
+        policy's last hidden states there) is used by the ``head`` kind only."""
+        if self.trunk is None:
+            if policy_hidden is None:
+                raise ValueError("a head-only critic needs the policy's hidden states")
+            return self.head(policy_hidden)
+        hidden = self.trunk(**inputs).last_hidden_state[:, start : start + width]
+        return self.head(hidden)

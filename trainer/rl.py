@@ -29,8 +29,9 @@ from ovr_eval.types import Sample, SamplingConfig
 from ovr_eval.verify import grade_many
 from ovr_trainer import algos, checkpoint
 from ovr_trainer.config import RLConfig
+from ovr_trainer.divergence import check_finite
 from ovr_trainer.logs import TrainLog
-from ovr_trainer.modeling import ValueHead, hidden_size, load_policy
+from ovr_trainer.modeling import Critic, load_policy
 from ovr_trainer.schedule import scheduler
 
 
@@ -76,18 +77,19 @@ def encode_prompt(processor: Any, text: str, images: list[Any]) -> dict[str, Any
 
 
 def collect(engine: Engine, processor: Any, samples: list[Sample], cfg: RLConfig,
-            template: Any, seed: int) -> tuple[list[Rollout], int]:
+            templates: dict[str, Any], seed: int, max_new_tokens: int
+            ) -> tuple[list[Rollout], int]:
     """Generate ``rollouts_per_prompt`` responses per sample and grade them with ovr_eval.verify.
 
     Returns rollouts grouped prompt by prompt (GRPO relies on that order) and the number of
     response tokens the engine generated.
     """
     tokenizer = getattr(processor, "tokenizer", processor)
-    requests = [build_request(template, s, seed) for s in samples]
+    requests = [build_request(templates[s.task], s, seed) for s in samples]
     for i, request in enumerate(requests):  # the same problem twice in a step stays distinct
         request.sample_id = f"{i}:{request.sample_id}"
     sampling = SamplingConfig(n=cfg.rollouts_per_prompt, temperature=cfg.temperature,
-                              top_p=cfg.top_p, max_tokens=cfg.max_new_tokens, seed=seed)
+                              top_p=cfg.top_p, max_tokens=max_new_tokens, seed=seed)
     completions = {c.sample_id: c for c in engine.generate(requests, sampling)}
     rollouts, generated = [], 0
     for request, sample in zip(requests, samples, strict=True):
@@ -108,35 +110,54 @@ def collect(engine: Engine, processor: Any, samples: list[Sample], cfg: RLConfig
     return rollouts, generated
 
 
-def score(model: Any, rollouts: list[Rollout], pad_id: int, value_head: ValueHead | None = None,
-          with_entropy: bool = False) -> dict[str, torch.Tensor]:
-    """Per response token: log-probs, values (from detached hidden states), entropy, mask."""
-    device = next(model.parameters()).device
+@dataclass
+class Batch:
+    """Rollouts as model inputs: prompts left-padded, responses right-padded, so response
+    token ``j`` of every row sits at position ``start + 1 + j``."""
+
+    inputs: dict[str, torch.Tensor]
+    targets: torch.Tensor  # [rows, width] response token ids
+    mask: torch.Tensor  # [rows, width] 1.0 on real response tokens
+    start: int  # position whose output predicts the first response token
+
+    @property
+    def width(self) -> int:
+        return self.targets.shape[1]
+
+
+def make_batch(rollouts: list[Rollout], pad_id: int, device: torch.device) -> Batch:
     prompt_w = max(len(r.prompt["input_ids"]) for r in rollouts)
     resp = max(len(r.response_ids) for r in rollouts)
     ids, attention, targets, mask = [], [], [], []
-    for r in rollouts:  # prompts left-padded, responses right-padded: responses line up
+    for r in rollouts:
         left, right = prompt_w - len(r.prompt["input_ids"]), resp - len(r.response_ids)
         ids.append([pad_id] * left + r.prompt["input_ids"] + r.response_ids + [pad_id] * right)
         attention.append([0] * left + [1] * (prompt_w - left + len(r.response_ids)) + [0] * right)
         targets.append(r.response_ids + [pad_id] * right)
         mask.append([1.0] * len(r.response_ids) + [0.0] * right)
-    batch: dict[str, Any] = {"input_ids": torch.tensor(ids, device=device),
-                             "attention_mask": torch.tensor(attention, device=device)}
+    inputs: dict[str, torch.Tensor] = {"input_ids": torch.tensor(ids, device=device),
+                                       "attention_mask": torch.tensor(attention, device=device)}
     for key in ("pixel_values", "image_grid_thw"):
         parts = [r.prompt[key] for r in rollouts if key in r.prompt]
         if parts:
-            batch[key] = torch.cat(parts).to(device)
-    out = model(**batch, output_hidden_states=value_head is not None, logits_to_keep=resp + 1)
-    logits = out.logits[:, :-1]  # positions prompt_w - 1 ... predict the response tokens
-    mask = torch.tensor(mask, device=device)
-    targets = torch.tensor(targets, device=device)
-    result = {"logprobs": algos.token_logprobs(logits, targets), "mask": mask}
+            inputs[key] = torch.cat(parts).to(device)
+    return Batch(inputs, torch.tensor(targets, device=device), torch.tensor(mask, device=device),
+                 prompt_w - 1)
+
+
+def score(model: Any, batch: Batch, critic: Critic | None = None, with_entropy: bool = False
+          ) -> dict[str, torch.Tensor]:
+    """Per response token: the policy's log-probs (and entropy), the critic's values."""
+    head_only = critic is not None and critic.trunk is None
+    out = model(**batch.inputs, output_hidden_states=head_only, logits_to_keep=batch.width + 1)
+    logits = out.logits[:, :-1]  # outputs at start … start + width − 1
+    result = {"logprobs": algos.token_logprobs(logits, batch.targets)}
     if with_entropy:
         result["entropy"] = algos.entropy_from_logits(logits)
-    if value_head is not None:
-        result["hidden"] = out.hidden_states[-1][:, prompt_w - 1 : prompt_w - 1 + resp].detach()
-        result["values"] = value_head(result["hidden"])
+    if critic is not None:
+        hidden = (out.hidden_states[-1][:, batch.start : batch.start + batch.width]
+                  if head_only else None)
+        result["values"] = critic(batch.inputs, hidden, batch.start, batch.width)
     return result
 
 
@@ -145,32 +166,32 @@ def _pad_cat(chunks: list[torch.Tensor], width: int) -> torch.Tensor:
 
 
 class RLTrainer:
-    """Owns the policy, value head, optimisers, reference policy and rollout engine."""
+    """Owns the policy, critic, optimisers and reference policy of the RL stage."""
 
-    def __init__(self, cfg: RLConfig, model: Any, processor: Any, ref_path: Path,
-                 engine: Engine, total_steps: int):
-        self.cfg, self.model, self.processor, self.engine = cfg, model, processor, engine
+    def __init__(self, cfg: RLConfig, model: Any, processor: Any, ref_path: Path):
+        self.cfg, self.model = cfg, model
         self.tokenizer = getattr(processor, "tokenizer", processor)
         self.pad_id = self.tokenizer.pad_token_id
+        self.device = next(model.parameters()).device
         self.ref, _ = load_policy(ref_path, str(next(model.parameters()).dtype).split(".")[-1])
         self.ref.eval().requires_grad_(False)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.policy_opt = torch.optim.AdamW(self.params, lr=cfg.policy_lr, betas=(0.9, 0.95),
                                             weight_decay=0.0)
         self.policy_sched = scheduler(self.policy_opt, cfg.warmup_steps, 0)
-        self.value_head = None
+        self.critic: Critic | None = None
         if cfg.algorithm == "ppo":
-            device = next(model.parameters()).device
-            self.value_head = ValueHead(hidden_size(model)).to(device)
-            self.critic_opt = torch.optim.AdamW(self.value_head.parameters(), lr=cfg.critic_lr,
+            self.critic = Critic(model, cfg.critic)
+            self.critic_params = [p for p in self.critic.parameters() if p.requires_grad]
+            self.critic_opt = torch.optim.AdamW(self.critic_params, lr=cfg.critic_lr,
                                                 betas=(0.9, 0.95), weight_decay=0.0)
             self.critic_sched = scheduler(self.critic_opt, cfg.warmup_steps, 0)
 
     def state(self) -> dict[str, Any]:
         state = {"policy_opt": self.policy_opt.state_dict(),
                  "policy_sched": self.policy_sched.state_dict()}
-        if self.value_head is not None:
-            state.update(value_head=self.value_head.state_dict(),
+        if self.critic is not None:
+            state.update(critic=self.critic.state_dict(),
                          critic_opt=self.critic_opt.state_dict(),
                          critic_sched=self.critic_sched.state_dict())
         return state
@@ -178,25 +199,39 @@ class RLTrainer:
     def load(self, state: dict[str, Any]) -> None:
         self.policy_opt.load_state_dict(state["policy_opt"])
         self.policy_sched.load_state_dict(state["policy_sched"])
-        if self.value_head is not None:
-            self.value_head.load_state_dict(state["value_head"])
+        if self.critic is not None:
+            self.critic.load_state_dict(state["critic"])
             self.critic_opt.load_state_dict(state["critic_opt"])
             self.critic_sched.load_state_dict(state["critic_sched"])
 
-    def _chunks(self, n: int) -> list[slice]:
+    def batches(self, rollouts: list[Rollout]) -> list[tuple[slice, Batch]]:
+        """Micro-batches of ``micro_batch_size`` rollouts, as model inputs."""
         size = self.cfg.micro_batch_size
-        return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+        chunks = [slice(s, min(s + size, len(rollouts))) for s in range(0, len(rollouts), size)]
+        return [(c, make_batch(rollouts[c], self.pad_id, self.device)) for c in chunks]
 
-    def experience(self, rollouts: list[Rollout]) -> dict[str, torch.Tensor]:
+    def critic_values(self, batch: Batch) -> torch.Tensor:
+        """Values with gradients for the critic only."""
+        assert self.critic is not None
+        hidden = None
+        if self.critic.trunk is None:  # head on the policy's (frozen) features
+            with torch.no_grad():
+                out = self.model(**batch.inputs, output_hidden_states=True, logits_to_keep=1)
+            hidden = out.hidden_states[-1][:, batch.start : batch.start + batch.width]
+        return self.critic(batch.inputs, hidden, batch.start, batch.width)
+
+    def experience(self, rollouts: list[Rollout], batches: list[tuple[slice, Batch]]
+                   ) -> dict[str, torch.Tensor]:
         """Old log-probs, values, entropy, reference log-probs and advantages of a batch."""
         cfg, parts = self.cfg, []
         with torch.no_grad():
-            for chunk in self._chunks(len(rollouts)):
-                current = score(self.model, rollouts[chunk], self.pad_id, self.value_head, True)
-                current["ref_logprobs"] = score(self.ref, rollouts[chunk], self.pad_id)["logprobs"]
+            for _, batch in batches:
+                current = score(self.model, batch, self.critic, with_entropy=True)
+                current["ref_logprobs"] = score(self.ref, batch)["logprobs"]
+                current["mask"] = batch.mask
                 parts.append(current)
         width = max(p["mask"].shape[1] for p in parts)
-        exp = {k: _pad_cat([p[k] for p in parts], width) for k in parts[0] if k != "hidden"}
+        exp = {k: _pad_cat([p[k] for p in parts], width) for k in parts[0]}
         mask = exp["mask"]
         rewards = torch.tensor([r.reward for r in rollouts], device=mask.device)
         if cfg.algorithm == "grpo":
@@ -209,31 +244,25 @@ class RLTrainer:
             exp["advantages"] = algos.whiten(adv, mask) if cfg.normalize_advantages else adv
         return exp
 
-    def update(self, rollouts: list[Rollout], exp: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One policy step and ``critic_updates`` value-head steps; their losses."""
+    def update(self, batches: list[tuple[slice, Batch]], exp: dict[str, torch.Tensor],
+               step: int) -> dict[str, float | None]:
+        """One policy step and ``critic_updates`` critic steps (token-mean over the whole
+        batch, accumulated over micro-batches); their losses."""
         cfg, total = self.cfg, exp["mask"].sum().clamp(min=1)
         self.model.train()
         self.policy_opt.zero_grad(set_to_none=True)
         policy_loss = clip = value_loss = 0.0
-        critic_rounds = max(1, cfg.critic_updates) if self.value_head is not None else 1
+        critic_rounds = max(1, cfg.critic_updates) if self.critic is not None else 1
         for round_ in range(critic_rounds):
-            if self.value_head is not None:
+            if self.critic is not None:
                 self.critic_opt.zero_grad(set_to_none=True)
             round_value = 0.0
-            for chunk in self._chunks(len(rollouts)):
-                part = {k: v[chunk] for k, v in exp.items()}
-                width = int(part["mask"].sum(dim=1).max())
-                part = {k: v[:, :width] for k, v in part.items()}
-                weight = part["mask"].sum() / total  # token-mean over the whole batch
-                if round_ == 0:
-                    new = score(self.model, rollouts[chunk], self.pad_id, self.value_head)
-                else:  # extra critic rounds: trunk features only, head trained
-                    with torch.no_grad():
-                        hidden = score(self.model, rollouts[chunk], self.pad_id,
-                                       self.value_head)["hidden"]
-                    new = {"values": self.value_head(hidden)}
-                loss = torch.zeros((), device=part["mask"].device)
-                if round_ == 0:
+            for chunk, batch in batches:
+                part = {k: v[chunk][:, : batch.width] for k, v in exp.items()}
+                weight = part["mask"].sum() / total
+                loss = torch.zeros((), device=self.device)
+                if round_ == 0:  # the policy step, with the first critic round
+                    new = score(self.model, batch, self.critic)
                     pl, cf = algos.policy_loss(new["logprobs"], part["logprobs"],
                                                part["advantages"], part["mask"], cfg.clip_eps)
                     loss = loss + pl
@@ -243,23 +272,61 @@ class RLTrainer:
                         loss = loss + cfg.kl_coef * kl
                     policy_loss += pl.item() * float(weight)
                     clip += float(cf) * float(weight)
-                if self.value_head is not None:
-                    vl = algos.value_loss(new["values"], part["values"], part["returns"],
+                    values = new.get("values")
+                else:
+                    values = self.critic_values(batch)
+                if values is not None:
+                    vl = algos.value_loss(values, part["values"], part["returns"],
                                           part["mask"], cfg.value_clip)
                     loss = loss + vl
                     round_value += vl.item() * float(weight)
-                if loss.requires_grad:
-                    (loss * weight).backward()
+                check_finite(loss.detach(), "the loss", "RL", step)
+                (loss * weight).backward()
             if round_ == 0:
-                torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+                norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+                check_finite(norm, "the policy gradient norm", "RL", step)
                 self.policy_opt.step()
                 self.policy_sched.step()
-            if self.value_head is not None:
+            if self.critic is not None:
+                norm = torch.nn.utils.clip_grad_norm_(self.critic_params, cfg.max_grad_norm)
+                check_finite(norm, "the critic gradient norm", "RL", step)
                 self.critic_opt.step()
                 self.critic_sched.step()
                 value_loss = round_value
         return {"policy_loss": policy_loss, "clip_fraction": clip,
-                "value_loss": value_loss if self.value_head is not None else None}
+                "value_loss": value_loss if self.critic is not None else None}
+
+
+def max_new_tokens_at(cfg: RLConfig, step: int) -> int:
+    """The response length cap of iteration ``step`` (0-based) under ``length_schedule``."""
+    cap = cfg.max_new_tokens
+    for at, value in sorted((int(k), int(v)) for k, v in cfg.length_schedule.items()):
+        if step >= at:
+            cap = value
+    return cap
+
+
+def step_record(cfg: RLConfig, rollouts: list[Rollout], exp: dict[str, torch.Tensor]
+                ) -> dict[str, Any]:
+    """Rollout statistics of one iteration: reward, accuracy (text / image), length, KL,
+    entropy and the share of responses showing each cognitive behaviour (the paper's
+    analysis)."""
+    mask = exp["mask"]
+    kl = algos.masked_mean(algos.kl_k3(exp["logprobs"], exp["ref_logprobs"]), mask)
+    image = [r for r in rollouts if r.sample.images]
+    text = [r for r in rollouts if not r.sample.images]
+    return {
+        "algorithm": cfg.algorithm,
+        "reward": sum(r.reward for r in rollouts) / len(rollouts),
+        "accuracy": sum(r.correct for r in rollouts) / len(rollouts),
+        "accuracy_text": sum(r.correct for r in text) / len(text) if text else None,
+        "accuracy_image": sum(r.correct for r in image) / len(image) if image else None,
+        "response_length": float(mask.sum(dim=1).mean()),
+        "truncated_fraction": sum(r.truncated for r in rollouts) / len(rollouts),
+        "entropy": float(algos.masked_mean(exp["entropy"], mask)), "kl": float(kl),
+        **{f"behaviour_{name}": value["frequency"] for name, value in summarise(
+            [count_behaviours(r.response) for r in rollouts]).items()},
+    }
 
 
 def train_rl(
@@ -267,11 +334,17 @@ def train_rl(
     log: TrainLog, step_offset: int, resume: Path | None = None, data_dir: Path | None = None,
     after_step: Callable[[int], None] | None = None,
     push: Callable[[], dict[str, float]] | None = None,
+    evaluate: tuple[int, Callable[[int, Path], None]] | None = None,
 ) -> Path | None:
-    """Run (or finish) the RL stage; global step numbers continue after ``step_offset``."""
+    """Run (or finish) the RL stage; global step numbers continue after ``step_offset``.
+
+    ``evaluate`` = (every, fn): every ``every`` iterations a checkpoint is saved and
+    ``fn(global_step, checkpoint)`` runs (the last iteration is left to the caller).
+    """
     pool = prompt_pool(cfg, data_dir)
-    template = load_template(cfg.prompt)
-    trainer = RLTrainer(cfg, model, processor, ref_path, engine, cfg.steps)
+    templates = {t.name: load_template(cfg.prompt or t.default_prompt)
+                 for t in resolve(cfg.tasks, [])}
+    trainer = RLTrainer(cfg, model, processor, ref_path)
     start, final = 0, resume
     if resume is not None:
         state = checkpoint.load_state(resume)
@@ -279,46 +352,42 @@ def train_rl(
             trainer.load(state["rl"])
             checkpoint.set_rng_state(state["rng"])
             start = state["stage_step"]
+    every = evaluate[0] if evaluate else 0
     for step in range(start, cfg.steps):
+        global_step = step_offset + step + 1
         began = time.monotonic()
         samples = prompts_for_step(pool, step, cfg.prompts_per_step, cfg.seed)
-        rollouts, generated = collect(engine, processor, samples, cfg, template,
-                                      cfg.seed + step)
+        rollouts, generated = collect(engine, processor, samples, cfg, templates,
+                                      cfg.seed + step, max_new_tokens_at(cfg, step))
         gen_s = time.monotonic() - began
-        exp = trainer.experience(rollouts)
-        losses = trainer.update(rollouts, exp)
+        batches = trainer.batches(rollouts)
+        exp = trainer.experience(rollouts, batches)
+        losses = trainer.update(batches, exp, global_step)
         sync = push() if push is not None else {}  # e.g. weight_sync_s, sync_logprob_gap
         elapsed = time.monotonic() - began
-        mask = exp["mask"]
-        kl = algos.masked_mean(algos.kl_k3(exp["logprobs"], exp["ref_logprobs"]), mask)
-        global_step = step_offset + step + 1
-        image = [r for r in rollouts if r.sample.images]
-        text = [r for r in rollouts if not r.sample.images]
-        record = {
-            "step": global_step, "stage": "rl", "algorithm": cfg.algorithm,
-            "reward": sum(r.reward for r in rollouts) / len(rollouts),
-            "accuracy": sum(r.correct for r in rollouts) / len(rollouts),
-            "accuracy_text": sum(r.correct for r in text) / len(text) if text else None,
-            "accuracy_image": sum(r.correct for r in image) / len(image) if image else None,
-            "response_length": float(mask.sum(dim=1).mean()),
-            "truncated_fraction": sum(r.truncated for r in rollouts) / len(rollouts),
-            "entropy": float(algos.masked_mean(exp["entropy"], mask)), "kl": float(kl),
-            **losses, "lr": trainer.policy_sched.get_last_lr()[0],
-            "tokens_per_s": generated / max(elapsed, 1e-9),
+        tokens = sum(len(r.prompt["input_ids"]) + len(r.response_ids) for r in rollouts)
+        log.metrics({
+            "step": global_step, "stage": "rl", **step_record(cfg, rollouts, exp), **losses,
+            "lr": trainer.policy_sched.get_last_lr()[0],
+            "max_new_tokens": max_new_tokens_at(cfg, step),
+            # throughput: prompt + response tokens of the iteration per wall second (TRL's
+            # num_tokens convention), and generated tokens alone
+            "tokens": tokens, "tokens_per_s": tokens / max(elapsed, 1e-9),
+            "generated_tokens_per_s": generated / max(elapsed, 1e-9),
             "generate_tokens_per_s": generated / max(gen_s, 1e-9),
             "generate_s": gen_s, "step_s": elapsed, **sync,
-            # share of this step's rollouts showing each cognitive behaviour (the paper's analysis)
-            **{f"behaviour_{name}": value["frequency"] for name, value in summarise(
-                [count_behaviours(r.response) for r in rollouts]).items()},
-        }
-        log.metrics(record)
+        })
         log.rollouts([{"step": global_step, "prompt_id": r.sample.id, "task": r.sample.task,
                        "response": r.response, "reward": r.reward, "correct": r.correct}
                       for r in rollouts])
-        if step + 1 == cfg.steps or (cfg.save_every and (step + 1) % cfg.save_every == 0):
+        last = step + 1 == cfg.steps
+        due_eval = bool(every) and (step + 1) % every == 0 and not last
+        if last or due_eval or (cfg.save_every and (step + 1) % cfg.save_every == 0):
             final = checkpoint.save(ckpt_root, global_step, model, processor, {
                 "stage": "rl", "stage_step": step + 1, "stage_steps": cfg.steps,
                 "rl": trainer.state(), "ref_path": str(ref_path)})
+        if due_eval and evaluate is not None:
+            evaluate[1](global_step, final)
         if after_step is not None:
             after_step(global_step)
     return final

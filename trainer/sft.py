@@ -12,8 +12,9 @@ import torch
 from ovr_trainer import checkpoint
 from ovr_trainer.chat_data import IGNORE, ChatEncoder, batch_plan, collate, load_chat_rows
 from ovr_trainer.config import SFTConfig
+from ovr_trainer.divergence import check_finite
+from ovr_trainer.evaluation import resolve_data_dir
 from ovr_trainer.logs import TrainLog
-from ovr_trainer.modeling import freeze
 from ovr_trainer.schedule import scheduler
 
 
@@ -35,19 +36,18 @@ def total_steps(cfg: SFTConfig, micro_batches: int) -> int:
 
 def train_sft(
     cfg: SFTConfig, model: Any, processor: Any, ckpt_root: Path, log: TrainLog,
-    freeze_vision: bool = False, freeze_projector: bool = False,
     resume: Path | None = None, data_dir: Path | None = None,
     after_step: Callable[[int], None] | None = None,
 ) -> tuple[Path | None, int]:
     """Run (or finish) SFT; returns (final checkpoint, steps). Step numbers start at 1."""
-    rows = load_chat_rows(cfg.data, cfg.data_split, cfg.limit, data_dir)
+    rows = load_chat_rows(cfg.data, cfg.data_split, cfg.limit,
+                          data_dir or resolve_data_dir(cfg.data_dir), cfg.prompt)
     encoder = ChatEncoder(processor, cfg.max_length)
     items = [encoder.encode(r) for r in rows]
     items = [i for i in items if any(t != IGNORE for t in i["labels"])]
     plan = batch_plan([len(i["input_ids"]) for i in items], cfg.batch_size, cfg.epochs,
                       cfg.seed, cfg.grouping)
     steps = total_steps(cfg, len(plan))
-    freeze(model, freeze_vision, freeze_projector)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas),
                                   weight_decay=cfg.weight_decay)
@@ -73,9 +73,11 @@ def train_sft(
         optimizer.zero_grad(set_to_none=True)
         for batch in batches:  # token-mean over the whole accumulation window
             loss, count = sft_loss(model, {k: v.to(device) for k, v in batch.items()})
+            check_finite(loss.detach(), "the loss", "SFT", step + 1)
             (loss / max(total_tokens, 1)).backward()
             loss_sum, token_count = loss_sum + loss.item(), token_count + count
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        check_finite(grad_norm, "the gradient norm", "SFT", step + 1)
         lr = sched.get_last_lr()[0]
         optimizer.step()
         sched.step()
