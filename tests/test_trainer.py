@@ -140,7 +140,8 @@ def test_sft_lowers_the_loss(tiny_model):
 
     model, processor = load_policy(tiny_model)
     encoder = ChatEncoder(processor, 256)
-    items = [encoder.encode(r) for r in task_traces("math500", None, 4, resolve_data_dir("embedded"))]
+    traces = task_traces("math500", None, 4, resolve_data_dir("embedded"))
+    items = [encoder.encode(r) for r in traces]
     batch = collate(items, processor.tokenizer.pad_token_id)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
 

@@ -14,6 +14,10 @@ from ovr_eval.prompting import build_request, load_template
 from ovr_eval.types import UserError
 
 IGNORE = -100
+IMAGE_TENSORS = ("pixel_values", "image_grid_thw")  # concatenated over a batch
+# per-token modality from the processor; without it transformers gives Qwen2.5-VL 1-D positions
+# instead of the 3-D (M-RoPE) image positions that generation uses
+TOKEN_TYPES = "mm_token_type_ids"
 TASK_PREFIX = "task:"
 
 
@@ -130,7 +134,9 @@ class ChatEncoder:
             raise UserError(f"a chat with images is {len(ids)} tokens, over max_length "
                             f"{self.max_length} (image tokens cannot be truncated)")
         item = {"input_ids": ids[: self.max_length], "labels": labels[: self.max_length]}
-        for key in ("pixel_values", "image_grid_thw"):
+        if TOKEN_TYPES in encoded:  # which tokens are image tokens: Qwen2.5-VL's 3-D positions
+            item[TOKEN_TYPES] = encoded[TOKEN_TYPES][0].tolist()[: self.max_length]
+        for key in IMAGE_TENSORS:
             if key in encoded:
                 item[key] = encoded[key]
         return item
@@ -147,7 +153,10 @@ def collate(items: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]
         "attention_mask": torch.tensor([[1] * len(i["input_ids"])
                                         + [0] * (width - len(i["input_ids"])) for i in items]),
     }
-    for key in ("pixel_values", "image_grid_thw"):
+    if any(TOKEN_TYPES in i for i in items):
+        batch[TOKEN_TYPES] = torch.tensor([i.get(TOKEN_TYPES, [0] * len(i["input_ids"]))
+                                           + [0] * (width - len(i["input_ids"])) for i in items])
+    for key in IMAGE_TENSORS:
         parts = [i[key] for i in items if key in i]
         if parts:
             batch[key] = torch.cat(parts)

@@ -125,6 +125,16 @@ CHOICES = {"algorithm": ("ppo", "grpo"), "critic": ("model", "head"),
            "dtype": ("auto", "float32", "bfloat16", "float16")}
 
 
+def _number(value: Any, where: str) -> float | int:
+    """A number; strings such as "2e-3" (YAML 1.1 reads them as text) are converted."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: expected a number, got {value!r}") from None
+
+
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     if not isinstance(data, dict):
         raise UserError(f"{where}: expected a mapping of keys, got {data!r}")
@@ -145,9 +155,8 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         elif name in CHOICES and value not in CHOICES[name]:
             raise UserError(f"{where}.{name}: {value!r} is not one of "
                             f"{', '.join(CHOICES[name])}")
-        elif isinstance(default, (int, float)) and not isinstance(default, bool) and not (
-                isinstance(value, (int, float)) and not isinstance(value, bool)):
-            raise UserError(f"{where}.{name}: expected a number, got {value!r}")
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            value = _number(value, f"{where}.{name}")
         values[name] = value
     return cls(**values)
 

@@ -63,7 +63,7 @@ def hidden_size(model: nn.Module) -> int:
 
 
 class ValueHead(nn.Module):
-    """Scalar value per position from (detached) last hidden states."""
+    """Scalar value per position from last hidden states."""
 
     def __init__(self, hidden: int):
         super().__init__()
@@ -71,7 +71,7 @@ class ValueHead(nn.Module):
         nn.init.normal_(self.linear.weight, std=1.0 / (hidden + 1))  # ORZ's code init
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.linear(hidden_states.detach().to(self.linear.weight.dtype)).squeeze(-1)
+        return self.linear(hidden_states.to(self.linear.weight.dtype)).squeeze(-1)
 
 
 class Critic(nn.Module):
@@ -92,6 +92,6 @@ class Critic(nn.Module):
         if self.trunk is None:
             if policy_hidden is None:
                 raise ValueError("a head-only critic needs the policy's hidden states")
-            return self.head(policy_hidden)
+            return self.head(policy_hidden.detach())  # critic updates never move the policy
         hidden = self.trunk(**inputs).last_hidden_state[:, start : start + width]
         return self.head(hidden)

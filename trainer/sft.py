@@ -19,10 +19,17 @@ from ovr_trainer.schedule import scheduler
 
 
 def sft_loss(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-    """Summed next-token cross-entropy over labelled tokens, and how many there were."""
+    """Summed next-token cross-entropy over labelled tokens, and how many there were.
+
+    Logits are computed only from the first labelled position on (``logits_to_keep``): the
+    vocabulary projection of prompt tokens, often most of a sequence, is never paid for.
+    """
     labels = batch.pop("labels")
-    logits = model(**batch).logits[:, :-1].float()
-    targets = labels[:, 1:]
+    labelled = (labels != IGNORE).any(dim=0).nonzero()
+    first = int(labelled[0]) if len(labelled) else labels.shape[1] - 1
+    keep = labels.shape[1] - first + 1  # outputs at first − 1 … end predict first … end
+    logits = model(**batch, logits_to_keep=keep).logits[:, :-1].float()
+    targets = labels[:, labels.shape[1] - keep + 1 :]
     loss = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
         ignore_index=IGNORE, reduction="sum")
