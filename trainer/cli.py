@@ -1,4 +1,5 @@
-"""``ovr train``: run a recipe into a run folder (re-run the same command to resume)."""
+"""``ovr train``: run a recipe into a run folder (re-run the same command to resume);
+``ovr train export-verl``: write the recipe's RL stage as a verl job for many GPUs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from typing import Annotated
 import typer
 import yaml
 
+from ovr_eval.types import UserError
 from ovr_trainer.config import load_recipe
+
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", help="override a recipe value, e.g. --set rl.steps=10 (repeatable)")]
+
+train_app = typer.Typer(add_completion=False, subcommand_metavar="[COMMAND [ARGS]...]")
 
 
 def parse_overrides(values: list[str]) -> dict[str, object]:
@@ -23,17 +30,31 @@ def parse_overrides(values: list[str]) -> dict[str, object]:
     return overrides
 
 
+@train_app.callback(invoke_without_command=True)
 def train_command(
-    config: Annotated[Path, typer.Option(help="recipe YAML (or a name in trainer/recipes)")],
-    out: Annotated[Path, typer.Option(help="run folder")],
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(
+        help="recipe YAML (or a name in trainer/recipes)", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option(help="run folder", show_default=False)] = None,
     data_dir: Annotated[Path | None, typer.Option(
         help="benchmark-style data folder (MATH500 traces, RL prompts)")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="override a recipe value, e.g. --set rl.steps=10 (repeatable)")] = None,
+    set_: SetOption = None,
     crash_after: Annotated[int | None, typer.Option(
         hidden=True, help="test hook: exit abruptly after this global step")] = None,
 ) -> None:
-    """Train with a recipe: SFT, RL, then ``ovr eval`` of the final checkpoint."""
+    """Train with a recipe: SFT, RL, then ``ovr eval`` of the final checkpoint.
+
+    With the command export-verl: write the recipe's RL stage as a verl job instead.
+    """
+    given = config is not None or out is not None
+    if ctx.invoked_subcommand is not None:
+        if given:
+            raise UserError(f"put --config/--out after {ctx.invoked_subcommand!r}: "
+                            f"ovr train {ctx.invoked_subcommand} --config RECIPE --out DIR")
+        return
+    if config is None or out is None:
+        raise UserError("ovr train needs --config RECIPE and --out DIR "
+                        "(or a command: ovr train export-verl --help)")
     from ovr_trainer.runner import train
 
     recipe = load_recipe(config, parse_overrides(set_ or []))
@@ -41,8 +62,31 @@ def train_command(
     typer.echo(json.dumps({"checkpoint": summary["checkpoint"], "run": str(out)}))
 
 
+@train_app.command("export-verl")
+def export_verl_command(
+    config: Annotated[Path, typer.Option(help="recipe YAML (or a name in trainer/recipes)")],
+    out: Annotated[Path, typer.Option(help="export folder (created)")],
+    data_dir: Annotated[Path | None, typer.Option(
+        help="benchmark-style data folder for the RL prompts (default: rl.data_dir)")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Export the recipe's RL stage for verl 0.9.1: parquet data, reward shim, run script."""
+    from ovr_trainer.verl_export import export_verl
+
+    recipe = load_recipe(config, parse_overrides(set_ or []))
+    summary = export_verl(recipe, out, data_dir=data_dir)
+    for note in summary["notes"]:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(json.dumps(summary))
+
+
 def main() -> None:
-    typer.run(train_command)
+    """``python -m ovr_trainer.cli``: the same as ``ovr train``."""
+    try:
+        train_app()
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
