@@ -214,3 +214,21 @@ def test_tiny_recipe_end_to_end(tmp_path):
     curves = {c.metric: c for c in report.curves}
     assert {"reward", "value_loss", "eval_math500", "eval_mathvision"} <= set(curves)
     assert [p[0] for p in curves["eval_math500"].series[0].points] == [4.0, 5.0]
+
+
+@pytest.mark.slow
+def test_crash_mid_rl_resumes_without_losing_logs(tmp_path):
+    out = tmp_path / "run"
+    overrides = [f"--set={kv}" for kv in ("sft.max_steps=1", "rl.steps=3", "rl.save_every=1",
+                                            "eval.enabled=false")]
+    crashed = run_train(out, *overrides, "--crash-after", "3")  # killed after RL step 2 of 3
+    assert crashed.returncode == 3, crashed.stderr[-2000:]
+    with (out / "train" / "metrics.jsonl").open("a") as handle:
+        handle.write('{"step": 4, "stage": "rl", "rew')  # a torn line, as a kill can leave
+    resumed = run_train(out, *overrides)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "(rl step 2)" in " ".join(resumed.stderr.split())
+    assert [(m["step"], m["stage"]) for m in metrics(out)] == [
+        (1, "sft"), (2, "rl"), (3, "rl"), (4, "rl")]
+    steps = [json.loads(x)["step"] for x in (out / "train" / "rollouts.jsonl").open()]
+    assert sorted(set(steps)) == [2, 3, 4] and steps == sorted(steps)
