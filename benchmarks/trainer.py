@@ -72,30 +72,35 @@ def evaluate(checkpoint: Path, out: Path, console: Console) -> dict[str, Any]:
     return accuracy(evaluate_checkpoint(EvalConfig(**EVAL), checkpoint, out, console=console))
 
 
-def learning(work: Path, sft_steps: int, rl_steps: int, console: Console) -> dict[str, Any]:
-    """Accuracy before SFT, after SFT, after RL; and the RL reward curve."""
+def learning(work: Path, sft_steps: int, rl_steps: int, console: Console,
+             reuse: bool = False) -> dict[str, Any]:
+    """Accuracy before SFT, after SFT, after RL; and the RL reward curve. ``reuse``: resume
+    (or reuse) the training run of an earlier invocation instead of starting over."""
     # the usual initializer range: the tiny demo model's large init (outputs that visibly depend
     # on the input, for engine tests) trains poorly
     base = build_tiny_qwen2_5_vl(work / "base", force=True, init_std=0.02)
     before = evaluate(base, work / "eval-base", console)
     run = work / "learn"
-    shutil.rmtree(run, ignore_errors=True)
+    if not reuse:
+        shutil.rmtree(run, ignore_errors=True)
     recipe = load_recipe("tiny", {**LEARN, "model.path": str(base),
                                   "sft.max_steps": sft_steps, "rl.steps": rl_steps})
     began = time.monotonic()
     summary = train(recipe, run, console=console)
     train_s = time.monotonic() - began
-    after_sft = evaluate(run / "checkpoints" / f"step-{sft_steps}", work / "eval-sft", console)
     metrics = [json.loads(line) for line in (run / "train" / "metrics.jsonl").open()]
     rl = [m for m in metrics if m["stage"] == "rl"]
-    sft = [m for m in metrics if m["stage"] == "sft"]
+    sft = [m for m in metrics if m["stage"] == "sft"]  # max_steps is capped by epochs × data
+    sft_checkpoint = run / "checkpoints" / f"step-{sft[-1]['step']}"
+    after_sft = evaluate(sft_checkpoint, work / "eval-sft", console)
     return {
         "before_sft": before, "after_sft": after_sft, "after_rl": accuracy(summary["eval"]),
         "sft_loss_first_last": [sft[0]["loss"], sft[-1]["loss"]],
         "rl_reward_by_step": [round(m["reward"], 4) for m in rl],
         "rl_value_loss_by_step": [round(m["value_loss"], 4) for m in rl],
-        "train_wall_s": round(train_s, 1),
-        "sft_checkpoint": str(run / "checkpoints" / f"step-{sft_steps}"),
+        "sft_steps": len(sft), "rl_steps": len(rl),
+        "train_wall_s": round(train_s, 1) if not reuse else None,
+        "sft_checkpoint": str(sft_checkpoint),
     }
 
 
@@ -163,13 +168,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few steps of each (smoke test)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/ovr-bench-trainer"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/trainer.json")
+    parser.add_argument("--reuse-run", action="store_true",
+                        help="resume/reuse WORK/learn from an earlier invocation")
     args = parser.parse_args()
-    sft_steps, rl_steps, speed_steps = (4, 2, 2) if args.quick else (400, 20, 4)
+    sft_steps, rl_steps, speed_steps = (4, 2, 2) if args.quick else (700, 20, 4)
     console = Console(stderr=True)
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    learned = learning(work, sft_steps, rl_steps, console)
+    learned = learning(work, sft_steps, rl_steps, console, args.reuse_run)
     start = Path(learned["sft_checkpoint"])
     speed = {"ovr train grpo": ours_throughput(start, work, "grpo", speed_steps, console),
              "trl GRPOTrainer": trl_throughput(start, work, speed_steps),
