@@ -37,7 +37,7 @@ def train_command(
         help="recipe YAML (or a name in trainer/recipes)", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(help="run folder", show_default=False)] = None,
     data_dir: Annotated[Path | None, typer.Option(
-        help="benchmark-style data folder (MATH500 traces, RL prompts)")] = None,
+        help="benchmark-style data folder (task:NAME SFT data, RL prompts, evaluation)")] = None,
     set_: SetOption = None,
     crash_after: Annotated[int | None, typer.Option(
         hidden=True, help="test hook: exit abruptly after this global step")] = None,
