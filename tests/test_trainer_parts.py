@@ -49,6 +49,17 @@ def test_a_misspelt_recipe_key_names_the_nearest_one(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_wrongly_shaped_values_and_missing_models_are_named(tmp_path):
+    with pytest.raises(UserError, match=r"tiny\.rl\.length_schedule: expected a mapping"):
+        load_recipe("tiny", {"rl.length_schedule": "abc"})
+    with pytest.raises(UserError, match=r"tiny\.eval\.tasks: expected a list"):
+        load_recipe("tiny", {"eval.tasks": 3})
+    assert load_recipe("tiny", {"rl.tasks": "math500"}).rl.tasks == ["math500"]
+    result = ovr_train(tmp_path / "run", f"model.path={tmp_path / 'no-such-checkpoint'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "no-such-checkpoint does not exist" in " ".join(result.stderr.split())
+
+
 def test_numbers_yaml_reads_as_text_are_numbers():
     assert load_recipe("tiny", {"sft.lr": "2e-3"}).sft.lr == 2e-3  # YAML 1.1 reads 2e-3 as text
 

@@ -10,13 +10,21 @@ import random
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 STATE_FILE = "trainer_state.pt"
 _STEP = re.compile(r"^step-(\d+)$")
+
+
+class Saved(NamedTuple):
+    """A checkpoint folder and its trainer state, loaded once (it holds optimiser and critic
+    states: large for big models)."""
+
+    path: Path
+    state: dict[str, Any]
 
 
 def rng_state() -> dict[str, Any]:
@@ -60,3 +68,11 @@ def latest(root: Path) -> Path | None:
 
 def load_state(folder: Path) -> dict[str, Any]:
     return torch.load(folder / STATE_FILE, weights_only=False)
+
+
+def step_of(folder: Path) -> int:
+    """The global step of a ``step-N`` checkpoint folder, from its name."""
+    match = _STEP.match(Path(folder).name)
+    if match is None:
+        raise ValueError(f"{folder} is not a step-N checkpoint folder")
+    return int(match.group(1))

@@ -157,6 +157,12 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
                             f"{', '.join(CHOICES[name])}")
         elif isinstance(default, (int, float)) and not isinstance(default, bool):
             value = _number(value, f"{where}.{name}")
+        elif isinstance(default, dict) and not isinstance(value, dict):
+            raise UserError(f"{where}.{name}: expected a mapping such as {{a: b}}, got {value!r}")
+        elif isinstance(default, list) and not isinstance(value, list):
+            if not isinstance(value, str):
+                raise UserError(f"{where}.{name}: expected a list such as [a, b], got {value!r}")
+            value = [value]  # one name: tasks: math500
         values[name] = value
     return cls(**values)
 

@@ -65,11 +65,14 @@ def task_templates(task_names: list[str], prompt: str | None) -> dict[str, Any]:
 
 def prompts_for_step(pool: list[Sample], step: int, count: int, seed: int) -> list[Sample]:
     """The prompts of iteration ``step`` (0-based): a fresh shuffle of the pool each pass."""
+    orders: dict[int, list[int]] = {}  # pass → order; one shuffle per pass touched
     chosen = []
     for i in range(step * count, (step + 1) * count):
-        order = list(range(len(pool)))
-        random.Random(seed * 1000 + i // len(pool)).shuffle(order)
-        chosen.append(pool[order[i % len(pool)]])
+        epoch = i // len(pool)
+        if epoch not in orders:
+            orders[epoch] = list(range(len(pool)))
+            random.Random(seed * 1000 + epoch).shuffle(orders[epoch])
+        chosen.append(pool[orders[epoch][i % len(pool)]])
     return chosen
 
 
@@ -344,7 +347,8 @@ def step_record(cfg: RLConfig, rollouts: list[Rollout], exp: dict[str, torch.Ten
 
 def train_rl(
     cfg: RLConfig, model: Any, processor: Any, engine: Engine, ref_path: Path, ckpt_root: Path,
-    log: TrainLog, step_offset: int, resume: Path | None = None, data_dir: Path | None = None,
+    log: TrainLog, step_offset: int, resume: checkpoint.Saved | None = None,
+    data_dir: Path | None = None,
     after_step: Callable[[int], None] | None = None,
     push: Callable[[], dict[str, float]] | None = None,
     evaluate: tuple[int, Callable[[int, Path], None]] | None = None,
@@ -357,9 +361,9 @@ def train_rl(
     pool = prompt_pool(cfg, data_dir)
     templates = task_templates(cfg.tasks, cfg.prompt)
     trainer = RLTrainer(cfg, model, processor, ref_path)
-    start, final = 0, resume
+    start, final = 0, resume.path if resume is not None else None
     if resume is not None:
-        state = checkpoint.load_state(resume)
+        state = resume.state
         if state["stage"] == "rl":
             trainer.load(state["rl"])
             checkpoint.set_rng_state(state["rng"])

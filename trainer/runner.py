@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from ovr_eval.engines import check_model
 from ovr_eval.types import UserError
 from ovr_trainer import checkpoint
 from ovr_trainer.config import Recipe, save_recipe
@@ -25,6 +26,7 @@ def base_model(recipe: Recipe, out: Path) -> Path:
         from ovr_eval.tiny import build_tiny_qwen2_5_vl
 
         return build_tiny_qwen2_5_vl(out / "base-model")
+    check_model(recipe.model.path)  # a clear error for a missing or non-checkpoint folder
     return Path(recipe.model.path)
 
 
@@ -45,7 +47,8 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
     out.mkdir(parents=True, exist_ok=True)
     save_recipe(recipe, out / "config.yaml")
     last = checkpoint.latest(ckpts)
-    state = checkpoint.load_state(last) if last else None
+    saved = checkpoint.Saved(last, checkpoint.load_state(last)) if last else None
+    state = saved.state if saved else None
     resume_step = state["step"] if state else 0
     if last:
         console.print(f"resuming from {last} ({state['stage']} step {state['stage_step']})")
@@ -56,7 +59,7 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
     hook = crash_hook(crash_after)
     sft_steps, policy_start, final = 0, start, last
     if recipe.sft.enabled:
-        sft_resume = last if state and state["stage"] == "sft" else None
+        sft_resume = saved if state and state["stage"] == "sft" else None
         if state is None or sft_resume is not None:
             if sft_resume is None or state["stage_step"] < state["stage_steps"]:
                 final, sft_steps = train_sft(
@@ -67,7 +70,7 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
             sft_steps = state["step"] - state["stage_step"]
         policy_start = Path(state["ref_path"]) if state and state["stage"] == "rl" else final
     if recipe.rl.enabled:
-        rl_resume = last if state and state["stage"] == "rl" else None
+        rl_resume = saved if state and state["stage"] == "rl" else None
         if rl_resume is None or state["stage_step"] < state["stage_steps"]:
             if recipe.rl.engine == "vllm":  # weights pushed and checked after each update
                 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # in-process
@@ -96,7 +99,7 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
     if recipe.eval.enabled and final is not None:
         del model  # the evaluation engine loads the final checkpoint itself
         results = evaluate_checkpoint(recipe.eval, final, out, data_dir, console)
-        log.metrics(score_record(checkpoint.load_state(final)["step"], results))
+        log.metrics(score_record(checkpoint.step_of(final), results))
     log.close()
     return {"checkpoint": str(final) if final else None, "eval": results}
 

@@ -43,7 +43,7 @@ def total_steps(cfg: SFTConfig, micro_batches: int) -> int:
 
 def train_sft(
     cfg: SFTConfig, model: Any, processor: Any, ckpt_root: Path, log: TrainLog,
-    resume: Path | None = None, data_dir: Path | None = None,
+    resume: checkpoint.Saved | None = None, data_dir: Path | None = None,
     after_step: Callable[[int], None] | None = None,
 ) -> tuple[Path | None, int]:
     """Run (or finish) SFT; returns (final checkpoint, steps). Step numbers start at 1."""
@@ -61,7 +61,7 @@ def train_sft(
     sched = scheduler(optimizer, cfg.warmup_steps, steps, cfg.min_lr_ratio)
     start = 0
     if resume is not None:
-        state = checkpoint.load_state(resume)
+        state = resume.state
         optimizer.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         checkpoint.set_rng_state(state["rng"])
@@ -70,7 +70,7 @@ def train_sft(
         torch.manual_seed(cfg.seed)
     pad = encoder.tokenizer.pad_token_id
     device = next(model.parameters()).device
-    final = resume
+    final = resume.path if resume is not None else None
     model.train()
     for step in range(start, steps):
         began, loss_sum, token_count = time.monotonic(), 0.0, 0

@@ -10,7 +10,6 @@ overrides) and a README with the pins.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import shlex
 import shutil
@@ -18,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.engines.images import load_image
+from ovr_eval.engines.images import png_bytes
 from ovr_eval.prompting import build_request
 from ovr_eval.tasks import resolve
 from ovr_eval.types import Sample, UserError
@@ -63,17 +62,6 @@ def flatten_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
                               for part in content)
         flat.append({"role": message["role"], "content": content})
     return flat
-
-
-def png_bytes(image: Any) -> bytes:
-    """A sample image (path, PIL image, ``LazyImage`` or encoded bytes) as RGB PNG bytes."""
-    if isinstance(image, (bytes, bytearray)):
-        from PIL import Image
-
-        image = Image.open(io.BytesIO(image))
-    buffer = io.BytesIO()
-    load_image(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def to_row(sample: Sample, template: Any, index: int, split: str, task_split: str

@@ -1,15 +1,18 @@
-"""Open images referenced by samples (paths or PIL images) once, as RGB."""
+"""Open images referenced by samples (paths, PIL images, encoded bytes) once, as RGB."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 
 def load_image(image: Any):
-    """A PIL RGB image from a path or an already open image."""
+    """A PIL RGB image from a path, encoded bytes or an already open image."""
     from PIL import Image
 
+    if isinstance(image, (bytes, bytearray)):
+        image = Image.open(io.BytesIO(image))
     if isinstance(image, (str, Path)):
         with Image.open(image) as handle:
             return handle.convert("RGB")
@@ -19,3 +22,10 @@ def load_image(image: Any):
         decoded = image.open()
         return decoded if decoded.mode == "RGB" else decoded.convert("RGB")
     raise TypeError(f"not an image: {type(image).__name__}")
+
+
+def png_bytes(image: Any) -> bytes:
+    """Any image :func:`load_image` accepts, encoded as RGB PNG."""
+    buffer = io.BytesIO()
+    load_image(image).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import os
 import queue
 import threading
@@ -12,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ovr_eval.engines.base import Engine, chat_messages
-from ovr_eval.engines.images import load_image
+from ovr_eval.engines.images import png_bytes
 from ovr_eval.types import Completion, Request, SamplingConfig, UserError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -20,9 +19,7 @@ RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 def image_data_url(image: Any) -> str:
     """A PNG data URL for an image path or PIL image."""
-    buffer = io.BytesIO()
-    load_image(image).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
 
 
 def api_messages(request: Request) -> list[dict[str, Any]]:
