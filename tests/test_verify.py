@@ -129,3 +129,20 @@ def test_ovr_grade_regrades_a_file_and_skips_malformed_lines(tmp_path):
     assert [g["correct"] for g in graded] == [True, True, False]
     assert graded[1]["extracted"] == "B" and graded[0]["method"].endswith("numeric")
     assert all({"extracted", "correct", "method", "error"} <= set(g) for g in graded)
+
+
+@pytest.mark.parametrize("response", [
+    "The answer is 4.", "Final Answer: 4", "so we get\n4", "<answer>4</answer>",
+])
+def test_boxed_only_ignores_answers_outside_a_box(response):
+    assert grade(response, "4").correct  # the evaluation's lenient reading finds it
+    assert not grade(response, "4", boxed_only=True).correct
+    assert reward(response, "4") == 0.0
+
+
+def test_boxed_only_reads_the_last_box_after_thinking():
+    response = "<think>maybe \\boxed{3}</think> The answer is \\boxed{4}."
+    assert grade(response, "4", boxed_only=True).correct
+    assert reward(response, "4") == 1.0
+    assert reward("\\boxed{C}", "C", ["1", "2", "3"]) == 1.0
+    assert reward("The answer is C", "C", ["1", "2", "3"]) == 0.0

@@ -54,15 +54,15 @@ def _close_pools() -> None:
 
 
 def _plan(response: str, gold: str, choices: Sequence[str] | None,
-          multiple_choice: bool | None) -> Verdict | _Symbolic:
+          multiple_choice: bool | None, boxed_only: bool = False) -> Verdict | _Symbolic:
     """A verdict from the plain rules, or the symbolic check still needed."""
     response, gold = str(response or ""), str(gold).strip()
     gold_letter = _GOLD_LETTER.match(gold)
     if multiple_choice is None:
         multiple_choice = bool(choices) and gold_letter is not None
-    extracted, source = final_answer(response)
+    extracted, source = final_answer(response, boxed_only)
     if multiple_choice and gold_letter:
-        if extracted is None:
+        if extracted is None and not boxed_only:
             lines = strip_thinking(response).strip().splitlines()
             extracted = lines[-1][-300:] if lines else None
         letter = choice_letter(extracted, list(choices) if choices else None) if extracted else None
@@ -92,9 +92,13 @@ def grade(
     choices: Sequence[str] | None = None,
     multiple_choice: bool | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    boxed_only: bool = False,
 ) -> Verdict:
-    """Grade one response against the gold answer (a letter for multiple-choice items)."""
-    return grade_many([(response, gold, choices, multiple_choice)], timeout_s=timeout_s)[0]
+    """Grade one response against the gold answer (a letter for multiple-choice items).
+
+    ``boxed_only``: only the last \\boxed{} answer counts (the RL reward's strict reading)."""
+    return grade_many([(response, gold, choices, multiple_choice)], timeout_s=timeout_s,
+                      boxed_only=boxed_only)[0]
 
 
 def grade_many(
@@ -102,12 +106,14 @@ def grade_many(
     workers: int = 2,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     cache: dict[tuple[str, str], Any] | None = None,
+    boxed_only: bool = False,
 ) -> list[Verdict]:
     """Grade many responses: plain rules here, symbolic checks over a pool of workers.
 
     Each item is ``(response, gold[, choices[, multiple_choice]])`` or a dict with the keys
     ``response``, ``answer`` (or ``gold``), ``choices``, ``multiple_choice``. Identical
-    (prediction, gold) pairs are checked once.
+    (prediction, gold) pairs are checked once. ``boxed_only``: only the last \\boxed{} answer
+    of each response counts (answer phrases, a bare last line, ... earn nothing).
     """
     plans: list[Verdict | _Symbolic] = []
     for item in items:
@@ -117,7 +123,7 @@ def grade_many(
         else:
             args = (*item, None, None)[:4]
         try:
-            plans.append(_plan(*args))
+            plans.append(_plan(*args, boxed_only=boxed_only))
         except Exception as exc:  # a verifier bug must never crash a run
             plans.append(Verdict(None, False, "error", f"{type(exc).__name__}: {exc}"[:200]))
     cache = {} if cache is None else cache
@@ -129,6 +135,10 @@ def grade_many(
     return [_finish(p, cache[p.key]) if isinstance(p, _Symbolic) else p for p in plans]
 
 
-def reward(response: str, gold: str, choices: Sequence[str] | None = None) -> float:
-    """1.0 when the response's final answer is correct, else 0.0 (the trainer's reward)."""
-    return grade(response, gold, choices).score
+def reward(response: str, gold: str, choices: Sequence[str] | None = None,
+           boxed_only: bool = True) -> float:
+    """1.0 when the response's final answer is correct, else 0.0 (the trainer's reward).
+
+    By default only the last \\boxed{} answer counts, as in ORZ/OVR's RL reward; pass
+    ``boxed_only=False`` for the evaluation's lenient extraction."""
+    return grade(response, gold, choices, boxed_only=boxed_only).score

@@ -68,9 +68,16 @@ def _clean_phrase(answer: str) -> str:
     return answer.strip("*").strip()
 
 
-def final_answer(response: str) -> tuple[str | None, str]:
-    """(answer text, where it came from) for a response; (None, "none") when nothing is found."""
+def final_answer(response: str, boxed_only: bool = False) -> tuple[str | None, str]:
+    """(answer text, where it came from) for a response; (None, "none") when nothing is found.
+
+    ``boxed_only``: read only the last \\boxed{} after the thinking (the RL reward of ORZ/OVR),
+    so that answers in prose, answer phrases or a bare last line earn nothing.
+    """
     text = strip_thinking(response)[-_MAX_TAIL:]
+    if boxed_only:
+        boxed = last_boxed(text)
+        return (boxed, "boxed") if boxed is not None else (None, "none")
     tags = _ANSWER_TAG.findall(text)
     if tags:
         inside = tags[-1]
