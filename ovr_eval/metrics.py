@@ -1,13 +1,34 @@
-"""Scores from per-sample records: accuracy (avg@k), unbiased pass@k, intervals, subsets."""
+"""Scores from per-sample records: accuracy (avg@k), unbiased pass@k, error bars, subsets.
+
+A score is a mean over *units* (a problem; a DynaMath seed; an MMMU-Pro question in both its
+settings), each unit being the mean of its *slot values*, one per response slot (1.0 / 0.0
+for a correct / wrong response, or a per-slot composite such as WeMath's per-problem score).
+Slots are independent draws, so a unit's spread over its slots measures rerun noise.
+
+Two standard errors answer two questions:
+
+- ``stderr``, "another sample of problems": the spread of unit means over √n (between
+  problems). It does not shrink with more responses per problem.
+- ``stderr_rerun``, "the same problems, another run": √(Σ s_i² / k_i) / n with s_i² the
+  unbiased variance of unit i's k_i slot values (within problems). Unknown (None) when a unit
+  has one response: one response per problem cannot separate rerun noise from the problems'
+  spread. ``stderr_rerun_k1`` is the rerun error a run with one response per problem would
+  have (√Σ s_i² / n), used to size the noise of a reported number from its k.
+
+Intervals (``ci95``, ``ci95_rerun``) are Wilson score intervals at the effective number of
+trials n_eff = p(1 - p) / se², so they stay inside [0, 1] and do not collapse at 0/n or n/n:
+5 of 5 correct gives [56.6, 100], not [100, 100].
+"""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 Z95 = 1.959964
+Units = Mapping[str, Sequence[float]]  # unit id -> its slot values (one per response)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -17,16 +38,83 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
-def mean_with_error(values: Sequence[float]) -> dict[str, Any]:
-    """Mean, standard error of the mean and a normal 95% interval."""
-    n = len(values)
+def wilson(p: float, n_eff: float, z: float = Z95) -> list[float]:
+    """Wilson score interval for a proportion p observed over n_eff Bernoulli trials."""
+    if n_eff <= 0:
+        return [0.0, 1.0]
+    z2 = z * z
+    denominator = 1.0 + z2 / n_eff
+    center = (p + z2 / (2 * n_eff)) / denominator
+    half = z * math.sqrt(max(p * (1 - p), 0.0) / n_eff + z2 / (4 * n_eff * n_eff)) / denominator
+    return [max(0.0, min(center - half, p)), min(1.0, max(center + half, p))]
+
+
+def wilson_from_stderr(p: float, se: float, n_low: float, n_high: float,
+                       at_bound: float) -> list[float]:
+    """A Wilson interval for a mean p with standard error se, as if from n_eff = p(1-p)/se²
+    trials clamped to [n_low, n_high]; ``at_bound`` trials when p is 0 or 1 (where se says
+    nothing)."""
+    if p <= 0.0 or p >= 1.0:
+        return wilson(min(max(p, 0.0), 1.0), at_bound)
+    n_eff = n_high if se <= 0 else min(max(p * (1 - p) / (se * se), n_low), n_high)
+    return wilson(p, n_eff)
+
+
+def _variance(values: Sequence[float]) -> float:
+    """Unbiased sample variance (0 for fewer than two values)."""
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+
+
+def empty_summary() -> dict[str, Any]:
+    """The summary of no units."""
+    return {"score": None, "stderr": None, "ci95": None, "n": 0, "stderr_rerun": None,
+            "ci95_rerun": None, "stderr_rerun_k1": None, "samples_per_item": 0}
+
+
+def summarize(units: Units, weights: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Mean over units with both standard errors and their Wilson 95% intervals.
+
+    ``weights`` (default 1 each) make the score a weighted mean, e.g. DynaMath's average over
+    variants with a seed as the unit (weight: its number of variants); the between-problem
+    error is then the cluster-robust (ratio) one, n/(n-1) Σ w_i² (x_i - p)² / W².
+    """
+    ids = [i for i, v in units.items() if len(v)]
+    n = len(ids)
     if n == 0:
-        return {"score": None, "stderr": None, "ci95": None, "n": 0}
-    mean = sum(values) / n
-    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
-    stderr = math.sqrt(var / n)
-    return {"score": mean, "stderr": stderr,
-            "ci95": [max(0.0, mean - Z95 * stderr), min(1.0, mean + Z95 * stderr)], "n": n}
+        return empty_summary()
+    slots = [list(units[i]) for i in ids]
+    w = [float(weights[i]) if weights else 1.0 for i in ids]
+    total = sum(w)
+    means = [sum(s) / len(s) for s in slots]
+    score = sum(wi * m for wi, m in zip(w, means, strict=True)) / total
+    trials = sum(len(s) for s in slots)
+    stderr = None
+    if n > 1:
+        spread = sum((wi * (m - score)) ** 2 for wi, m in zip(w, means, strict=True))
+        stderr = math.sqrt(n / (n - 1) * spread) / total
+    ci95 = wilson_from_stderr(score, stderr or 0.0, n, trials, at_bound=n)
+    within = [wi * wi * _variance(s) for wi, s in zip(w, slots, strict=True)]
+    rerun = rerun_k1 = ci_rerun = None
+    if min(len(s) for s in slots) >= 2:
+        rerun = math.sqrt(sum(v / len(s) for v, s in zip(within, slots, strict=True))) / total
+        rerun_k1 = math.sqrt(sum(within)) / total
+        ci_rerun = wilson_from_stderr(score, rerun, 1, trials, at_bound=trials)
+    return {"score": score, "stderr": stderr, "ci95": ci95, "n": n, "stderr_rerun": rerun,
+            "ci95_rerun": ci_rerun, "stderr_rerun_k1": rerun_k1,
+            "samples_per_item": min(len(s) for s in slots)}
+
+
+def record_slots(record: dict[str, Any]) -> list[float]:
+    """A record's responses as slot values (1.0 correct, 0.0 wrong)."""
+    return [1.0 if c else 0.0 for c in record["correct"]]
+
+
+def record_units(records: Iterable[dict[str, Any]]) -> dict[str, list[float]]:
+    """One unit per record (its id), the slots being its responses."""
+    return {str(r["id"]): record_slots(r) for r in records}
 
 
 def item_score(record: dict[str, Any]) -> float:
@@ -35,14 +123,25 @@ def item_score(record: dict[str, Any]) -> float:
     return sum(correct) / len(correct) if correct else 0.0
 
 
+def grouped_summaries(records: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Scores per value of a metadata field; a list value counts the record for each label."""
+    groups: dict[str, dict[str, list[float]]] = defaultdict(dict)
+    for record in records:
+        labels = record.get("metadata", {}).get(key)
+        if labels is None:
+            continue
+        for label in labels if isinstance(labels, list) else [labels]:
+            groups[str(label)][str(record["id"])] = record_slots(record)
+    return {label: summarize(units) for label, units in sorted(groups.items())}
+
+
 def task_scores(
     records: Iterable[dict[str, Any]], subset_keys: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """Accuracy (avg@k) with its error, pass@k for k = 1, 2, 4, ... n, and per-subset scores."""
+    """Accuracy (avg@k) with both errors, pass@k for k = 1, 2, 4, ... k, per-subset scores."""
     records = list(records)
-    result = {"metric": "accuracy", **mean_with_error([item_score(r) for r in records])}
-    k_max = min((len(r["correct"]) for r in records), default=0)
-    result["samples_per_item"] = k_max
+    result = {"metric": "accuracy", **summarize(record_units(records))}
+    k_max = result["samples_per_item"]
     if k_max > 1:
         ks = [k for k in (2**i for i in range(12)) if k <= k_max]
         result["pass@k"] = {
@@ -50,15 +149,7 @@ def task_scores(
             / len(records)
             for k in ks
         }
-    subsets: dict[str, dict[str, Any]] = {}
-    for key in subset_keys:
-        groups: dict[str, list[float]] = defaultdict(list)
-        for r in records:
-            value = r.get("metadata", {}).get(key)
-            if value is not None:
-                groups[str(value)].append(item_score(r))
-        if groups:
-            subsets[key] = {v: mean_with_error(s) for v, s in sorted(groups.items())}
+    subsets = {key: groups for key in subset_keys if (groups := grouped_summaries(records, key))}
     result["subsets"] = subsets
     tokens = [t for r in records for t in r.get("completion_tokens", [])]
     reasons = [f for r in records for f in r.get("finish_reasons", [])]

@@ -103,12 +103,25 @@ class Task:
         raise NotImplementedError
 
     def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        """The task's metrics from its records. Default: accuracy (avg@k) with its error,
-        pass@k and per-subset scores; override for a benchmark's official metric (keep
-        "score", "stderr", "ci95" and "n" for the headline number)."""
+        """The task's metrics from its records. Default: accuracy (avg@k) with its errors,
+        pass@k and per-subset scores; override for a benchmark's official metric (keep the
+        keys of ``ovr_eval.metrics.summarize`` -- "score", "stderr", "ci95", "n", ... -- for the
+        headline number: the paper's column)."""
         from ovr_eval.metrics import task_scores
 
-        return task_scores(records, self.subset_keys)
+        return task_scores(self.official(records), self.subset_keys)
+
+    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records with the benchmark's official verdicts where its rules differ from the
+        verifier's (a numeric tolerance, a fallback); default: the records as saved."""
+        return records
+
+    def units(self, records: list[dict[str, Any]]) -> dict[str, list[float]]:
+        """The headline's units (unit id -> slot values, see ``ovr_eval.metrics``): its score
+        is their mean, and run-vs-run comparisons pair them. Default: one unit per record."""
+        from ovr_eval.metrics import record_units
+
+        return record_units(self.official(records))
 
     def samples(
         self, split: str | None = None, data_dir: Path | None = None

@@ -1,9 +1,11 @@
-"""Helpers shared by the OVR benchmark plugins: local file layouts, multiple-choice items,
-per-response bookkeeping for grouped metrics (DynaMath, WeMath) and numeric re-judging."""
+"""Helpers shared by the OVR benchmark plugins: local file layouts, multiple-choice items, and
+the official scoring rules (numbers read from the verifier's normalised answer, per-response
+official verdicts beside the verifier's, seeded guesses where a benchmark's script guesses)."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import re
 from collections import defaultdict
@@ -11,7 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.metrics import mean_with_error
+from ovr_eval.metrics import record_units, summarize
+from ovr_eval.verify.normalize import as_number, normalize
 from ovr_tasks._common import LETTERS, format_choices
 
 # -- local files ----------------------------------------------------------------------------
@@ -108,46 +111,138 @@ def lettered_options(text: str) -> list[str] | None:
     return [text[m.end() : end].strip().rstrip(";").strip() for m, end in spans]
 
 
-# -- records --------------------------------------------------------------------------------
+# -- records and official rules ---------------------------------------------------------------
 
 
-def multi_label_subsets(records: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
-    """Scores per label for a metadata field holding a list (an item counts for each label)."""
-    groups: dict[str, list[float]] = defaultdict(list)
-    for record in records:
-        labels = record.get("metadata", {}).get(key) or []
-        labels = [labels] if isinstance(labels, str) else labels
-        for label in labels:
-            correct = record["correct"]
-            groups[str(label)].append(sum(correct) / len(correct) if correct else 0.0)
-    return {label: mean_with_error(values) for label, values in sorted(groups.items())}
+_PI_MULTIPLE = re.compile(r"^([-+]?[^{}\\]*)\\pi$")  # 2\pi, -\pi, 0.5\pi
+_PI_FRACTION = re.compile(r"^([-+]?)\\frac\{([^{}\\]*)\\pi\}\{([^{}]+)\}$")  # \frac{2\pi}{3}
 
 
-_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
+def _coefficient(text: str) -> float | None:
+    if text in ("", "+"):
+        return 1.0
+    if text == "-":
+        return -1.0
+    value = as_number(text)
+    return None if value is None else float(value)
+
+
+def numeric_value(answer: str | None) -> float | None:
+    """The number an extracted answer states, read from the verifier's normalised form (units,
+    \\text{}, degrees and thousands separators stripped): "2.094 \\text{ cm}", "2.094^\\circ",
+    "2.094 units" -> 2.094; fractions, mixed numbers and scientific notation as the verifier
+    reads them; multiples of pi ("2\\pi", "\\frac{2\\pi}{3}") as floats. None otherwise."""
+    if answer is None:
+        return None
+    text = normalize(str(answer))
+    try:
+        value = as_number(text)
+        return _pi_multiple(text) if value is None else float(value)
+    except OverflowError:  # 10^400 is a number, not a float
+        return None
+
+
+def _pi_multiple(text: str) -> float | None:
+    if match := _PI_FRACTION.match(text):
+        numerator, denominator = _coefficient(match.group(2)), as_number(match.group(3))
+        if numerator is None or not denominator:
+            return None
+        sign = -1.0 if match.group(1) == "-" else 1.0
+        return sign * numerator * math.pi / float(denominator)
+    if match := _PI_MULTIPLE.match(text):
+        coefficient = _coefficient(match.group(1))
+        return None if coefficient is None else coefficient * math.pi
+    return None
 
 
 def plain_number(text: str | None) -> float | None:
-    """A bare number ("3.14", "$-2$", "1,000", "12.5%"); None for anything else."""
+    """A gold answer written as a bare number ("3.14", "-2", "1,000"); None otherwise."""
     if text is None:
         return None
-    cleaned = str(text).strip().strip("$").strip().replace(",", "").rstrip("%").strip()
-    if not _PLAIN_NUMBER.fullmatch(cleaned):
+    cleaned = str(text).strip().replace(",", "")
+    try:
+        value = float(cleaned)
+    except ValueError:
         return None
-    return float(cleaned)
+    return value if math.isfinite(value) else None
 
 
-def rejudged(records: Sequence[dict[str, Any]],
-             rule: Callable[[dict[str, Any], str | None], bool]) -> list[dict[str, Any]]:
-    """Copies of the records where a response also counts as correct when ``rule(record,
-    extracted)`` holds (a benchmark's own numeric tolerance). The saved records keep the
-    verifier's verdicts; only the task's scores use these."""
+# rule(record, j) -> (verdict, method) for response j, or None: the verifier's verdict stands
+OfficialRule = Callable[[dict[str, Any], int], "tuple[bool, str] | None"]
+
+
+def extracted_at(record: dict[str, Any], j: int) -> str | None:
+    """The verifier's extracted answer of response j (None when absent)."""
+    extracted = record.get("extracted") or []
+    return extracted[j] if j < len(extracted) else None
+
+
+def response_at(record: dict[str, Any], j: int) -> str:
+    """Response j's text ("" when the record keeps none)."""
+    responses = record.get("responses") or []
+    return str(responses[j] or "") if j < len(responses) else ""
+
+
+def official_records(records: Sequence[dict[str, Any]], rule: OfficialRule
+                     ) -> list[dict[str, Any]]:
+    """Copies of the records whose ``correct`` holds the benchmark's official verdicts and whose
+    ``official_method`` says where each came from ("verifier" where ``rule`` returns None). The
+    saved records keep the verifier's verdicts; only the task's scores use these copies."""
     out = []
     for record in records:
-        extracted = record.get("extracted") or [None] * len(record["correct"])
-        pairs = zip(record["correct"], extracted, strict=False)
-        correct = [bool(c) or rule(record, e) for c, e in pairs]
-        out.append({**record, "correct": correct})
+        correct, methods = [], []
+        for j, verdict in enumerate(record["correct"]):
+            decided = rule(record, j)
+            correct.append(bool(verdict) if decided is None else decided[0])
+            methods.append("verifier" if decided is None else decided[1])
+        out.append({**record, "correct": correct, "official_method": methods})
     return out
+
+
+def method_counts(records: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many responses each official rule decided (from :func:`official_records`)."""
+    counts: dict[str, int] = defaultdict(int)
+    for record in records:
+        for method in record.get("official_method", ()):
+            counts[method] += 1
+    return dict(sorted(counts.items()))
+
+
+def verifier_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The headline as the verifier alone scores it (the saved records' verdicts)."""
+    return summarize(record_units(records))
+
+
+# -- multiple-choice fallbacks ---------------------------------------------------------------
+
+_LETTER = re.compile(r"^[A-J]$")
+
+
+def named_option(record: dict[str, Any], j: int) -> str | None:
+    """The option letter the verifier read in response j, or None when it named none."""
+    extracted = extracted_at(record, j)
+    return extracted if isinstance(extracted, str) and _LETTER.match(extracted) else None
+
+
+def option_count(record: dict[str, Any]) -> int:
+    """How many options the item offers (its choices; ten when it keeps none)."""
+    choices = record.get("choices")
+    return len(choices) if choices else 10
+
+
+def seeded_guess(key: str, options: int) -> str:
+    """A random option letter fixed by ``key`` (item id and response slot): the same guess on
+    every run and machine, right once in ``options`` guesses on average."""
+    return LETTERS[stable_rng(key).randrange(options)]
+
+
+def guess_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
+    """MMMU's fallback for a multiple-choice item: when no option is named, a random option
+    (seeded per response)."""
+    if not record.get("choices") or named_option(record, j) is not None:
+        return None
+    guess = seeded_guess(f"{record['id']}/{j}", option_count(record))
+    return guess == str(record.get("gold", "")).strip(), "guess"
 
 
 def round_robin(tables: dict[Any, Any]) -> Iterator[tuple[int, Any, dict[str, Any]]]:

@@ -1,8 +1,13 @@
 """DynaMath: 501 seed questions, each rendered as 10 generated variants (5,010 items).
 
-Official metrics: average accuracy over all variants, and worst-case accuracy (a seed counts
-only when every one of its variants is answered correctly), which OVR reports. Float answers
-count as correct within 0.001 (DynaMath's own tolerance). Split ``test`` holds all variants,
+Official metrics (DynaMath's evaluation scripts): average accuracy over all variants, and
+worst-case accuracy (a seed counts only when every one of its variants is answered
+correctly), which OVR reports. Official answer rules, applied to the verifier's extracted
+answer: a float item is right when its number is within 0.001 of the answer (the number read
+from the verifier's normalised answer, so "2.094 \\text{ cm}" and "2.094^\\circ" are 2.094); a
+text item is right when the gold is a substring of the answer ("Sep" in "September"); a
+multiple-choice item is the verifier's letter. The verifier's verdicts alone are reported
+beside (``verifier``). Both errors are clustered by seed. Split ``test`` holds all variants,
 seed by seed (seed 1 variants 1-10, seed 2 ...); ``sample_variantN`` holds one variant.
 """
 
@@ -14,34 +19,67 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.metrics import mean_with_error, task_scores
+from ovr_eval.metrics import summarize, task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._ovr import inline_choices, plain_number, read_parquet, rejudged, round_robin
+from ovr_tasks._ovr import (
+    extracted_at,
+    inline_choices,
+    method_counts,
+    numeric_value,
+    official_records,
+    plain_number,
+    read_parquet,
+    round_robin,
+)
 
 VARIANTS = 10
 FLOAT_TOLERANCE = 1e-3
 
 
-def tolerance_rule(record: dict[str, Any], extracted: str | None) -> bool:
-    """DynaMath's float rule: |prediction - answer| <= 0.001."""
-    if record.get("metadata", {}).get("answer_type") != "float":
-        return False
-    value, gold = plain_number(extracted), plain_number(record.get("gold"))
-    return value is not None and gold is not None and abs(value - gold) <= FLOAT_TOLERANCE
+def official_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
+    """DynaMath's rule for response j: floats within 0.001, text by substring (None: a
+    multiple-choice item, or a float answer with no readable number -- the verifier decides)."""
+    kind = record.get("metadata", {}).get("answer_type")
+    extracted = extracted_at(record, j)
+    if kind == "float":
+        value, gold = numeric_value(extracted), plain_number(record.get("gold"))
+        if value is None or gold is None:
+            return None
+        return abs(value - gold) <= FLOAT_TOLERANCE, "float within 0.001"
+    if kind == "text":
+        gold = str(record.get("gold") or "")
+        return bool(gold) and extracted is not None and gold in extracted, "gold substring"
+    return None
 
 
-def worst_case(records: list[dict[str, Any]]) -> tuple[list[float], dict[str, int]]:
-    """Per seed: the share of response slots (1st, 2nd, ... response) in which every variant
-    of the seed is correct; and how many variants each seed had."""
+def _by_seed(records: list[dict[str, Any]]) -> dict[str, list[list[bool]]]:
     by_seed: dict[str, list[list[bool]]] = defaultdict(list)
     for record in records:
         by_seed[str(record["metadata"]["seed"])].append(record["correct"])
-    values = []
-    for slots in by_seed.values():
-        k = min(len(c) for c in slots)
-        values.append(sum(all(c[j] for c in slots) for j in range(k)) / k if k else 0.0)
-    return values, {seed: len(slots) for seed, slots in by_seed.items()}
+    return by_seed
+
+
+def worst_case_units(records: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Per seed, per response slot (1st, 2nd, ... response): 1.0 when every variant of the
+    seed is right in that slot."""
+    units = {}
+    for seed, variants in _by_seed(records).items():
+        k = min(len(c) for c in variants)
+        units[seed] = [1.0 if all(c[j] for c in variants) else 0.0 for j in range(k)]
+    return units
+
+
+def average(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Average accuracy over variants, its errors clustered by seed (a seed's variants are not
+    independent problems): a unit per seed, weighted by its number of variants, whose slot j is
+    the share of its variants answered right by response j."""
+    units, weights = {}, {}
+    for seed, variants in _by_seed(records).items():
+        k = min(len(c) for c in variants)
+        units[seed] = [sum(bool(c[j]) for c in variants) / len(variants) for j in range(k)]
+        weights[seed] = len(variants)
+    return summarize(units, weights)
 
 
 class DynaMath(Task):
@@ -99,19 +137,30 @@ class DynaMath(Task):
                       "level": row.get("knowledge_level") or row.get("level")},
         )
 
+    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return official_records(records, official_rule)
+
+    def units(self, records: list[dict[str, Any]]) -> dict[str, list[float]]:
+        return worst_case_units(self.official(records))
+
     def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        scored = rejudged(records, tolerance_rule)
-        average = task_scores(scored, self.subset_keys)
-        values, variants = worst_case(scored)
+        official = self.official(records)
+        per_variant = task_scores(official, self.subset_keys)
+        worst = summarize(worst_case_units(official))
+        variants = {seed: len(v) for seed, v in _by_seed(official).items()}
         counts = sorted(set(variants.values()))
         return {
-            **average, "metric": "worst-case accuracy", **mean_with_error(values),
-            "worst_case": mean_with_error(values),
-            "average": {k: average[k] for k in ("score", "stderr", "ci95", "n")},
+            **per_variant, "metric": "worst-case accuracy", **worst, "worst_case": worst,
+            "average": average(official),
+            "verifier": {"worst_case": summarize(worst_case_units(records)),
+                         "average": average(records)},
+            "official_methods": method_counts(official),
             "seeds": len(variants),
             "variants_per_seed": counts[0] if len(counts) == 1 else counts,
             "complete": bool(variants) and min(variants.values()) == VARIANTS,
-            "official_rules": "floats within 0.001; worst case over each seed's variants",
+            "official_rules": "floats within 0.001 of the answer (number read from the "
+                              "normalised answer); text answers contain the gold; letters by "
+                              "the verifier; worst case over each seed's variants",
         }
 
 

@@ -3,23 +3,72 @@
 The hub rows keep the correct answer in a fixed column ("Correct Answer"), so the options are
 shuffled per item with a seed derived from its "Record ID": the same letters on every run and
 machine, and the correct letter spread over A-D.
+
+Official score (the GPQA baselines' ``parse_sampled_answer``, on the answer part of the
+response): the first "answer is (X)", else the first "Answer: (X)", "answer: (X)", "answer
+(X)"; where none is there, the verifier's letter (the official prompt asks for "(X)", ours for
+\\boxed{}); where the verifier names none either, the first "(X)" anywhere. No guessing.
+``verifier`` is the verifier's letter alone.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ovr_eval.metrics import task_scores
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._ovr import shuffled_options, with_choices
+from ovr_eval.verify.extract import strip_thinking
+from ovr_tasks._ovr import (
+    method_counts,
+    named_option,
+    official_records,
+    response_at,
+    shuffled_options,
+    verifier_summary,
+    with_choices,
+)
 
 WRONG = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
+# the official phrases in the official order; for each only its first occurrence is read
+ANSWER_PHRASES = tuple(re.compile(p) for p in (
+    r"answer is \((.)\)", r"Answer: \((.)\)", r"answer: \((.)\)", r"answer \((.)\)"))
+ANY_PARENTHESISED = re.compile(r"\((.)\)")
+
+
+def _first_letter(pattern: re.Pattern[str], text: str) -> str | None:
+    match = pattern.search(text)
+    return match.group(1) if match and match.group(1) in "ABCD" else None
+
+
+def official_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
+    """The GPQA baselines' reading of response j (None: the verifier's letter stands)."""
+    text, gold = strip_thinking(response_at(record, j)), str(record.get("gold", "")).strip()
+    for pattern in ANSWER_PHRASES:
+        if letter := _first_letter(pattern, text):
+            return letter == gold, "answer is (X)"
+    if named_option(record, j) is not None:
+        return None
+    if letter := _first_letter(ANY_PARENTHESISED, text):
+        return letter == gold, "first (X)"
+    return None
 
 
 class GPQADiamond(Task):
+    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return official_records(records, official_rule)
+
+    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        official = self.official(records)
+        return {**task_scores(official, self.subset_keys), "verifier": verifier_summary(records),
+                "official_methods": method_counts(official),
+                "official_rules": "the first 'answer is (X)' phrase, else the verifier's "
+                                  "letter, else the first '(X)'"}
+
     def hub_split_for(self, split: str) -> str:
         return "train"  # the hub's only split
 

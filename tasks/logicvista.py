@@ -2,7 +2,9 @@
 
 Official metric: accuracy, overall and per skill (inductive, deductive, numerical, spatial,
 mechanical). Answers are option letters; an item with several letters ("B, D") needs exactly
-that set.
+that set. The release's item ``v1_382`` has no question and no answer: it cannot be asked, but
+the official ``extract_accuracy.py`` scores all 448 items and counts it wrong, so the headline
+counts it as a wrong unit once the run reaches it (``items_asked`` leaves it out).
 """
 
 from __future__ import annotations
@@ -13,11 +15,29 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.metrics import task_scores
+from ovr_eval.metrics import record_units, summarize, task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._ovr import multi_label_subsets
 from ovr_tasks.mathverse import multiple_choice_gold
+
+EMPTY_ITEMS = ("v1_382",)  # no question, no answer in the release; official: counted wrong
+_INDEX = re.compile(r"^v1_(\d+)$")
+
+
+def _index(item_id: Any) -> int | None:
+    match = _INDEX.match(str(item_id))
+    return int(match.group(1)) if match else None
+
+
+def official_units(records: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """One unit per item asked, plus a wrong one for each empty release item the run passed."""
+    units = record_units(records)
+    reached = max((i for r in records if (i := _index(r["id"])) is not None), default=-1)
+    k = min((len(r["correct"]) for r in records), default=1)
+    for item in EMPTY_ITEMS:
+        if item not in units and (_index(item) or 0) < reached:
+            units[item] = [0.0] * k
+    return units
 
 
 def as_list(value: Any) -> list[str]:
@@ -54,11 +74,15 @@ class LogicVista(Task):
                       "capability": as_list(row.get("broad_capability"))},
         )
 
+    def units(self, records: list[dict[str, Any]]) -> dict[str, list[float]]:
+        return official_units(records)
+
     def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        result = task_scores(records, self.subset_keys)
-        result["subsets"]["skill"] = multi_label_subsets(records, "skill")
-        result["subsets"]["capability"] = multi_label_subsets(records, "capability")
-        return result
+        result = task_scores(records, ("skill", "capability"))
+        units = official_units(records)
+        return {**result, **summarize(units), "items_asked": summarize(record_units(records)),
+                "counted_wrong_unasked": sorted(set(units) - {str(r["id"]) for r in records}),
+                "official_rules": "set of letters; the release's empty item counted wrong"}
 
 
 TASK = LogicVista(

@@ -1,9 +1,13 @@
 """MathVista testmini: 1,000 visual math questions (540 multiple choice, 460 free form).
 
-Official metric: accuracy, reported overall and by question type, answer type, task, category,
-context, grade, language and skill. The prompt is the benchmark's own ``query`` (question, hint
-on the answer format, options). Free-form floats follow the official rule: a prediction
-rounded to the item's ``precision`` that equals the answer counts as correct.
+Official metric: accuracy, reported overall and by question type, answer type, source, task,
+category, context, grade, language and skill. The prompt is the benchmark's own ``query``
+(question, hint on the answer format, options). Free-form numbers follow the official
+``calculate_score.py`` on the number read from the verifier's normalised answer (where the
+official pipeline has GPT-4 extract it): a float answer is right when the number rounded to the
+item's ``precision`` prints as the answer, an integer answer when the number truncated to an
+integer does ("3.7" counts for 3, as ``int(float(x))`` does). Multiple choice and lists are
+the verifier's (no nearest-option mapping). The verifier alone is reported as ``verifier``.
 """
 
 from __future__ import annotations
@@ -17,18 +21,31 @@ from ovr_eval.metrics import task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._common import IMAGE_ONLY_QUESTION, LETTERS
-from ovr_tasks._ovr import multi_label_subsets, plain_number, rejudged, with_choices
+from ovr_tasks._ovr import (
+    extracted_at,
+    method_counts,
+    numeric_value,
+    official_records,
+    verifier_summary,
+    with_choices,
+)
 
 
-def precision_rule(record: dict[str, Any], extracted: str | None) -> bool:
-    """MathVista's float rule: round the prediction to ``precision`` decimals, compare."""
+def official_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
+    """MathVista's numeric rules for response j; None (the verifier decides) for multiple
+    choice, lists, or an answer with no readable number."""
     meta = record.get("metadata", {})
-    if meta.get("answer_type") != "float" or meta.get("precision") is None:
-        return False
-    value, gold = plain_number(extracted), plain_number(record.get("gold"))
-    if value is None or gold is None:
-        return False
-    return round(value, int(meta["precision"])) == gold
+    kind, gold = meta.get("answer_type"), str(record.get("gold", "")).strip()
+    if record.get("answer_type") == "multiple_choice" or kind not in ("float", "integer"):
+        return None
+    value = numeric_value(extracted_at(record, j))
+    if value is None:
+        return None
+    if kind == "integer":
+        return str(int(value)) == gold, "integer (truncated)"
+    if meta.get("precision") is None:
+        return None
+    return str(round(value, int(meta["precision"]))) == gold, "float at precision"
 
 
 class MathVista(Task):
@@ -75,12 +92,16 @@ class MathVista(Task):
             },
         )
 
+    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return official_records(records, official_rule)
+
     def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        scored = rejudged(records, precision_rule)
-        result = task_scores(scored, self.subset_keys)
-        result["subsets"]["skills"] = multi_label_subsets(scored, "skills")
-        result["official_rules"] = "free-form floats rounded to the item's precision"
-        return result
+        official = self.official(records)
+        return {**task_scores(official, self.subset_keys),
+                "verifier": verifier_summary(records),
+                "official_methods": method_counts(official),
+                "official_rules": "free-form numbers: floats rounded to the item's precision, "
+                                  "integers truncated, compared as printed"}
 
 
 TASK = MathVista(
@@ -91,6 +112,6 @@ TASK = MathVista(
     default_split="testmini",
     splits=("testmini",),
     modality="image",
-    subset_keys=("question_type", "answer_type", "task", "category", "context", "grade",
-                 "language"),
+    subset_keys=("question_type", "answer_type", "source", "task", "category", "context", "grade",
+                 "language", "skills"),
 )

@@ -1,19 +1,83 @@
 """MMLU-Pro: 12,032 test questions with up to ten options over 14 categories, scored by
-accuracy (overall and per category, as its leaderboard reports)."""
+accuracy (overall and per category, as its leaderboard reports).
+
+Official score (``evaluate_from_local.py``): where the verifier names no option, the official
+chain takes over on the answer part of the response (after any thinking block): the first
+"answer is (X)", then "Answer: X" on the first line that has one, then the last standalone
+letter A-J; when nothing parses, a random option with ``random.seed(12345)`` reset before each
+draw (so always the same option for a given number of options). ``verifier`` is the score
+without these fallbacks; ``official_methods`` counts what decided each response.
+"""
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ovr_eval.metrics import task_scores
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
+from ovr_eval.verify.extract import strip_thinking
 from ovr_tasks._common import LETTERS
-from ovr_tasks._ovr import option_letters, parquet_files, read_parquet, with_choices
+from ovr_tasks._ovr import (
+    method_counts,
+    named_option,
+    official_records,
+    option_letters,
+    parquet_files,
+    read_parquet,
+    response_at,
+    verifier_summary,
+    with_choices,
+)
+
+GUESS_SEED = 12345  # the official script re-seeds with it before every guess
+_ANSWER_IS = re.compile(r"answer is \(?([A-J])\)?")  # the first one counts
+_ANSWER_COLON = re.compile(r"^.*[aA]nswer:\s*([A-J])", re.M)  # first such line, its last one
+_STANDALONE = re.compile(r"\b[A-J]\b")  # the last one counts
+
+
+def official_letter(text: str) -> str | None:
+    """The letter MMLU-Pro's official extraction chain reads in ``text``; None if none."""
+    for pattern in (_ANSWER_IS, _ANSWER_COLON):
+        if match := pattern.search(text):
+            return match.group(1)
+    standalone = _STANDALONE.findall(text)
+    return standalone[-1] if standalone else None
+
+
+def official_guess(options: int) -> str:
+    """The official random guess: ``random.seed(12345)`` then ``randint(0, options - 1)``."""
+    return LETTERS[random.Random(GUESS_SEED).randint(0, options - 1)]
+
+
+def official_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
+    """The official fallbacks for response j where the verifier named no option."""
+    if named_option(record, j) is not None:
+        return None
+    gold = str(record.get("gold", "")).strip()
+    letter = official_letter(strip_thinking(response_at(record, j)))
+    if letter is not None:
+        return letter == gold, "official extraction"
+    options = [c for c in record.get("choices") or [] if c != "N/A"] or [None] * 10
+    return official_guess(len(options)) == gold, "guess"
 
 
 class MMLUPro(Task):
+    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return official_records(records, official_rule)
+
+    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        official = self.official(records)
+        methods = method_counts(official)
+        return {**task_scores(official, self.subset_keys), "verifier": verifier_summary(records),
+                "official_methods": methods, "guesses": methods.get("guess", 0),
+                "official_rules": "verifier, then the official extraction chain, then the "
+                                  "official seeded guess"}
+
     def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
         """``<split>*.parquet`` or the hub layout ``data/<split>-*.parquet``."""
         folder = self.local_dir(data_dir)

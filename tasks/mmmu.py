@@ -4,6 +4,11 @@ per subject), mostly multiple choice, some open answers.
 Official metric: accuracy (micro over questions), reported overall, per discipline (the six
 of the MMMU paper) and per subject. Questions reference their images as ``<image 1>``...;
 the images go first in the message and the tags read "[image 1]".
+
+Official score (MMMU's ``eval_utils.py``): a multiple-choice response that names no option gets
+a random option; here the verifier decides, and where it names no option a random option
+seeded by the item and response slot stands in (``official_methods["guess"]`` counts them).
+``verifier`` is the score without guesses. Open questions: the verifier.
 """
 
 from __future__ import annotations
@@ -15,9 +20,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ovr_eval.metrics import task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._ovr import glob_escape, option_letters, read_parquet, with_choices
+from ovr_tasks._ovr import (
+    glob_escape,
+    guess_rule,
+    method_counts,
+    official_records,
+    option_letters,
+    read_parquet,
+    verifier_summary,
+    with_choices,
+)
 
 DISCIPLINES = {
     "Art and Design": ("Art", "Art_Theory", "Design", "Music"),
@@ -74,7 +89,22 @@ def open_gold(answer: Any) -> str:
     return text
 
 
+def guessed_scores(task: Task, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accuracy with MMMU's random-guess fallback, the verifier's beside it, guesses counted."""
+    official = task.official(records)
+    methods = method_counts(official)
+    return {**task_scores(official, task.subset_keys), "verifier": verifier_summary(records),
+            "official_methods": methods, "guesses": methods.get("guess", 0),
+            "official_rules": "verifier; a seeded random option where no option is named"}
+
+
 class MMMU(Task):
+    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return official_records(records, guess_rule)
+
+    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return guessed_scores(self, records)
+
     def hub_rows(self, split: str) -> Iterable[dict[str, Any]]:
         """Every subject config in turn (the base loader with ``hub_config`` = the subject)."""
         def rows() -> Iterator[dict[str, Any]]:

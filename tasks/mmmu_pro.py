@@ -2,30 +2,36 @@
 images) and ``vision`` (one screenshot holding question and options).
 
 Official metric: accuracy per setting; the overall MMMU-Pro score is the mean of the standard
-(10 options) and vision accuracies, the headline here. Split ``test`` serves both settings
-item by item (standard 1, vision 1, standard 2, ...); ``standard10``, ``standard4`` and
-``vision`` serve one setting.
+(10 options) and vision accuracies, the headline here. Both settings ask the same 1,730
+questions, so the headline's errors are paired by question (a unit is a question, its slots
+the mean of its two settings' responses); its score equals the mean of the settings when they
+cover the same questions. Official fallback as MMMU's (a random option where none is named,
+counted in ``official_methods``); ``verifier`` is the score without guesses. Split ``test``
+serves both settings item by item (standard 1, vision 1, standard 2, ...); ``standard10``,
+``standard4`` and ``vision`` serve one setting.
 """
 
 from __future__ import annotations
 
-import math
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.metrics import Z95, task_scores
+from ovr_eval.metrics import record_slots, summarize
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._ovr import (
     glob_escape,
+    guess_rule,
+    official_records,
     option_letters,
     read_parquet,
     round_robin,
     with_choices,
 )
-from ovr_tasks.mmmu import parse_options, row_images, show_image_tags
+from ovr_tasks.mmmu import guessed_scores, parse_options, row_images, show_image_tags
 
 CONFIGS = {"standard10": "standard (10 options)", "standard4": "standard (4 options)",
            "vision": "vision"}
@@ -34,16 +40,21 @@ VISION_PROMPT = ("Answer the multiple-choice question shown in the image "
                  "with the letter of the correct option.")
 
 
-def overall(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Mean of the per-setting accuracies present, errors added in quadrature."""
-    present = [settings[s] for s in OVERALL if s in settings and settings[s]["n"]]
-    if not present:
-        return {"score": None, "stderr": None, "ci95": None, "n": 0}
-    score = sum(p["score"] for p in present) / len(present)
-    stderr = math.sqrt(sum(p["stderr"] ** 2 for p in present)) / len(present)
-    return {"score": score, "stderr": stderr,
-            "ci95": [max(0.0, score - Z95 * stderr), min(1.0, score + Z95 * stderr)],
-            "n": sum(p["n"] for p in present)}
+def question_units(records: list[dict[str, Any]], settings: Iterable[str] = OVERALL
+                   ) -> dict[str, list[float]]:
+    """Per question, per response slot: the mean of its settings' verdicts (the overall score
+    paired over the questions both settings ask)."""
+    by_question: dict[str, dict[str, list[float]]] = defaultdict(dict)
+    for record in records:
+        setting, _, question = str(record["id"]).partition("/")
+        by_question[question][setting] = record_slots(record)
+    units = {}
+    for question, found in by_question.items():
+        present = [found[s] for s in settings if s in found]
+        if present:
+            k = min(len(p) for p in present)
+            units[question] = [sum(p[j] for p in present) / len(present) for j in range(k)]
+    return units
 
 
 class MMMUPro(Task):
@@ -96,13 +107,29 @@ class MMMUPro(Task):
                       "difficulty": row.get("topic_difficulty")},
         )
 
+    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return official_records(records, guess_rule)
+
+    def units(self, records: list[dict[str, Any]]) -> dict[str, list[float]]:
+        return question_units(self.official(records), self._overall_settings(records))
+
+    @staticmethod
+    def _overall_settings(records: list[dict[str, Any]]) -> list[str]:
+        present = {r.get("metadata", {}).get("setting") for r in records}
+        return [s for s in OVERALL if s in present] or sorted(s for s in present if s)
+
     def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        result = task_scores(records, self.subset_keys)
-        settings = result["subsets"].get("setting", {})
-        headline = overall(settings)
+        result = guessed_scores(self, records)
+        settings = self._overall_settings(records)
+        official = self.official(records)
+        per_setting = result["subsets"].get("setting", {})
+        headline = summarize(question_units(official, settings))
+        in_overall = [per_setting[s]["score"] for s in settings if s in per_setting]
         result.update({"metric": "mean of standard (10 options) and vision accuracy",
-                       **headline, "overall": headline,
-                       "settings_in_overall": [s for s in OVERALL if s in settings]})
+                       **headline, "overall": headline, "settings_in_overall": settings,
+                       "mean_of_settings": sum(in_overall) / len(in_overall) if in_overall
+                       else None,
+                       "verifier": summarize(question_units(records, settings))})
         return result
 
 

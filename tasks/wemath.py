@@ -7,6 +7,8 @@ composite wrong), Inadequate Generalization (IG: every sub-problem right, the co
 Complete Mastery (CM) and Rote Memorization (RM: the composite right despite sub-problem
 errors), in a strict version (CM needs every sub-problem right) and a loose one (CM needs one).
 Score = (problems - 0.5 IG - RM - IK) / problems; OVR reports Score (Strict) and (Loose).
+Also We-Math's One-step / Two-step / Three-step accuracies (``step_accuracy``). Errors are
+per problem (its parts answer together).
 Rows are served problem by problem (sub-problems, then the composite) so ``--limit`` keeps
 whole problems.
 """
@@ -20,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.metrics import mean_with_error, task_scores
+from ovr_eval.metrics import record_units, summarize, task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._ovr import lettered_options
@@ -52,26 +54,40 @@ def classify(parts: dict[str, list[bool]], slot: int) -> dict[str, bool]:
     }
 
 
-def four_dimensional(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Strict and loose scores (per-problem values with errors) and the four dimensions."""
+def complete_problems(records: list[dict[str, Any]]) -> dict[str, dict[str, list[bool]]]:
+    """Problem -> part ("1", "2", ("3",) "multi") -> verdicts, for problems with every part."""
     problems: dict[str, dict[str, list[bool]]] = defaultdict(dict)
     steps: dict[str, int] = {}
     for record in records:
         meta = record["metadata"]
         problems[meta["problem"]][str(meta["part"])] = record["correct"]
         steps[meta["problem"]] = int(meta["steps"])
-    complete = {p: parts for p, parts in problems.items()
-                if "multi" in parts and len(parts) == steps[p] + 1}
+    return {p: parts for p, parts in problems.items()
+            if "multi" in parts and len(parts) == steps[p] + 1}
+
+
+def score_units(records: list[dict[str, Any]], kind: str) -> dict[str, list[float]]:
+    """Per complete problem, per response slot: its WeMath score, 1 - 0.5 IG - RM - IK (1 for
+    complete mastery, 0.5 for inadequate generalisation, 0 otherwise), strict or loose."""
+    units = {}
+    for problem, parts in complete_problems(records).items():
+        k = min(len(c) for c in parts.values())
+        cells = [classify(parts, j) for j in range(k)]
+        units[problem] = [c[f"CM_{kind}"] + 0.5 * c["IG"] for c in cells]
+    return units
+
+
+def four_dimensional(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Strict and loose scores (per-problem units with errors) and the four dimensions."""
+    problems = complete_problems(records)
+    all_problems = {str(r["metadata"]["problem"]) for r in records}
     counts = dict.fromkeys(("IK", "IG", "CM_strict", "RM_strict", "CM_loose", "RM_loose"), 0.0)
-    strict, loose = [], []
-    for parts in complete.values():
+    for parts in problems.values():
         k = min(len(c) for c in parts.values())
         cells = [classify(parts, j) for j in range(k)]
         for name in counts:
             counts[name] += sum(c[name] for c in cells) / k
-        strict.append(sum(c["CM_strict"] + 0.5 * c["IG"] for c in cells) / k)
-        loose.append(sum(c["CM_loose"] + 0.5 * c["IG"] for c in cells) / k)
-    n = len(complete)
+    n = len(problems)
 
     def rates(kind: str) -> dict[str, float | None]:
         cm, rm = counts[f"CM_{kind}"], counts[f"RM_{kind}"]
@@ -79,11 +95,26 @@ def four_dimensional(records: list[dict[str, Any]]) -> dict[str, Any]:
                 "CM": cm / n if n else None, "RM": rm / (cm + rm) if cm + rm else None}
 
     return {
-        "strict": mean_with_error(strict), "loose": mean_with_error(loose),
-        "four_dimensional": {"problems": n, "incomplete_problems": len(problems) - n,
+        "strict": summarize(score_units(records, "strict")),
+        "loose": summarize(score_units(records, "loose")),
+        "four_dimensional": {"problems": n, "incomplete_problems": len(all_problems) - n,
                              "counts": counts, "strict": rates("strict"),
                              "loose": rates("loose")},
     }
+
+
+def step_accuracy(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """We-Math's One-step (every sub-problem), Two-step and Three-step (the composite
+    questions of two- and three-step problems) accuracies, over complete problems."""
+    complete = complete_problems(records)
+    kept = [r for r in records if r["metadata"]["problem"] in complete]
+
+    def part(test: Any) -> dict[str, Any]:
+        return summarize(record_units([r for r in kept if test(r["metadata"])]))
+
+    return {"one_step": part(lambda m: m["part"] != "multi"),
+            "two_step": part(lambda m: m["part"] == "multi" and int(m["steps"]) == 2),
+            "three_step": part(lambda m: m["part"] == "multi" and int(m["steps"]) == 3)}
 
 
 class WeMath(Task):
@@ -124,6 +155,9 @@ class WeMath(Task):
                       "concept": row.get("knowledge concept")},
         )
 
+    def units(self, records: list[dict[str, Any]]) -> dict[str, list[float]]:
+        return score_units(records, "strict")
+
     def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         accuracy = task_scores(records, self.subset_keys)
         dims = four_dimensional(records)
@@ -131,7 +165,8 @@ class WeMath(Task):
             **accuracy, "metric": "WeMath score (strict)", **dims["strict"],
             "score_strict": dims["strict"], "score_loose": dims["loose"],
             "four_dimensional": dims["four_dimensional"],
-            "question_accuracy": {k: accuracy[k] for k in ("score", "stderr", "ci95", "n")},
+            "step_accuracy": step_accuracy(records),
+            "question_accuracy": {k: accuracy[k] for k in summarize({})},
             "subsets": {**accuracy["subsets"],
                         "wemath_score": {"strict": dims["strict"], "loose": dims["loose"]}},
         }

@@ -415,10 +415,12 @@ def test_mmmu_pro_overall_is_the_mean_of_the_settings(hub_fixtures):
     (task,) = resolve("mmmu_pro")
     samples, _ = samples_of("mmmu_pro", hub_fixtures)
     correct = {s.id: [s.metadata["setting"] == "standard10"] for s in samples}
-    scores = task.score(records_for(samples, correct))
+    named = {i: ["C" if ok[0] else "B"] for i, ok in correct.items()}
+    scores = task.score(records_for(samples, correct, named))
     assert scores["subsets"]["setting"]["standard10"]["score"] == 1.0
-    assert scores["score"] == 0.5 and scores["overall"]["n"] == 4
+    assert scores["score"] == 0.5 and scores["overall"]["n"] == 2  # two questions, both settings
     assert scores["settings_in_overall"] == ["standard10", "vision"]
+    assert scores["guesses"] == 0 and scores["mean_of_settings"] == 0.5
 
 
 def test_logicvista_and_mmmu_breakdowns(shared_data, hub_fixtures):
@@ -437,10 +439,15 @@ def test_logicvista_and_mmmu_breakdowns(shared_data, hub_fixtures):
 
 
 OFFICIAL_KEYS = {
-    "dynamath": {"worst_case", "average", "variants_per_seed"},
-    "wemath": {"score_strict", "score_loose", "four_dimensional"},
-    "mmmu_pro": {"overall", "settings_in_overall"},
-    "mathvista": {"official_rules"},
+    "dynamath": {"worst_case", "average", "variants_per_seed", "verifier", "official_methods"},
+    "wemath": {"score_strict", "score_loose", "four_dimensional", "step_accuracy"},
+    "mmmu_pro": {"overall", "settings_in_overall", "verifier", "guesses"},
+    "mmmu": {"verifier", "guesses"},
+    "mmlu_pro": {"verifier", "guesses"},
+    "gpqa_diamond": {"verifier", "official_methods"},
+    "mathvista": {"official_rules", "verifier"},
+    "mathverse": {"all_versions", "paper_column"},
+    "logicvista": {"items_asked"},
 }
 OFFICIAL_SUBSETS = {"mathverse": "problem_version", "mathvista": "question_type",
                     "mmmu": "discipline", "mmmu_pro": "setting", "logicvista": "skill",
