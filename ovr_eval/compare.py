@@ -1,12 +1,17 @@
 """Compare a run with the scores a paper reports, or two runs with each other.
 
-Reported scores live in ``reports/reported.yaml`` (package ``ovr_reports``). All scores in the
-rows built here are in percent points, like the paper's tables.
+Reported scores live in ``reports/reported.yaml`` (package ``ovr_reports``); a benchmark there
+is a paper column, which a task fills with its headline or another part of its results
+(WeMath's loose score). All scores in the rows built here are in percent points, like the
+paper's tables. A run against the paper asks "same model, same problems?", so its interval is
+the rerun noise (plus the reported number's, when the paper gives its samples per problem);
+two runs are compared on the headline, paired over the units both scored.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -16,14 +21,17 @@ from typing import Any, Literal
 import yaml
 from rich.table import Table
 
-from ovr_eval.metrics import Z95, item_score
+from ovr_eval.metrics import Z95, record_units, wilson_from_stderr
 from ovr_eval.runs import RunDir
 from ovr_eval.types import PathLike, UserError
 
 REFERENCE_FILE = "reported.yaml"
 NOT_REPORTED = "not reported"
+TOO_FEW = "too few samples to tell"
+WIDE_INTERVAL = 20.0  # points: an interval this wide separates none of the paper's models
 
-Verdict = Literal["consistent", "above", "below", "not reported", "not comparable"]
+Verdict = Literal["consistent", "above", "below", "too few samples to tell", "not reported",
+                  "not comparable"]
 
 
 @dataclass(frozen=True)
@@ -35,36 +43,57 @@ class Run:
     config: dict[str, Any]
     tasks: dict[str, dict[str, Any]]
 
-    def item_scores(self, task: str) -> dict[str, float] | None:
-        """Per-sample score (mean correctness over its responses) by sample id; None if unsaved."""
+    def units(self, task: str) -> dict[str, list[float]] | None:
+        """The headline's units of a task (unit id -> slot values), by the task plugin's own
+        rules (MathVerse: Vision Only items; WeMath: problems; DynaMath: seeds; ...), or one
+        per record for a task no plugin here knows; None if the run saved no records."""
         run_dir = RunDir(self.path)
         if not run_dir.samples_path(task).is_file():
             return None
+        records = run_dir.records(task)
         try:
-            return {str(r["id"]): item_score(r) for r in run_dir.records(task)}
-        except (KeyError, TypeError) as error:
+            plugin = _plugins().get(task)
+            return plugin.units(records) if plugin is not None else record_units(records)
+        except (KeyError, TypeError, ValueError) as error:
             raise UserError(f"{run_dir.samples_path(task)} has a malformed record: {error}"
                             ) from None
 
 
+@functools.cache
+def _plugins() -> dict[str, Any]:
+    """The task plugins this installation knows (built-in and entry points), by name."""
+    from ovr_eval.tasks import discover
+
+    return discover()
+
+
 @dataclass
 class ReferenceRow:
-    """One task of a run against one reported score (percent points).
+    """One paper column a run can fill, against the score reported for it (percent points).
 
-    ``verdict`` is "consistent" when the reported score lies inside the run's 95% interval,
-    "above" / "below" when the whole interval lies above / below it (the run scores higher /
-    lower than reported), and "not reported" when the reference has no score for the task.
-    The interval covers only the run's own sampling noise, not the paper's.
+    ``run_ci95`` is the interval for "the same problems, another run": the run's rerun noise
+    (its between-problem error when it has one response per problem, an upper bound), plus the
+    reported number's own noise when the reference states its samples per problem
+    (``reported_k``). ``verdict``: "consistent" when it covers the reported score, "too few
+    samples to tell" when it covers it but is wider than 20 points, "above" / "below" when it
+    lies wholly above / below, "not comparable" for another split, version or unit, "not
+    reported" when the reference has no score. ``run_ci95_problems`` is the interval for
+    another sample of problems (between-problem error).
     """
 
     task: str
+    column: str
     benchmark: str
     split: str | None
     reference_split: str | None
     n: int | None
+    samples_per_item: int | None
     run_score: float | None
     run_ci95: list[float] | None
+    run_ci95_problems: list[float] | None
+    error: str | None
     reported: float | None
+    reported_k: int | None
     difference: float | None
     verdict: Verdict
     source: str | None = None
@@ -74,10 +103,14 @@ class ReferenceRow:
 
 @dataclass
 class RunDiffRow:
-    """One task common to two runs: ``difference`` = run B minus run A, in percent points.
+    """One task common to two runs: ``difference`` = run B minus run A, in percent points, on
+    the headline (the paper's column: MathVerse Vision Only, WeMath strict, ...).
 
-    ``method`` is "paired" (mean of per-sample differences over the shared sample ids) or
-    "unpaired" (difference of the two overall scores, standard errors added in quadrature).
+    ``method`` is "paired" (mean of per-unit differences over the units both runs share; a
+    unit is a problem, a DynaMath seed, an MMMU-Pro question) or "unpaired" (difference of the
+    two scores, errors added in quadrature). ``ci95``, on which the verdict rests, is for
+    another sample of problems (paired between-problem error); ``ci95_rerun`` for the same
+    problems rerun (both runs' rerun noise; None when a run has one response per problem).
     """
 
     task: str
@@ -86,6 +119,7 @@ class RunDiffRow:
     score_b: float | None
     difference: float | None
     ci95: list[float] | None
+    ci95_rerun: list[float] | None
     n_a: int | None
     n_b: int | None
     n_shared: int
@@ -127,6 +161,11 @@ def load_reference(path: PathLike | None = None) -> dict[str, Any]:
         unknown = sorted(set(scores) - set(data["benchmarks"]))
         if unknown:
             raise UserError(f"{where}: model {name!r} scores unknown benchmarks {unknown}")
+        for owner in (model, *scores.values()):
+            k = owner.get("samples_per_item") if isinstance(owner, dict) else None
+            if k is not None and not (isinstance(k, int) and k > 0):
+                raise UserError(f"{where}: model {name!r} has samples_per_item {k!r}; "
+                                "expected a positive whole number")
     return data
 
 
@@ -187,66 +226,152 @@ def _percent(value: float | None) -> float | None:
     return None if value is None else 100.0 * value
 
 
-def _run_score(task: dict[str, Any], subset: dict[str, str] | None
-               ) -> tuple[dict[str, Any], str | None]:
-    """The task's overall score, or the subset the reference names (warning when absent)."""
-    if not subset:
-        return task, None
-    found = task.get("subsets", {}).get(subset["key"], {}).get(subset["value"])
-    if found is not None:
-        return found, None
-    return task, (f"the run has no {subset['key']}={subset['value']!r} score; "
-                  "its overall score is compared instead")
+def _percents(values: list[float] | None) -> list[float] | None:
+    return None if values is None else [100.0 * v for v in values]
+
+
+def columns_of(reference: dict[str, Any], task: str) -> list[tuple[str, dict[str, Any]]]:
+    """The reference's benchmark columns a task fills (``task:`` names it; by default the
+    column's own key), in the reference's order: WeMath fills "wemath" and "wemath_loose"."""
+    return [(key, bench) for key, bench in reference["benchmarks"].items()
+            if bench.get("task", key) == task]
+
+
+def column_part(task: dict[str, Any], bench: dict[str, Any]) -> tuple[dict[str, Any] | None,
+                                                                        str | None]:
+    """The part of a task's results that a column reports (``part:`` a key of the results,
+    ``subset:`` a per-subset score; default the headline), or None and why it is missing."""
+    if bench.get("part"):
+        found = task.get(bench["part"])
+        return (found, None) if isinstance(found, dict) else (
+            None, f"the run has no {bench['part']!r} score")
+    subset = bench.get("subset")
+    if subset:
+        found = task.get("subsets", {}).get(subset["key"], {}).get(subset["value"])
+        return (found, None) if found is not None else (
+            None, f"the run has no {subset['key']}={subset['value']!r} item")
+    return task, None
+
+
+def comparability(task: dict[str, Any], bench: dict[str, Any]) -> list[str]:
+    """Why a run's result cannot be set against a column (another split or unit); [] if it can."""
+    reasons = []
+    split, ref_split = task.get("split"), bench.get("split")
+    if split and ref_split and ref_split != "unknown" and split != ref_split:
+        reasons.append(f"the run used split {split!r}; the reported score is on {ref_split!r}")
+    if bench.get("unit", "percent") != "percent":
+        reasons.append(f"reported scores are in {bench['unit']}; the run's are percentages")
+    return reasons
+
+
+def same_problems_interval(part: dict[str, Any], reported_k: int | None
+                           ) -> tuple[list[float], str]:
+    """The 95% interval (fractions) where a rerun on the same problems, and the reported number
+    if it has ``reported_k`` samples per problem, should fall; and which error it rests on."""
+    p, n = part["score"], max(int(part.get("n") or 1), 1)
+    k = max(int(part.get("samples_per_item") or 1), 1)
+    se_run, trials, error = part.get("stderr_rerun"), n * k, "rerun"
+    if se_run is None:  # one response per problem: rerun noise unknown, bounded by this
+        se_run, trials = part.get("stderr") or 0.0, n
+        error = "between-problem (one response per problem: an upper bound on rerun noise)"
+    se, low = se_run, (1 if error == "rerun" else n)
+    if reported_k:
+        per_response = part.get("stderr_rerun_k1") or part.get("stderr") or 0.0
+        se = math.hypot(se_run, per_response / math.sqrt(reported_k))
+        trials = 1.0 / (1.0 / trials + 1.0 / (n * reported_k))
+        low = min(low, trials)
+        error += f" + the reported number's (k={reported_k})"
+    return wilson_from_stderr(p, se, low, trials, at_bound=trials), error
+
+
+def reference_verdict(interval: list[float], reported: float) -> Verdict:
+    """Where the reported score (percent) lies against the interval (percent)."""
+    low, high = interval
+    if low <= reported <= high:
+        return TOO_FEW if high - low > WIDE_INTERVAL else "consistent"
+    return "above" if low > reported else "below"
 
 
 def compare_to_reference(
     run: Run, reference_model: str, reference: dict[str, Any] | None = None
 ) -> list[ReferenceRow]:
-    """One row per task of the run against the scores reported for ``reference_model``."""
+    """One row per paper column each task of the run fills, against ``reference_model``."""
     reference = reference if reference is not None else load_reference()
     model_key = resolve_model(reference, reference_model)
-    scores = reference["models"][model_key]["scores"]
+    model = reference["models"][model_key]
     rows = []
     for task_name in sorted(run.tasks):
         task = run.tasks[task_name]
-        bench = reference["benchmarks"].get(task_name, {})
-        part, warning = _run_score(task, bench.get("subset"))
-        warnings = [warning] if warning else []
-        run_score = _percent(part.get("score"))
-        ci = [100.0 * x for x in part["ci95"]] if part.get("ci95") else None
-        split, ref_split = task.get("split"), bench.get("split")
-        if split and ref_split and split != ref_split:
-            warnings.append(f"the run used split {split!r}; the reported score is on {ref_split!r}")
-        row = ReferenceRow(task=task_name, benchmark=bench.get("name", task_name), split=split,
-                           reference_split=ref_split, n=part.get("n"), run_score=run_score,
-                           run_ci95=ci, reported=None, difference=None, verdict=NOT_REPORTED,
-                           warnings=warnings)
-        cell = scores.get(task_name)
-        if cell is None:
-            row.note = bench.get("note") if bench else "benchmark unknown to the reference"
-            rows.append(row)
-            continue
-        row.reported, row.source, row.note = cell["score"], cell.get("source"), cell.get("note")
-        if bench.get("unit", "percent") != "percent" or run_score is None or ci is None:
-            row.verdict = "not comparable"
-        else:
-            row.difference = run_score - row.reported
-            row.verdict = ("consistent" if ci[0] <= row.reported <= ci[1]
-                           else "above" if ci[0] > row.reported else "below")
-        rows.append(row)
+        columns = columns_of(reference, task_name) or [(task_name, {})]
+        for column, bench in columns:
+            rows.append(_reference_row(task_name, task, column, bench, model))
     return rows
+
+
+def _reference_row(task_name: str, task: dict[str, Any], column: str, bench: dict[str, Any],
+                   model: dict[str, Any]) -> ReferenceRow:
+    part, missing = column_part(task, bench)
+    shown = part or task
+    row = ReferenceRow(
+        task=task_name, column=column, benchmark=bench.get("name", column),
+        split=task.get("split"), reference_split=bench.get("split"), n=shown.get("n"),
+        samples_per_item=shown.get("samples_per_item"), run_score=_percent(shown.get("score")),
+        run_ci95=None, run_ci95_problems=_percents(shown.get("ci95")), error=None,
+        reported=None, reported_k=None, difference=None, verdict=NOT_REPORTED)
+    cell = model["scores"].get(column)
+    if cell is None:
+        row.note = bench.get("note") if bench else "benchmark unknown to the reference"
+        return row
+    row.reported, row.source, row.note = cell["score"], cell.get("source"), cell.get("note")
+    row.reported_k = cell.get("samples_per_item", model.get("samples_per_item"))
+    reasons = comparability(task, bench) + ([missing] if missing else [])
+    if part is None or part.get("score") is None:
+        reasons.append(missing or "the run has no score")
+    if reasons:
+        row.verdict, row.warnings = "not comparable", list(dict.fromkeys(reasons))
+        return row
+    interval, row.error = same_problems_interval(part, row.reported_k)
+    row.run_ci95 = _percents(interval)
+    row.difference = row.run_score - row.reported
+    row.verdict = reference_verdict(row.run_ci95, row.reported)
+    return row
 
 
 # ---------------------------------------------------------------- run vs run
 
 
-def _mean_and_interval(values: list[float]) -> tuple[float, list[float]]:
-    """Mean and unclipped normal 95% interval (differences may be negative)."""
-    n = len(values)
-    mean = sum(values) / n
-    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
-    half = Z95 * math.sqrt(var / n)
-    return mean, [mean - half, mean + half]
+def _variance(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+
+
+def difference_interval(d: float, se: float, n: int, trials: float) -> list[float]:
+    """A 95% interval for a difference of two scores in [-1, 1]: Wilson on (d + 1) / 2, so it
+    stays inside [-1, 1] and does not collapse when every paired difference is the same."""
+    low, high = wilson_from_stderr((d + 1) / 2, se / 2, n, trials, at_bound=n)
+    return [2 * low - 1, 2 * high - 1]
+
+
+def paired_difference(units_a: dict[str, list[float]], units_b: dict[str, list[float]],
+                      shared: list[str]) -> tuple[float, list[float], list[float] | None]:
+    """B minus A over shared units: the mean, its interval for another sample of problems
+    (paired), and for the same problems rerun (None when a unit has one response)."""
+    n = len(shared)
+    mean_a = {i: sum(units_a[i]) / len(units_a[i]) for i in shared}
+    mean_b = {i: sum(units_b[i]) / len(units_b[i]) for i in shared}
+    diffs = [mean_b[i] - mean_a[i] for i in shared]
+    d = sum(diffs) / n
+    k = min(min(len(units_a[i]), len(units_b[i])) for i in shared)
+    trials = 2 * n * k  # each paired unit rests on k responses of A and k of B
+    ci = difference_interval(d, math.sqrt(_variance(diffs) / n), n, trials)
+    rerun = None
+    if k >= 2:
+        within = sum(_variance(units_a[i]) / len(units_a[i]) + _variance(units_b[i])
+                     / len(units_b[i]) for i in shared)
+        rerun = difference_interval(d, math.sqrt(within) / n, 1, trials)
+    return d, ci, rerun
 
 
 def _diff_verdict(ci: list[float] | None) -> str:
@@ -260,40 +385,44 @@ def _diff_verdict(ci: list[float] | None) -> str:
 
 
 def compare_runs(run_a: Run, run_b: Run) -> list[RunDiffRow]:
-    """Per task in both runs: B minus A with a 95% interval.
+    """Per task in both runs: B minus A on the headline, with 95% intervals.
 
-    Paired over the sample ids both runs share when they share at least two (the usual case:
-    same benchmark items); unpaired from results.json when they share none or a run has no
-    sample records. Samples only in one run are counted, and the row warns about them.
+    Paired over the headline units both runs share when they share at least two (the usual
+    case: same benchmark items); unpaired from results.json when they share none or a run has
+    no sample records. Units only in one run are counted, and the row warns about them. Runs
+    on different splits are "not comparable".
     """
     rows = []
     for name in sorted(set(run_a.tasks) & set(run_b.tasks)):
         ta, tb = run_a.tasks[name], run_b.tasks[name]
-        items_a, items_b = run_a.item_scores(name), run_b.item_scores(name)
+        units_a, units_b = run_a.units(name), run_b.units(name)
         warnings = []
-        if ta.get("split") != tb.get("split"):
+        splits_differ = ta.get("split") != tb.get("split")
+        if splits_differ:
             warnings.append(f"splits differ: {ta.get('split')!r} vs {tb.get('split')!r}")
         if ta.get("samples_per_item") != tb.get("samples_per_item"):
             warnings.append(f"responses per sample differ: {ta.get('samples_per_item')} vs "
                             f"{tb.get('samples_per_item')}")
         shared: list[str] = []
         only_a = only_b = 0
-        if items_a is not None and items_b is not None:
-            shared = sorted(set(items_a) & set(items_b))
-            only_a, only_b = len(set(items_a) - set(items_b)), len(set(items_b) - set(items_a))
+        if units_a is not None and units_b is not None:
+            shared = sorted(set(units_a) & set(units_b))
+            only_a, only_b = len(set(units_a) - set(units_b)), len(set(units_b) - set(units_a))
             if only_a or only_b:
                 warnings.append(f"sample sets differ: {only_a} only in A, {only_b} only in B")
         else:
             warnings.append("sample records missing; compared results.json scores")
         if len(shared) >= 2:
-            assert items_a is not None and items_b is not None
-            diff, ci = _mean_and_interval([items_b[i] - items_a[i] for i in shared])
+            assert units_a is not None and units_b is not None
+            diff, ci, rerun = paired_difference(units_a, units_b, shared)
             row = RunDiffRow(
                 task=name, method="paired",
-                score_a=100.0 * sum(items_a[i] for i in shared) / len(shared),
-                score_b=100.0 * sum(items_b[i] for i in shared) / len(shared),
-                difference=100.0 * diff, ci95=[100.0 * x for x in ci],
-                n_a=len(items_a), n_b=len(items_b), n_shared=len(shared),
+                score_a=100.0 * sum(sum(units_a[i]) / len(units_a[i]) for i in shared)
+                / len(shared),
+                score_b=100.0 * sum(sum(units_b[i]) / len(units_b[i]) for i in shared)
+                / len(shared),
+                difference=100.0 * diff, ci95=_percents(ci), ci95_rerun=_percents(rerun),
+                n_a=len(units_a), n_b=len(units_b), n_shared=len(shared),
                 only_in_a=only_a, only_in_b=only_b, same_samples=not (only_a or only_b),
                 verdict="", warnings=warnings)
             if only_a or only_b:
@@ -303,16 +432,17 @@ def compare_runs(run_a: Run, run_b: Run) -> list[RunDiffRow]:
             if ta.get("score") is not None and tb.get("score") is not None:
                 difference = tb["score"] - ta["score"]
                 half = Z95 * math.hypot(ta.get("stderr") or 0.0, tb.get("stderr") or 0.0)
-                ci95 = [100.0 * (difference - half), 100.0 * (difference + half)]
+                ci95 = [100.0 * max(-1.0, difference - half), 100.0 * min(1.0, difference + half)]
                 difference *= 100.0
             row = RunDiffRow(
                 task=name, method="unpaired", score_a=_percent(ta.get("score")),
                 score_b=_percent(tb.get("score")), difference=difference, ci95=ci95,
-                n_a=ta.get("n"), n_b=tb.get("n"), n_shared=len(shared), only_in_a=only_a,
-                only_in_b=only_b,
-                same_samples=None if items_a is None or items_b is None else not (only_a or only_b),
+                ci95_rerun=None, n_a=ta.get("n"), n_b=tb.get("n"), n_shared=len(shared),
+                only_in_a=only_a, only_in_b=only_b,
+                same_samples=None if units_a is None or units_b is None
+                else not (only_a or only_b),
                 verdict="", warnings=warnings)
-        row.verdict = _diff_verdict(row.ci95)
+        row.verdict = "not comparable" if splits_differ else _diff_verdict(row.ci95)
         rows.append(row)
     return rows
 
@@ -335,23 +465,31 @@ def _fmt_ci(ci: list[float] | None) -> str:
     return "-" if ci is None else f"[{ci[0]:.1f}, {ci[1]:.1f}]"
 
 
-_VERDICT_STYLE = {"consistent": "green", "above": "yellow", "below": "red",
+_VERDICT_STYLE = {"consistent": "green", "above": "yellow", "below": "red", TOO_FEW: "",
                   NOT_REPORTED: "dim", "not comparable": "dim",
                   "B higher": "green", "B lower": "red", "no clear difference": ""}
 
 
+def _column_label(r: ReferenceRow) -> str:
+    return r.task if r.column == r.task else f"{r.task} ({r.column})"
+
+
 def reference_table(rows: list[ReferenceRow], title: str | None = None) -> Table:
-    """A rich table of :func:`compare_to_reference` rows; warnings and notes in the last column."""
-    table = Table(title=title)
-    for header in ("task", "split", "n", "run %", "95% interval", "reported %", "diff",
-                   "verdict", "source", "notes"):
-        numeric = header in ("n", "run %", "reported %", "diff")
+    """A rich table of :func:`compare_to_reference` rows: one line per paper column a run
+    fills; warnings and notes in the last column."""
+    table = Table(title=title, caption="95% interval: the same problems rerun (`error` in "
+                  "--json), plus the reported number's own noise where the reference gives its "
+                  "samples per problem; wider than 20 points: too few samples to tell")
+    for header in ("task (column)", "split", "n", "k", "run %", "95% interval", "reported %",
+                   "diff", "verdict", "source", "notes"):
+        numeric = header in ("n", "k", "run %", "reported %", "diff")
         table.add_column(header, justify="right" if numeric else "left", overflow="fold")
     for r in rows:
         verdict = r.verdict.upper() if r.verdict == NOT_REPORTED else r.verdict
         style = _VERDICT_STYLE.get(r.verdict, "")
         notes = "; ".join([*r.warnings, *([r.note] if r.note else [])])
-        table.add_row(r.task, r.split or "-", "-" if r.n is None else str(r.n),
+        table.add_row(_column_label(r), r.split or "-", "-" if r.n is None else str(r.n),
+                      "-" if r.samples_per_item is None else str(r.samples_per_item),
                       _fmt(r.run_score), _fmt_ci(r.run_ci95), _fmt(r.reported),
                       _fmt(r.difference, signed=True),
                       f"[{style}]{verdict}[/]" if style else verdict, r.source or "-",
@@ -361,16 +499,17 @@ def reference_table(rows: list[ReferenceRow], title: str | None = None) -> Table
 
 def runs_table(rows: list[RunDiffRow], title: str | None = None) -> Table:
     """A rich table of :func:`compare_runs` rows (difference = B minus A)."""
-    table = Table(title=title)
+    table = Table(title=title, caption="95% interval: another sample of problems (paired); "
+                  "rerun: the same problems rerun")
     for header in ("task", "method", "n shared", "A %", "B %", "B - A", "95% interval",
-                   "verdict", "notes"):
+                   "rerun 95%", "verdict", "notes"):
         numeric = header in ("n shared", "A %", "B %", "B - A")
         table.add_column(header, justify="right" if numeric else "left", overflow="fold")
     for r in rows:
         style = _VERDICT_STYLE.get(r.verdict, "")
         notes = "; ".join(r.warnings)
         table.add_row(r.task, r.method, str(r.n_shared), _fmt(r.score_a), _fmt(r.score_b),
-                      _fmt(r.difference, signed=True), _fmt_ci(r.ci95),
+                      _fmt(r.difference, signed=True), _fmt_ci(r.ci95), _fmt_ci(r.ci95_rerun),
                       f"[{style}]{r.verdict}[/]" if style else r.verdict,
                       f"[dim]{notes}[/]" if notes else "")
     return table

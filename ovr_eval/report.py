@@ -25,7 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from ovr_eval.compare import Run, load_reference, load_run, resolve_model
+from ovr_eval.compare import (
+    Run,
+    column_part,
+    comparability,
+    load_reference,
+    load_run,
+    resolve_model,
+)
 from ovr_eval.runs import RunDir, read_jsonl
 from ovr_eval.types import PathLike, UserError
 
@@ -46,13 +53,15 @@ SampleVerdict = Literal["correct", "incorrect", "mixed", "unknown"]
 
 @dataclass
 class Column:
-    """A benchmark column; ``known``: reported.yaml describes it."""
+    """A benchmark column (a paper column, or a task the paper lacks); ``known``: reported.yaml
+    describes it; ``task``: the task whose runs fill it (WeMath fills two columns)."""
 
     key: str
     name: str
     split: str | None
     unit: str
     known: bool
+    task: str = ""
 
 
 @dataclass
@@ -144,6 +153,11 @@ class Report:
     max_samples: int
     warnings: list[str]
 
+    @property
+    def tasks(self) -> list[str]:
+        """The tasks behind the columns, each once (for the sample browser)."""
+        return list(dict.fromkeys(c.task or c.key for c in self.columns))
+
     def scored(self, key: str) -> list[tuple[Row, Cell]]:
         """Rows with a score in column ``key`` ("average" for the average), best first."""
         cells = [(row, row.average if key == "average" else row.cells[key]) for row in self.rows]
@@ -215,37 +229,30 @@ def run_labels(runs: list[Run]) -> list[str]:
 
 
 def build_columns(runs: list[Run], reference: dict[str, Any]) -> list[Column]:
-    """The runs' tasks, in reported.yaml's order; benchmarks it lacks come last."""
-    benchmarks = reference["benchmarks"]
+    """Every paper column the runs' tasks fill, in reported.yaml's order (WeMath: strict and
+    loose); tasks it lacks come last."""
     tasks = list(dict.fromkeys(t for run in runs for t in run.tasks))
-    order = {name: i for i, name in enumerate(benchmarks)}
-    tasks.sort(key=lambda t: order.get(t, len(order)))
-    return [Column(key=t, name=benchmarks.get(t, {}).get("name", t),
-                   split=benchmarks.get(t, {}).get("split"),
-                   unit=benchmarks.get(t, {}).get("unit", "percent"), known=t in benchmarks)
-            for t in tasks]
+    columns = []
+    for key, bench in reference["benchmarks"].items():
+        task = bench.get("task", key)
+        if task in tasks:
+            columns.append(Column(key=key, name=bench.get("name", key), split=bench.get("split"),
+                                  unit=bench.get("unit", "percent"), known=True, task=task))
+    covered = {c.task for c in columns}
+    return columns + [Column(key=t, name=t, split=None, unit="percent", known=False, task=t)
+                      for t in tasks if t not in covered]
 
 
 def run_cell(task: dict[str, Any] | None, column: Column, bench: dict[str, Any]) -> Cell:
-    """A run's score for a column: the subset reported.yaml names, else the overall score."""
+    """A run's score for a column: the part of its results the column reports (a subset such as
+    MathVerse's Vision Only, or WeMath's loose score), else its headline."""
     if task is None:
         return Cell(missing="not run")
-    part, warnings = task, []
-    subset = bench.get("subset")
-    if subset:
-        found = task.get("subsets", {}).get(subset["key"], {}).get(subset["value"])
-        if found is not None:
-            part = found
-        else:
-            warnings.append(f"no {subset['key']}={subset['value']!r} score in this run "
-                            "(the reported column); the overall score is shown")
-    split = task.get("split")
-    if split and column.split and split != column.split:
-        warnings.append(f"split {split!r}; the reported column is on {column.split!r}")
-    if not column.known:
-        warnings.append("the reported table has no such benchmark")
-    elif column.unit != "percent":
-        warnings.append(f"reported scores are in {column.unit}; this is a percentage")
+    part, missing = column_part(task, bench)
+    if part is None:
+        return Cell(missing=f"not comparable: {missing}", n=task.get("n"))
+    warnings = comparability(task, bench) if column.known else [
+        "the reported table has no such benchmark"]
     if part.get("score") is None:
         return Cell(missing="no score", n=part.get("n"), warnings=warnings)
     ci = part.get("ci95")
@@ -289,7 +296,7 @@ def build_rows(runs: list[Run], labels: list[str], columns: list[Column],
     benchmarks = reference["benchmarks"]
     rows = []
     for run, label in zip(runs, labels, strict=True):
-        cells = {c.key: run_cell(run.tasks.get(c.key), c, benchmarks.get(c.key, {}))
+        cells = {c.key: run_cell(run.tasks.get(c.task or c.key), c, benchmarks.get(c.key, {}))
                  for c in columns}
         rows.append(Row(label=label, kind="run", detail=f"{run.model} ({run.path})",
                         cells=cells, average=average_cell(cells, columns)))
@@ -518,13 +525,13 @@ def build_report(paths: list[Path], reference_models: list[str] | None = None,
                for run, label in zip(runs, labels, strict=True)]
     warnings += check_sample_sets(records, labels, rows)
     images, samples, left_out = ImageStore(), [], []
-    for column in columns:
-        for index, picked in enumerate(pick_records(records, column.key, max_samples)):
-            total = len(records[index].get(column.key) or [])
+    for task in dict.fromkeys(c.task or c.key for c in columns):
+        for index, picked in enumerate(pick_records(records, task, max_samples)):
+            total = len(records[index].get(task) or [])
             if len(picked) < total:
-                left_out.append({"run": index, "task": column.key, "shown": len(picked),
+                left_out.append({"run": index, "task": task, "shown": len(picked),
                                  "total": total})
-            samples += [sample_view(r, index, runs[index], column.key, images) for r in picked]
+            samples += [sample_view(r, index, runs[index], task, images) for r in picked]
     curves = read_curves(runs, labels, warnings)
     infos = [RunInfo(label=label, path=str(run.path), model=run.model,
                      settings=run_settings(run.config),

@@ -20,8 +20,9 @@ from ovr_eval.compare import (
     resolve_model,
     rows_to_json,
     runs_table,
+    same_problems_interval,
 )
-from ovr_eval.metrics import Z95, task_scores
+from ovr_eval.metrics import Z95, summarize, task_scores, wilson
 from ovr_eval.types import UserError
 
 RESEARCH_NOTES = REPO.parent / "shared" / "research" / "ovr.md"
@@ -150,9 +151,11 @@ def test_verdicts_against_the_reported_scores(tmp_path, reference):
         "math500": items(95, 100), "mathvision": items(20, 100)}))
     rows = {r.task: r for r in compare_to_reference(run, "OVR-7B-RL", reference)}
     math500 = rows["math500"]
-    half = 100 * Z95 * math.sqrt(0.95 * 0.05 / 99)  # sample variance over 100 items
-    assert math.isclose(math500.run_score, 95.0)
-    assert math.isclose(math500.run_ci95[0], 95.0 - half)
+    # one response per problem: the rerun noise is unknown, so the between-problem error (an
+    # upper bound) makes the interval, as a Wilson interval over the 100 problems
+    assert math.isclose(math500.run_score, 95.0) and math500.samples_per_item == 1
+    assert math500.run_ci95 == pytest.approx([100 * x for x in wilson(0.95, 100)])
+    assert math500.error.startswith("between-problem")
     assert math500.reported == 95.3 and math500.source == "Table 2"
     assert math.isclose(math500.difference, -0.3)
     assert math500.verdict == "consistent" and math500.n == 100
@@ -162,6 +165,64 @@ def test_verdicts_against_the_reported_scores(tmp_path, reference):
     assert [r.verdict for r in above] == ["above", "consistent"]
 
 
+def test_intervals_hold_at_all_right_and_tiny_samples(tmp_path, reference):
+    """Issue 13: 5/5 correct must not give [100, 100] and "above" 95.3; n=2 must not give
+    "below"; an interval that covers the paper's number but spans more than 20 points says
+    "too few samples to tell"."""
+    run = load_run(make_run(tmp_path / "r", "m", {"math500": items(5, 5),
+                                                  "mathvision": items(0, 2)}))
+    rows = {r.task: r for r in compare_to_reference(run, "OVR-7B-RL", reference)}
+    five = rows["math500"]
+    assert five.run_score == 100.0 and five.run_ci95[1] == 100.0
+    assert five.run_ci95[0] == pytest.approx(56.55, abs=0.01)  # Wilson, 5 of 5
+    assert five.verdict == "too few samples to tell"
+    two = rows["mathvision"]
+    assert two.run_ci95[0] == 0.0 and two.run_ci95[1] == pytest.approx(65.76, abs=0.01)
+    assert two.verdict == "too few samples to tell"
+    assert run.tasks["math500"]["ci95"] == pytest.approx(wilson(1.0, 5))
+    # 0 of 200 is a real "below" 51.8, 200 of 200 a real "above" 95.3
+    run = load_run(make_run(tmp_path / "big", "m", {"math500": items(200, 200),
+                                                    "mathvision": items(0, 200)}))
+    rows = {r.task: r for r in compare_to_reference(run, "OVR-7B-RL", reference)}
+    assert rows["math500"].verdict == "above" and rows["mathvision"].verdict == "below"
+
+
+def aime_like() -> dict[str, list[bool]]:
+    """30 problems, 16 responses each: 18 always solved, 6 half the time, 6 never (70%)."""
+    pattern = [[True] * 16] * 18 + [[True, False] * 8] * 6 + [[False] * 16] * 6
+    return {str(i): responses for i, responses in enumerate(pattern)}
+
+
+def test_run_vs_paper_uses_the_rerun_noise(tmp_path, reference):
+    """Issue 16: on the same 30 problems at k=16, the between-problem interval (another sample
+    of problems) covers OVR's 63.5 although reruns of this run would never come near it."""
+    run = load_run(make_run(tmp_path / "r", "m", {"aime2024": aime_like()}))
+    task = run.tasks["aime2024"]
+    assert task["samples_per_item"] == 16 and math.isclose(task["score"], 0.7)
+    spread = (18 * 0.3**2 + 6 * 0.2**2 + 6 * 0.7**2) / 29  # of the 30 problem means
+    assert math.isclose(task["stderr"], math.sqrt(spread / 30))
+    within = (16 / 15) * 0.25  # unbiased variance of eight 1s and eight 0s
+    assert math.isclose(task["stderr_rerun"], math.sqrt(6 * within / 16) / 30)
+    assert math.isclose(task["stderr_rerun_k1"], math.sqrt(6 * within) / 30)
+    assert task["ci95"][0] < 0.635 < task["ci95"][1]  # another sample of problems: consistent
+    [row] = compare_to_reference(run, "OVR-7B-RL", reference)
+    assert row.error == "rerun" and row.run_ci95[0] > 63.5 and row.verdict == "above"
+    assert row.reported_k is None  # OVR states no samples per problem: its noise is not added
+
+
+def test_a_reported_k_adds_the_papers_own_noise(tmp_path, reference):
+    run = load_run(make_run(tmp_path / "r", "m", {"aime2024": aime_like()}))
+    part = run.tasks["aime2024"]
+    alone, _ = same_problems_interval(part, None)
+    with_paper, error = same_problems_interval(part, 16)
+    assert "k=16" in error and with_paper[0] < alone[0] and with_paper[1] > alone[1]
+    # equal k on both sides: the variance doubles
+    half = (alone[1] - alone[0]) / 2
+    assert (with_paper[1] - with_paper[0]) / 2 == pytest.approx(half * math.sqrt(2), rel=0.05)
+    [row] = compare_to_reference(run, "Open-Reasoner-Zero-7B", reference)
+    assert row.reported_k == 16 and row.reported == 17.9 and "k=16" in row.error
+
+
 def test_mathverse_is_compared_on_the_vision_only_version(tmp_path, reference):
     versions = {"a": "Vision Only", "b": "Vision Only", "c": "Text Dominant", "d": "Text Lite"}
     metadata = {"mathverse": {i: {"problem_version": v} for i, v in versions.items()}}
@@ -169,15 +230,38 @@ def test_mathverse_is_compared_on_the_vision_only_version(tmp_path, reference):
         "a": [False], "b": [False], "c": [True], "d": [True]}},
         splits={"mathverse": "testmini"}, metadata=metadata))
     [row] = compare_to_reference(run, "OVR-7B-RL", reference)
-    assert row.run_score == 0.0 and row.n == 2 and row.verdict == "below"
-    assert row.warnings == []
+    assert row.run_score == 0.0 and row.n == 2 and row.warnings == []
+    assert row.verdict == "too few samples to tell"  # 0 of 2 says nothing about 54.6
 
+    # the text-only ablation is another version: not comparable, not "below"
     text_only = load_run(make_run(tmp_path / "t", "m", {"mathverse": items(1, 2)},
                                   splits={"mathverse": "testmini_text_only"}))
     [row] = compare_to_reference(text_only, "OVR-7B-RL", reference)
-    assert row.run_score == 50.0
-    assert any("overall score" in w for w in row.warnings)
+    assert row.verdict == "not comparable" and row.difference is None and row.run_ci95 is None
     assert any("testmini_text_only" in w for w in row.warnings)
+    assert any("Vision Only" in w for w in row.warnings)
+
+
+def test_every_paper_column_a_run_fills_is_compared(tmp_path, reference):
+    """WeMath fills two paper columns: strict (its headline) and loose (OVR's 64.8)."""
+    strict, loose = summarize({"p1": [1.0], "p2": [0.5]}), summarize({"p1": [1.0], "p2": [1.0]})
+    root = make_run(tmp_path / "r", "m", {"wemath": items(1, 2)}, splits={"wemath": "testmini"})
+    results = json.loads((root / "results.json").read_text())
+    results["tasks"]["wemath"].update({**strict, "score_strict": strict, "score_loose": loose})
+    (root / "results.json").write_text(json.dumps(results))
+    rows = compare_to_reference(load_run(root), "OVR-7B-RL", reference)
+    assert [(r.task, r.column) for r in rows] == [("wemath", "wemath"),
+                                                  ("wemath", "wemath_loose")]
+    assert [r.reported for r in rows] == [44.6, 64.8]
+    assert [r.run_score for r in rows] == [75.0, 100.0]
+    console = Console(width=220, record=True)
+    console.print(reference_table(rows))
+    assert "wemath (wemath_loose)" in console.export_text()
+    # a run without the loose score cannot fill that column
+    del results["tasks"]["wemath"]["score_loose"]
+    (root / "results.json").write_text(json.dumps(results))
+    rows = compare_to_reference(load_run(root), "OVR-7B-RL", reference)
+    assert rows[1].verdict == "not comparable" and "score_loose" in rows[1].warnings[0]
 
 
 def test_a_benchmark_the_reference_lacks_is_marked_not_reported(tmp_path, reference):
@@ -219,13 +303,44 @@ def test_paired_comparison_over_the_same_samples(tmp_path):
     assert row.task == "math500" and row.method == "paired" and row.same_samples
     assert (row.n_shared, row.only_in_a, row.only_in_b) == (4, 0, 0)
     assert math.isclose(row.difference, 100 * mean)
-    assert math.isclose(row.ci95[0], 100 * (mean - Z95 * sd / 2))
-    assert math.isclose(row.ci95[1], 100 * (mean + Z95 * sd / 2))
+    # Wilson on (d + 1) / 2 from the paired error, at most 2 n k = 16 trials
+    q, se = (mean + 1) / 2, sd / 2 / 2
+    low, high = wilson(q, min(q * (1 - q) / se**2, 16))
+    assert row.ci95 == pytest.approx([100 * (2 * low - 1), 100 * (2 * high - 1)])
     assert math.isclose(row.score_a, 37.5) and math.isclose(row.score_b, 87.5)
     assert row.verdict == "B higher" and row.warnings == []
+    assert row.ci95_rerun is not None and row.ci95_rerun[0] < 100 * mean < row.ci95_rerun[1]
     # pairing removes the between-item spread: narrower than the unpaired interval
     ta, tb = run_a.tasks["math500"], run_b.tasks["math500"]
     assert row.ci95[1] - row.ci95[0] < 200 * Z95 * math.hypot(ta["stderr"], tb["stderr"])
+
+
+def test_paired_differences_do_not_collapse(tmp_path):
+    """Every paired difference equal (B right, A wrong on both problems): not a certainty."""
+    run_a = load_run(make_run(tmp_path / "a", "A", {"math500": items(0, 2)}))
+    run_b = load_run(make_run(tmp_path / "b", "B", {"math500": items(2, 2)}))
+    [row] = compare_runs(run_a, run_b)
+    assert row.difference == 100.0 and row.ci95[1] == 100.0 and row.ci95[0] < 0
+    assert row.verdict == "no clear difference"
+
+
+def test_runs_are_compared_on_the_headline_units(tmp_path):
+    """MathVerse: the runs differ on Text Dominant only, so the Vision Only headline is the
+    same; WeMath is paired by problem, not by question."""
+    versions = {"a": "Vision Only", "b": "Vision Only", "c": "Text Dominant", "d": "Text Dominant"}
+    metadata = {"mathverse": {i: {"problem_version": v} for i, v in versions.items()}}
+    run_a = load_run(make_run(tmp_path / "a", "A", {"mathverse": {
+        "a": [True], "b": [False], "c": [False], "d": [False]}}, metadata=metadata))
+    run_b = load_run(make_run(tmp_path / "b", "B", {"mathverse": {
+        "a": [True], "b": [False], "c": [True], "d": [True]}}, metadata=metadata))
+    [row] = compare_runs(run_a, run_b)
+    assert row.n_shared == 2 and row.difference == 0.0 and row.score_a == 50.0
+    assert run_a.units("mathverse") == {"a": [1.0], "b": [0.0]}
+    # different splits: not comparable
+    other = load_run(make_run(tmp_path / "c", "C", {"mathverse": {"a": [True], "b": [True]}},
+                              splits={"mathverse": "testmini_text_only"}, metadata=metadata))
+    [row] = compare_runs(run_a, other)
+    assert row.verdict == "not comparable" and "splits differ" in row.warnings[0]
 
 
 def test_differing_sample_sets_are_reported(tmp_path):

@@ -210,6 +210,28 @@ def test_missing_cells_are_marked_never_zero(tmp_path, no_katex):
     assert re.search(r"No score \(missing, not 0\): [^<]*\bb\b", html)
 
 
+def test_every_paper_column_a_run_fills_is_shown(tmp_path, no_katex):
+    """WeMath fills the paper's strict and loose columns; a text-only MathVerse run cannot
+    fill the vision-only column and says why instead of showing another version's score."""
+    from ovr_eval.metrics import summarize
+
+    run = make_run(tmp_path / "a", "m-a", {"wemath": records("wemath", 1, 2),
+                                           "mathverse": records("mathverse", 1, 2)})
+    results = json.loads((run / "results.json").read_text())
+    strict, loose = summarize({"p1": [1.0], "p2": [0.5]}), summarize({"p1": [1.0], "p2": [1.0]})
+    results["tasks"]["wemath"].update({**strict, "split": "testmini", "score_strict": strict,
+                                       "score_loose": loose})
+    results["tasks"]["mathverse"]["split"] = "testmini_text_only"
+    (run / "results.json").write_text(json.dumps(results))
+    out = tmp_path / "report.html"
+    write_report([run], out, reference_models=["OVR-7B-RL"])
+    cells = Page(out.read_text("utf-8")).cells
+    assert cells["a"]["wemath"][1].startswith("75.0")
+    assert cells["a"]["wemath_loose"][1].startswith("100.0")
+    assert cells["OVR-7B-RL"]["wemath_loose"][1].startswith("64.8")
+    assert cells["a"]["mathverse"][0] == "missing" and "Vision Only" in cells["a"]["mathverse"][1]
+
+
 def test_runs_marked_and_reported_models_chosen(two_runs, tmp_path, no_katex):
     out = tmp_path / "r.html"
     write_report(two_runs, out, reference_models=["none"])
