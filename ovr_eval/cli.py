@@ -24,6 +24,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 console = Console()
 DEFAULT_TASKS = "math500,mathvision,mathverse"
 DEMO_SPLITS = {"mathvision": "testmini", "mathverse": "testmini_text_only"}
+PAPER_SUITES = ("ovr-language", "ovr-visual", "ovr-all")
 
 
 def parse_splits(values: list[str]) -> dict[str, str]:
@@ -78,9 +79,15 @@ def eval_command(
     engine: Annotated[str | None, typer.Option(help="vllm | hf | openai (default: vllm "
                                                "when installed)")] = None,
     limit: Annotated[int | None, typer.Option(help="first N samples of each task")] = None,
-    samples: Annotated[int, typer.Option(help="responses per prompt (avg@k, pass@k)")] = 1,
-    temperature: Annotated[float, typer.Option()] = 0.0,
-    top_p: Annotated[float, typer.Option()] = 1.0,
+    samples: Annotated[int | None, typer.Option(
+        help="responses per prompt (avg@k, pass@k; default 1)")] = None,
+    temperature: Annotated[float | None, typer.Option(
+        help="sampling temperature (default 0: greedy)")] = None,
+    top_p: Annotated[float | None, typer.Option(help="nucleus sampling (default 1.0)")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="a paper's sampling per benchmark: 'ovr' = avg@16 at T=1, top-p 1 on AIME, "
+             "MATH500 and GPQA, one response at T=1 elsewhere (explicit options override it)"
+    )] = None,
     max_tokens: Annotated[int | None, typer.Option(help="new tokens per response "
                                                    "(default 32768; demo 64)")] = None,
     seed: Annotated[int, typer.Option()] = 0,
@@ -125,15 +132,22 @@ def eval_command(
         console.print("[bold]demo:[/] a tiny Qwen2.5-VL with [bold]random weights[/] on small "
                       "slices of each benchmark; it scores ~0. Give --model to evaluate a real "
                       "checkpoint.")
-    if samples > 1 and temperature == 0:
+    given = {k: v for k, v in (("n", samples), ("temperature", temperature), ("top_p", top_p))
+             if v is not None}
+    if preset is None and (samples or 1) > 1 and not temperature:
         console.print("[yellow]--samples > 1 with temperature 0 gives identical responses; "
                       "set --temperature")
+    if preset is None and any(n in PAPER_SUITES for n in task_names):
+        console.print("[dim]hint: --preset ovr samples each benchmark as the paper's sources "
+                      "did (avg@16 at T=1 on AIME, MATH500, GPQA)")
     options = EvalOptions(
         model=model, tasks=task_names,
         out=out or Path("runs") / Path(model.rstrip("/")).name,
         engine=engine or default_engine(),
-        sampling=SamplingConfig(n=samples, temperature=temperature, top_p=top_p,
+        sampling=SamplingConfig(n=samples or 1, temperature=temperature or 0.0,
+                                top_p=1.0 if top_p is None else top_p,
                                 max_tokens=max_tokens or 32768, seed=seed),
+        preset=preset, sampling_overrides=given,
         prompt=prompt, splits=splits, data_dir=data_dir, limit=limit,
         engine_options={"revision": revision, "dtype": dtype,
                         "tensor_parallel_size": tensor_parallel_size,

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ovr_eval.behaviours import behaviours_for_run
 from ovr_eval.engines import Engine, create_engine
+from ovr_eval.presets import get_preset
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.recording import RecordSink
 from ovr_eval.runs import RunDir, write_json_atomic
@@ -43,6 +44,8 @@ class EvalOptions:
     engine_options: dict[str, Any] = field(default_factory=dict)
     task_dirs: list[Path] = field(default_factory=list)
     shard: tuple[int, int] | None = None  # (index, count): a data-parallel worker's share
+    preset: str | None = None  # per-task sampling of a paper (ovr_eval.presets)
+    sampling_overrides: dict[str, Any] = field(default_factory=dict)  # given with a preset
 
 
 def package_versions() -> dict[str, str]:
@@ -121,11 +124,22 @@ class Evaluation:
             if name not in {t.name for t in self.tasks}:
                 raise UserError(f"--split names task {name!r}, which is not in --tasks")
         self.templates = {t.name: load_template(self.prompt_of(t)) for t in self.tasks}
+        self.task_sampling: dict[str, SamplingConfig] = {}
+        if options.preset is not None:
+            preset = get_preset(options.preset)
+            overrides = options.sampling_overrides
+            options.sampling = preset.sampling_for("", options.sampling, overrides)
+            self.task_sampling = {t.name: preset.sampling_for(t.name, options.sampling,
+                                                              overrides) for t in self.tasks}
         self.run_dir = RunDir(options.out)
         self.max_images = 1  # most images in one loaded sample (sizes the vLLM engine)
 
     def prompt_of(self, task: Task) -> str:
         return self.options.prompt or task.default_prompt
+
+    def sampling_of(self, task: Task) -> SamplingConfig:
+        """The task's sampling: its preset's when ``--preset`` is given, else the run's."""
+        return self.task_sampling.get(task.name, self.options.sampling)
 
     def split_of(self, task: Task) -> str:
         return self.options.splits.get(task.name, task.default_split)
@@ -136,6 +150,9 @@ class Evaluation:
             "model": o.model, "revision": o.engine_options.get("revision"), "engine": o.engine,
             "engine_options": {k: v for k, v in o.engine_options.items() if k != "api_key"},
             "sampling": asdict(o.sampling),
+            **({"preset": o.preset,
+                "sampling_by_task": {t: asdict(v) for t, v in self.task_sampling.items()}}
+               if o.preset else {}),
             "prompt": {t.name: self.prompt_of(t) for t in self.tasks},
             "splits": {t.name: self.split_of(t) for t in self.tasks},
             "data_dir": str(o.data_dir) if o.data_dir else None, "limit": o.limit,
@@ -206,14 +223,15 @@ class Evaluation:
             raise UserError(f"model {self.options.model} is text-only but task {task.name} "
                             "has images; use a vision-language model or a text-only task")
         by_id = {s.id: s for s in todo}
-        seed, timeout = self.options.sampling.seed, 2.0
+        sampling = self.sampling_of(task)
+        seed, timeout = sampling.seed, 2.0
         requests = [build_request(self.templates[task.name], s, seed) for s in todo]
         sink = RecordSink(self.run_dir.writer(task.name), make_record)
         tokens, finished, start = 0, 0, time.monotonic()
         try:
             with _progress(self.console) as bar:
                 bar_id = bar.add_task(task.name, total=total, completed=done, speed="")
-                for completion in engine.generate(requests, self.options.sampling):
+                for completion in engine.generate(requests, sampling):
                     sink.put(by_id[completion.sample_id], split, completion, timeout)
                     tokens += sum(completion.completion_tokens)
                     elapsed = max(time.monotonic() - start, 1e-9)

@@ -12,7 +12,8 @@ from ovr_eval.types import UserError
 
 FSYNC_EVERY_S = 2.0
 # settings that change what a record means: a resumed run must use the same ones
-RESUME_KEYS = ("model", "revision", "engine", "sampling", "prompt", "splits", "data_dir")
+RESUME_KEYS = ("model", "revision", "engine", "sampling", "sampling_by_task", "prompt", "splits",
+               "data_dir")
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -462,7 +462,8 @@ def test_ovr_all_through_vllm_reports_every_official_metric(tmp_path, tiny_model
     result = subprocess.run(
         [sys.executable, "-m", "ovr_eval.cli", "eval", "--model", str(tiny_model),
          "--tasks", "ovr-all", "--limit", "2", "--max-tokens", "8", "--data-dir",
-         str(ovr_data_dir), "--dtype", "float32", "--max-model-len", "2048", "--out", str(out)],
+         str(ovr_data_dir), "--dtype", "float32", "--max-model-len", "2048", "--out", str(out),
+         "--preset", "ovr"],
         capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "160"})
     assert result.returncode == 0, result.stderr[-3000:]
     tasks = json.loads((out / "results.json").read_text())["tasks"]
@@ -474,6 +475,12 @@ def test_ovr_all_through_vllm_reports_every_official_metric(tmp_path, tiny_model
             assert OFFICIAL_SUBSETS[name] in scores["subsets"], name
         assert not scores["skipped"]["count"], (name, scores["skipped"])
     assert tasks["wemath"]["four_dimensional"]["incomplete_problems"] == 1  # 2 of 3 parts
-    rows = {r.task: r for r in compare_to_reference(load_run(out), "OVR-7B-RL")}
-    reported = {n for n, r in rows.items() if r.reported is not None}
-    assert reported == set(tasks) - {"mmmu"}  # the paper reports no MMMU score
+    # the preset: avg@16 at T=1 where ORZ reports it, one response elsewhere
+    config = json.loads((out / "config.json").read_text())
+    assert config["preset"] == "ovr" and config["sampling_by_task"]["aime2024"]["n"] == 16
+    assert tasks["aime2024"]["samples_per_item"] == 16 and tasks["mmlu"]["samples_per_item"] == 1
+    assert tasks["aime2024"]["stderr_rerun"] is not None and tasks["mmlu"]["stderr_rerun"] is None
+    rows = compare_to_reference(load_run(out), "OVR-7B-RL")
+    reported = {r.column for r in rows if r.reported is not None}
+    # every paper column the run fills (WeMath twice); the paper reports no MMMU score
+    assert reported == (set(tasks) - {"mmmu"}) | {"wemath_loose"}
