@@ -274,14 +274,15 @@ def same_problems_interval(part: dict[str, Any], reported_k: int | None
     if se_run is None:  # one response per problem: rerun noise unknown, bounded by this
         se_run, trials = part.get("stderr") or 0.0, n
         error = "between-problem (one response per problem: an upper bound on rerun noise)"
-    se, low = se_run, (1 if error == "rerun" else n)
+    se = se_run
+    low, high = (1, math.inf) if error == "rerun" else (n, n)
     if reported_k:
         per_response = part.get("stderr_rerun_k1") or part.get("stderr") or 0.0
         se = math.hypot(se_run, per_response / math.sqrt(reported_k))
         trials = 1.0 / (1.0 / trials + 1.0 / (n * reported_k))
-        low = min(low, trials)
+        low, high = min(low, trials), (math.inf if error == "rerun" else trials)
         error += f" + the reported number's (k={reported_k})"
-    return wilson_from_stderr(p, se, low, trials, at_bound=trials), error
+    return wilson_from_stderr(p, se, low, high, at_bound=trials), error
 
 
 def reference_verdict(interval: list[float], reported: float) -> Verdict:

@@ -17,7 +17,10 @@ Two standard errors answer two questions:
 
 Intervals (``ci95``, ``ci95_rerun``) are Wilson score intervals at the effective number of
 trials n_eff = p(1 - p) / se², so they stay inside [0, 1] and do not collapse at 0/n or n/n:
-5 of 5 correct gives [56.6, 100], not [100, 100].
+5 of 5 correct gives [56.6, 100], not [100, 100]. Where se says nothing (a score of 0 or 1)
+the interval is Wilson's over the problems (between) or the responses (rerun). The
+rerun error counts a problem answered alike in all its responses as noiseless; with few
+responses per problem it can understate the noise of problems solved almost always.
 """
 
 from __future__ import annotations
@@ -52,12 +55,14 @@ def wilson(p: float, n_eff: float, z: float = Z95) -> list[float]:
 def wilson_from_stderr(p: float, se: float, n_low: float, n_high: float,
                        at_bound: float) -> list[float]:
     """A Wilson interval for a mean p with standard error se, as if from n_eff = p(1-p)/se²
-    trials clamped to [n_low, n_high]; ``at_bound`` trials when p is 0 or 1 (where se says
-    nothing)."""
+    trials clamped to [n_low, n_high]. Where se says nothing: ``at_bound`` trials when p is 0
+    or 1; ``n_high`` when se is 0 inside (0, 1) (every unit alike), or ``at_bound`` if
+    ``n_high`` is unbounded."""
     if p <= 0.0 or p >= 1.0:
         return wilson(min(max(p, 0.0), 1.0), at_bound)
-    n_eff = n_high if se <= 0 else min(max(p * (1 - p) / (se * se), n_low), n_high)
-    return wilson(p, n_eff)
+    if se <= 0.0:
+        return wilson(p, n_high if math.isfinite(n_high) else at_bound)
+    return wilson(p, min(max(p * (1 - p) / (se * se), n_low), n_high))
 
 
 def _variance(values: Sequence[float]) -> float:
@@ -101,7 +106,8 @@ def summarize(units: Units, weights: Mapping[str, float] | None = None) -> dict[
     if min(len(s) for s in slots) >= 2:
         rerun = math.sqrt(sum(v / len(s) for v, s in zip(within, slots, strict=True))) / total
         rerun_k1 = math.sqrt(sum(within)) / total
-        ci_rerun = wilson_from_stderr(score, rerun, 1, trials, at_bound=trials)
+        # no upper clamp: problems always (never) solved add no rerun noise at all
+        ci_rerun = wilson_from_stderr(score, rerun, 1, math.inf, at_bound=trials)
     return {"score": score, "stderr": stderr, "ci95": ci95, "n": n, "stderr_rerun": rerun,
             "ci95_rerun": ci_rerun, "stderr_rerun_k1": rerun_k1,
             "samples_per_item": min(len(s) for s in slots)}

@@ -42,7 +42,7 @@ def official_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
     if value is None:
         return None
     if kind == "integer":
-        return str(int(value)) == gold, "integer (truncated)"
+        return str(int(value)) == gold, "integer as int(float(x))"
     if meta.get("precision") is None:
         return None
     return str(round(value, int(meta["precision"]))) == gold, "float at precision"

@@ -322,6 +322,10 @@ def test_paired_differences_do_not_collapse(tmp_path):
     [row] = compare_runs(run_a, run_b)
     assert row.difference == 100.0 and row.ci95[1] == 100.0 and row.ci95[0] < 0
     assert row.verdict == "no clear difference"
+    # two runs alike on each of 30 problems at k = 16: a narrow interval around 0
+    same = load_run(make_run(tmp_path / "c", "C", {"aime2024": aime_like()}))
+    [row] = compare_runs(same, same)
+    assert row.difference == 0.0 and -10 < row.ci95[0] < 0 < row.ci95[1] < 10
 
 
 def test_runs_are_compared_on_the_headline_units(tmp_path):

@@ -69,7 +69,7 @@ def test_rerun_error_measures_reruns_and_the_between_error_does_not():
     assert between > 4 * sd_over_reruns
     true_mean = sum(TRUE_RATES) / len(TRUE_RATES)
     covered = sum(r["ci95_rerun"][0] <= true_mean <= r["ci95_rerun"][1] for r in runs)
-    assert covered / len(runs) > 0.9
+    assert 0.9 < covered / len(runs) < 0.98  # a 95% interval, neither too narrow nor too wide
     # more responses per problem: the rerun error shrinks, the between-problem one does not
     k64 = [summarize(simulated_run(rng, 64)) for _ in range(50)]
     assert sum(r["stderr_rerun"] for r in k64) / 50 < 0.6 * rerun
