@@ -123,12 +123,6 @@ def record_units(records: Iterable[dict[str, Any]]) -> dict[str, list[float]]:
     return {str(r["id"]): record_slots(r) for r in records}
 
 
-def item_score(record: dict[str, Any]) -> float:
-    """Mean correctness over an item's k responses (avg@k for one item)."""
-    correct = record["correct"]
-    return sum(correct) / len(correct) if correct else 0.0
-
-
 def grouped_summaries(records: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
     """Scores per value of a metadata field; a list value counts the record for each label."""
     groups: dict[str, dict[str, list[float]]] = defaultdict(dict)
