@@ -20,6 +20,7 @@ from ovr_eval.cli_judge import (
     JudgeBaseUrl,
     JudgeConcurrency,
     JudgeEngine,
+    JudgeMaxTokens,
     JudgeMode,
     JudgeModel,
     judge_options,
@@ -115,7 +116,7 @@ def eval_command(
                      ] = None,
     judge: JudgeModel = None, judge_engine: JudgeEngine = "openai",
     judge_base_url: JudgeBaseUrl = "http://localhost:8000/v1", judge_mode: JudgeMode = "fallback",
-    judge_concurrency: JudgeConcurrency = 16,
+    judge_concurrency: JudgeConcurrency = 16, judge_max_tokens: JudgeMaxTokens = 128,
 ) -> None:
     """Evaluate a model on benchmarks; re-run the same command to resume."""
     from ovr_eval.engines import default_engine
@@ -154,7 +155,7 @@ def eval_command(
                         "distributed_executor_backend": distributed_executor_backend},
         task_dirs=task_dir or [], shard=parse_shard(shard) if shard else None,
         judge=None if shard else judge_options(judge, judge_engine, judge_base_url, judge_mode,
-                                               judge_concurrency, dtype=dtype),
+                                               judge_concurrency, judge_max_tokens, dtype=dtype),
     )
     if options.engine != "openai":
         from ovr_eval.engines import check_model
@@ -186,12 +187,13 @@ def grade_command(
         help="with --judge: the benchmark whose extraction protocol to use")] = None,
     judge: JudgeModel = None, judge_engine: JudgeEngine = "openai",
     judge_base_url: JudgeBaseUrl = "http://localhost:8000/v1", judge_mode: JudgeMode = "fallback",
-    judge_concurrency: JudgeConcurrency = 16,
+    judge_concurrency: JudgeConcurrency = 16, judge_max_tokens: JudgeMaxTokens = 128,
 ) -> None:
     """Grade responses from any harness: adds extracted, correct, method and error to each line."""
     from ovr_eval.grading import grade_file
 
-    judging = judge_options(judge, judge_engine, judge_base_url, judge_mode, judge_concurrency)
+    judging = judge_options(judge, judge_engine, judge_base_url, judge_mode, judge_concurrency,
+                            judge_max_tokens)
     if judging is not None:
         from ovr_eval.judge_files import check_grade_task
 

@@ -12,6 +12,7 @@ from ovr_eval.cli_judge import (
     JudgeBaseUrl,
     JudgeConcurrency,
     JudgeEngine,
+    JudgeMaxTokens,
     JudgeMode,
     JudgeModel,
     judge_options,
@@ -33,14 +34,15 @@ def import_command(
     task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
     judge: JudgeModel = None, judge_engine: JudgeEngine = "openai",
     judge_base_url: JudgeBaseUrl = "http://localhost:8000/v1", judge_mode: JudgeMode = "fallback",
-    judge_concurrency: JudgeConcurrency = 16,
+    judge_concurrency: JudgeConcurrency = 16, judge_max_tokens: JudgeMaxTokens = 128,
 ) -> None:
     """Regrade another harness's responses into a run folder that `ovr compare` and
     `ovr report` read; re-running the same command resumes."""
     from ovr_eval.importers import import_run
 
     console = Console()
-    judging = judge_options(judge, judge_engine, judge_base_url, judge_mode, judge_concurrency)
+    judging = judge_options(judge, judge_engine, judge_base_url, judge_mode, judge_concurrency,
+                            judge_max_tokens)
     summary = import_run(kind, files, task, out, split=split, data_dir=data_dir, model=model,
                          judge=judging, task_dirs=task_dir or [], console=console)
     for name, result in summary["tasks"].items():

@@ -19,15 +19,17 @@ JudgeMode = Annotated[str, typer.Option(
     "--judge-mode", help="fallback: ask only where the rules found no answer; all: every response")]
 JudgeConcurrency = Annotated[int, typer.Option(
     "--judge-concurrency", help="judge requests in flight (openai engine)")]
+JudgeMaxTokens = Annotated[int, typer.Option(
+    "--judge-max-tokens", help="longest judge reply, in tokens")]
 
 
 def judge_options(model: str | None, engine: str, base_url: str, mode: str, concurrency: int,
-                  **engine_options: Any) -> JudgeOptions | None:
+                  max_tokens: int, **engine_options: Any) -> JudgeOptions | None:
     """The judge settings, or None without ``--judge``; the server is checked at once."""
     if model is None:
         return None
     options = JudgeOptions(model=model, engine=engine, base_url=base_url, mode=mode,
-                           concurrency=concurrency,
+                           concurrency=concurrency, max_tokens=max_tokens,
                            engine_options={k: v for k, v in engine_options.items()
                                            if v is not None})
     options.check()

@@ -43,7 +43,7 @@ class JudgeOptions:
     mode: str = "fallback"
     concurrency: int = 16
     retries: int = 2  # extra attempts after an unreadable reply
-    max_tokens: int = 256
+    max_tokens: int = 128
     engine_options: dict[str, Any] = field(default_factory=dict)  # passed to create_engine
 
     def __post_init__(self) -> None:
