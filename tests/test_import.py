@@ -61,7 +61,13 @@ def test_lm_eval_samples_become_a_run_that_compare_and_report_read(shared_data, 
     assert row["task"] == "math500" and row["n"] == result["n"] and row["reported"] is not None
     reported = CliRunner().invoke(app, ["report", str(out), "-o", str(tmp_path / "r.html")])
     assert reported.exit_code == 0, reported.output
-    assert "samples_" not in reported.output and (tmp_path / "r.html").stat().st_size > 0
+    assert f"{result['n']} samples" in " ".join(reported.output.split())
+    from ovr_eval.report import build_report
+
+    report = build_report([out])
+    assert {s.id for s in report.samples} == set(records)
+    run_row = next(r for r in report.rows if r.kind == "run")
+    assert run_row.cells["math500"].n == result["n"]
 
 
 @pytest.mark.parametrize("suffix", ["xlsx", "tsv", "json"])
