@@ -15,6 +15,16 @@ from rich.console import Console
 from rich.table import Table
 
 from ovr_eval.cli_behaviours import behaviours_command
+from ovr_eval.cli_import import import_command
+from ovr_eval.cli_judge import (
+    JudgeBaseUrl,
+    JudgeConcurrency,
+    JudgeEngine,
+    JudgeMaxTokens,
+    JudgeMode,
+    JudgeModel,
+    judge_options,
+)
 from ovr_eval.cli_report import report_command
 from ovr_eval.types import SamplingConfig, UserError
 from ovr_trainer.cli import train_app
@@ -111,6 +121,9 @@ def eval_command(
         help="vLLM executor: 'ray' spreads one engine over several nodes")] = None,
     shard: Annotated[str | None, typer.Option(hidden=True, help="I/N: a data-parallel worker")
                      ] = None,
+    judge: JudgeModel = None, judge_engine: JudgeEngine = "openai",
+    judge_base_url: JudgeBaseUrl = "http://localhost:8000/v1", judge_mode: JudgeMode = "fallback",
+    judge_concurrency: JudgeConcurrency = 16, judge_max_tokens: JudgeMaxTokens = 128,
 ) -> None:
     """Evaluate a model on benchmarks; re-run the same command to resume."""
     from ovr_eval.engines import default_engine
@@ -155,6 +168,8 @@ def eval_command(
                         "base_url": base_url, "concurrency": concurrency,
                         "distributed_executor_backend": distributed_executor_backend},
         task_dirs=task_dir or [], shard=parse_shard(shard) if shard else None,
+        judge=None if shard else judge_options(judge, judge_engine, judge_base_url, judge_mode,
+                                               judge_concurrency, judge_max_tokens, dtype=dtype),
     )
     if options.engine != "openai":
         from ovr_eval.engines import check_model
@@ -182,13 +197,28 @@ def grade_command(
     output: Annotated[Path, typer.Option("-o", "--output", help="graded JSONL to write")],
     workers: Annotated[int, typer.Option(help="verifier worker processes")] = 2,
     timeout: Annotated[float, typer.Option(help="seconds allowed per symbolic check")] = 2.0,
+    task: Annotated[str | None, typer.Option(
+        help="with --judge: the benchmark whose extraction protocol to use")] = None,
+    judge: JudgeModel = None, judge_engine: JudgeEngine = "openai",
+    judge_base_url: JudgeBaseUrl = "http://localhost:8000/v1", judge_mode: JudgeMode = "fallback",
+    judge_concurrency: JudgeConcurrency = 16, judge_max_tokens: JudgeMaxTokens = 128,
 ) -> None:
     """Grade responses from any harness: adds extracted, correct, method and error to each line."""
     from ovr_eval.grading import grade_file
 
+    judging = judge_options(judge, judge_engine, judge_base_url, judge_mode, judge_concurrency,
+                            judge_max_tokens)
+    if judging is not None:
+        from ovr_eval.judge_files import check_grade_task
+
+        check_grade_task(task)
     summary = grade_file(source, output, workers=workers, timeout_s=timeout, console=console)
     console.print(f"graded {summary['graded']} line(s): {summary['correct']} correct; "
                   f"{summary['malformed']} malformed line(s) skipped -> {output}")
+    if judging is not None and task is not None:
+        from ovr_eval.judge_files import judge_graded_file
+
+        judge_graded_file(output, task, judging, console)
 
 
 @app.command("compare")
@@ -205,11 +235,12 @@ def compare_command(
         reference_table,
         runs_table,
     )
+    from ovr_eval.judge_views import with_judged_rows
 
     loaded = [load_run(path) for path in runs]
     output: dict[str, Any] = {"reference": {}, "runs": {}}
     for run in loaded:
-        rows = compare_to_reference(run, reference)
+        rows = with_judged_rows(run, compare_to_reference(run, reference), reference)
         output["reference"][str(run.path)] = [asdict(r) for r in rows]
         if not as_json:
             console.print(reference_table(rows, f"{run.path} vs {reference} (reported)"))
@@ -223,6 +254,7 @@ def compare_command(
 
 
 app.command("report")(report_command)
+app.command("import")(import_command)
 app.command("behaviours")(behaviours_command)
 app.add_typer(train_app, name="train")
 

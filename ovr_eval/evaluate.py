@@ -46,6 +46,7 @@ class EvalOptions:
     shard: tuple[int, int] | None = None  # (index, count): a data-parallel worker's share
     preset: str | None = None  # per-task sampling of a paper (ovr_eval.presets)
     sampling_overrides: dict[str, Any] = field(default_factory=dict)  # given with a preset
+    judge: Any = None  # ovr_eval.judge.JudgeOptions: judged scores beside the rule scores
 
 
 def package_versions() -> dict[str, str]:
@@ -158,6 +159,7 @@ class Evaluation:
             "data_dir": str(o.data_dir) if o.data_dir else None, "limit": o.limit,
             "tasks": [t.name for t in self.tasks], "versions": package_versions(),
             "git_sha": git_sha(), "started": datetime.now(timezone.utc).isoformat(),
+            "judge": o.judge.describe() if o.judge else None,
         }
 
     def _engine(self) -> Engine:
@@ -188,6 +190,11 @@ class Evaluation:
                 self.engine.close()
         if o.shard is not None:  # a data-parallel worker: the coordinator scores the run
             return {"model": o.model, "tasks": {}}
+        if o.judge is not None:  # after the engine is closed: a local judge needs the memory
+            from ovr_eval.judge import judge_run
+
+            ids = {name: {s.id for s in samples} for name, (samples, _) in loaded.items()}
+            results = judge_run(self.run_dir, self.tasks, ids, results, o.judge, self.console)
         previous = {}
         if self.run_dir.results_path.is_file():
             previous = json.loads(self.run_dir.results_path.read_text()).get("tasks", {})

@@ -33,6 +33,11 @@ from ovr_eval.compare import (
     load_run,
     resolve_model,
 )
+from ovr_eval.judge_views import (
+    add_judged_columns,
+    response_judgement,
+    rules_and_judge_disagree,
+)
 from ovr_eval.runs import RunDir, read_jsonl
 from ovr_eval.types import PathLike, UserError
 
@@ -105,6 +110,7 @@ class ResponseView:
     finish: str | None
     tokens: int | None
     chars_left_out: int = 0
+    judge: dict[str, Any] | None = None  # the judge's extraction and verdict (ovr_eval.judge)
 
 
 @dataclass
@@ -123,6 +129,7 @@ class SampleView:
     responses: list[ResponseView]
     responses_left_out: int
     verdict: SampleVerdict
+    disagree: bool = False  # rules and judge disagree on a response
 
 
 @dataclass
@@ -424,7 +431,8 @@ def sample_view(record: dict[str, Any], run_index: int, run: Run, task: str,
             text=text, extracted=_text(_at(record.get("extracted"), i)),
             correct=None if correct is None else bool(correct),
             finish=_text(_at(record.get("finish_reasons"), i)),
-            tokens=tokens if isinstance(tokens, int) else None, chars_left_out=cut))
+            tokens=tokens if isinstance(tokens, int) else None, chars_left_out=cut,
+            judge=response_judgement(record, i)))
     refs = record.get("images") if isinstance(record.get("images"), list) else []
     keys = [(str(ref), images.add(str(ref), run.path)) for ref in refs]
     choices = record.get("choices")
@@ -435,7 +443,7 @@ def sample_view(record: dict[str, Any], run_index: int, run: Run, task: str,
         choices=[_text(c) or "" for c in choices] if isinstance(choices, list) else None,
         images=[k for _, k in keys if k], missing_images=[r for r, k in keys if not k],
         responses=responses, responses_left_out=max(0, len(texts) - MAX_RESPONSES),
-        verdict=sample_verdict(record.get("correct")))
+        verdict=sample_verdict(record.get("correct")), disagree=rules_and_judge_disagree(record))
 
 
 def pick_records(records: list[dict[str, list[dict[str, Any]] | None]], task: str,
@@ -533,6 +541,7 @@ def build_report(paths: list[Path], reference_models: list[str] | None = None,
                                  "total": total})
             samples += [sample_view(r, index, runs[index], task, images) for r in picked]
     curves = read_curves(runs, labels, warnings)
+    columns = add_judged_columns(columns, rows, runs, labels, reference)
     infos = [RunInfo(label=label, path=str(run.path), model=run.model,
                      settings=run_settings(run.config),
                      splits={t: str(v.get("split", "")) for t, v in run.tasks.items()})

@@ -101,6 +101,8 @@ class MathVerse(Task):
             metadata={
                 "problem_version": version, "problem_index": row.get("problem_index"),
                 "subject": metadata.get("subject"), "source": metadata.get("source"),
+                # the full question (Vision Only items have none): MathVerse's judge reads it
+                "question_for_eval": row.get("question_for_eval"),
             },
         )
 

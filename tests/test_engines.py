@@ -81,46 +81,6 @@ def test_unreachable_server_is_a_user_error():
         create_engine("openai", "m", base_url="http://127.0.0.1:9/v1")
 
 
-@pytest.fixture(scope="module")
-def vllm_server(tiny_model):
-    """A real ``vllm serve`` (OpenAI-compatible) of the tiny model on a free local port."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "0", "TORCH_COMPILE_DISABLE": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model),
-         "--served-model-name", "tiny", "--port", str(port), "--dtype", "float32",
-         "--enforce-eager", "--max-model-len", "2048", "--kv-cache-memory-bytes", str(2**29),
-         "--seed", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                pytest.fail("vllm serve exited during start-up")
-            time.sleep(0.5)
-        else:
-            pytest.fail("vllm serve did not start in 120 s")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def test_openai_engine_against_vllm_serve_matches_offline_vllm(vllm_server, vllm_engine,
                                                                shared_data):
     requests = _requests(shared_data)

@@ -7,6 +7,7 @@ only a bounded number of decoded images is held at any time.
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import threading
@@ -83,6 +84,7 @@ class VLLMEngine(Engine):
             **engine_args,
         )
         self.engine = self.llm.llm_engine
+        self.request_ids = itertools.count()
         # enough queued requests to refill the running batch at once, not the whole task: a
         # queued request holds its processed image tensors in host memory
         running = getattr(self.engine.vllm_config.scheduler_config, "max_num_seqs", 256)
@@ -117,14 +119,21 @@ class VLLMEngine(Engine):
     def generate(
         self, requests: Sequence[Request], sampling: SamplingConfig
     ) -> Iterator[Completion]:
+        in_flight: dict[str, tuple[Request, str]] = {}
+        try:
+            yield from self._stream(requests, sampling, in_flight)
+        finally:  # left early (an error, or the caller stopped): free what is still queued
+            if in_flight:
+                self.engine.abort_request(list(in_flight))
+
+    def _stream(self, requests: Sequence[Request], sampling: SamplingConfig,
+                in_flight: dict[str, tuple[Request, str]]) -> Iterator[Completion]:
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind
 
         prepared = prefetch(requests, self._engine_input)
         pending = len(requests)
-        in_flight: dict[str, tuple[Request, str]] = {}
         aliases: dict[str, str] = {}
-        counter = 0
         while pending or in_flight:
             while pending and len(in_flight) < self.max_in_flight:
                 request, prompt = next(prepared)
@@ -134,14 +143,13 @@ class VLLMEngine(Engine):
                     max_tokens=sampling.max_tokens, seed=request.seed,
                     output_kind=RequestOutputKind.FINAL_ONLY,  # one output, all n samples
                 )
-                external_id = f"ovr-{counter}"
+                external_id = f"ovr-{next(self.request_ids)}"  # unique over calls
                 internal_id = self.engine.add_request(external_id, prompt, params)
                 # outputs carry the id we gave (newer vLLM) or the engine's internal one (older)
                 entry = (request, prompt["prompt"])
                 in_flight[external_id] = entry
                 if internal_id and internal_id != external_id:
                     aliases[internal_id] = external_id
-                counter += 1
             for output in self.engine.step():
                 key = aliases.pop(output.request_id, output.request_id) if output.finished else None
                 if key not in in_flight:

@@ -159,7 +159,7 @@
 
   function matches(s, f) {
     return inScope(s, f) && (f.subset === "" || s.subsets.indexOf(f.subset) !== -1)
-      && (f.verdict === "" || s.verdict === f.verdict)
+      && (f.verdict === "" || s.verdict === f.verdict || (f.verdict === "disagree" && s.disagree))
       && (f.search === "" || haystack(s).indexOf(f.search) !== -1);
   }
 
@@ -194,6 +194,14 @@
     if (r.tokens !== null) facts.push(r.tokens + " tokens");
     if (r.chars_left_out) facts.push(r.chars_left_out.toLocaleString() + " characters left out");
     if (facts.length) summary.appendChild(document.createTextNode(" · " + facts.join(" · ")));
+    if (r.judge) {
+      var judged = r.judge.correct === null ? "unknown" : r.judge.correct ? "correct" : "incorrect";
+      summary.appendChild(document.createTextNode(" · judge: "));
+      summary.appendChild(el("span", "verdict " + judged, VERDICTS[judged]));
+      summary.appendChild(document.createTextNode(" (" + (r.judge.method || "") + "), extracted: "));
+      summary.appendChild(answer(r.judge.extracted));
+      if (r.judge.error) summary.appendChild(el("span", "missing-note", " judge failed: " + r.judge.error));
+    }
     details.appendChild(summary);
     details.appendChild(mathText("response-text", r.text));
     return details;

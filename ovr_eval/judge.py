@@ -1,0 +1,414 @@
+"""An answer-extraction judge: a language model reads responses the way a benchmark's official
+pipeline does (``ovr_eval.judge_protocols``) and gives a second, judged verdict beside the rules'.
+
+The judge runs through this project's own engines (``openai`` for any OpenAI-compatible server,
+``vllm`` for a local model), with bounded concurrency and retries. Every reply is appended to a
+cache file in the run folder (JSONL, one write per reply, so a kill -9 loses nothing), keyed by
+(judge model, prompt, response, attempt): a resumed run never asks the same question twice. A
+question the judge cannot answer (the engine fails, or replies stay unreadable after the
+retries) is recorded as a failure on that response and counted; it never stops the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ovr_eval.judge_protocols import Protocol, UnreadableReply, protocol_for
+from ovr_eval.runs import RecordWriter, cut_torn_tail, read_jsonl
+from ovr_eval.types import Request, SamplingConfig, UserError
+
+JudgeMode = Literal["fallback", "all"]
+MODES = ("fallback", "all")
+JUDGE_ENGINES = ("openai", "vllm")
+RETRY_TEMPERATURE = 0.5  # attempt i (after an unreadable reply) samples at i * this temperature
+
+
+@dataclass
+class JudgeOptions:
+    """How to run the judge. ``mode``: "fallback" asks only where the rules found no answer;
+    "all" asks for every response."""
+
+    model: str
+    engine: str = "openai"
+    base_url: str = "http://localhost:8000/v1"
+    mode: str = "fallback"
+    concurrency: int = 16
+    retries: int = 2  # extra attempts after an unreadable reply
+    max_tokens: int = 128
+    engine_options: dict[str, Any] = field(default_factory=dict)  # passed to create_engine
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise UserError(f"--judge-mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.engine not in JUDGE_ENGINES:
+            raise UserError(f"--judge-engine {self.engine!r}: choose one of "
+                            f"{', '.join(JUDGE_ENGINES)}")
+        if self.concurrency < 1 or self.retries < 0 or self.max_tokens < 1:
+            raise UserError("--judge-concurrency and --judge-max-tokens must be positive")
+
+    def describe(self) -> dict[str, Any]:
+        """The settings written to config.json and results.json."""
+        keep = {k: v for k, v in asdict(self).items() if k != "engine_options"}
+        if self.engine != "openai":
+            keep.pop("base_url")
+        return keep
+
+    def check(self) -> None:
+        """Fail early, before any generation, when the judge server cannot be reached."""
+        if self.engine == "openai":
+            from ovr_eval.engines import create_engine
+
+            create_engine("openai", self.model, base_url=self.base_url).close()
+
+
+# ---------------------------------------------------------------- cache
+
+
+def cache_key(model: str, prompt: str, response: str, attempt: int) -> str:
+    """The cache key of one question: (judge model, prompt, response, attempt)."""
+    text = json.dumps([model, prompt, response, attempt], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class JudgeCache:
+    """Judge replies by key, appended one line each to a JSONL file (the first line wins)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.replies: dict[str, str] = {}
+        if self.path.is_file():
+            cut_torn_tail(self.path)
+            for row in read_jsonl(self.path)[0]:
+                if isinstance(row.get("key"), str) and isinstance(row.get("reply"), str):
+                    self.replies.setdefault(row["key"], row["reply"])
+        self.writer: RecordWriter | None = None
+
+    def get(self, key: str) -> str | None:
+        return self.replies.get(key)
+
+    def put(self, key: str, model: str, attempt: int, prompt: str, reply: str) -> None:
+        if self.writer is None:
+            self.writer = RecordWriter(self.path)
+        self.writer.write({"key": key, "model": model, "attempt": attempt, "prompt": prompt,
+                           "reply": reply})
+        self.replies.setdefault(key, reply)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+# ---------------------------------------------------------------- asking
+
+
+@dataclass
+class Question:
+    """One thing to ask the judge about one response; ``parse`` reads the reply."""
+
+    prompt: str
+    response: str
+    parse: Callable[[str], Any]
+
+
+@dataclass
+class Answer:
+    """The parsed reply to a question, or why there is none."""
+
+    value: Any = None
+    error: str | None = None
+    reply: str | None = None
+
+
+@dataclass
+class JudgeStats:
+    asked: int = 0  # requests sent to the judge engine in this invocation
+    from_cache: int = 0  # questions answered from the cache
+    unreadable: int = 0  # replies that did not have the form asked for (then retried)
+
+
+class Judge:
+    """Asks questions through an engine, with the cache, retries and failure isolation."""
+
+    def __init__(self, options: JudgeOptions, cache: JudgeCache, console: Console | None = None):
+        self.options, self.cache = options, cache
+        self.console = console or Console()
+        self.engine: Any = None
+        self.engine_error: str | None = None
+        self.stats = JudgeStats()
+
+    def _engine(self) -> Any:
+        if self.engine is None and self.engine_error is None:
+            from ovr_eval.engines import create_engine
+
+            o = self.options
+            try:
+                with self.console.status(f"loading judge {o.model} ({o.engine})"):
+                    self.engine = create_engine(
+                        o.engine, o.model, base_url=o.base_url, concurrency=o.concurrency,
+                        **{"max_model_len": 8192, **o.engine_options})
+            except (UserError, OSError, RuntimeError, ValueError) as exc:
+                self.engine_error = f"judge engine unavailable: {exc}"
+                self.console.print(f"[red]{self.engine_error}")
+        return self.engine
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        self.cache.close()
+
+    def ask(self, questions: Sequence[Question], label: str = "judging") -> list[Answer]:
+        """Every question answered (from the cache or the engine) or failed, in order."""
+        answers: list[Answer | None] = [None] * len(questions)
+        pending = list(range(len(questions)))
+        model = self.options.model
+        for attempt in range(self.options.retries + 1):
+            keys = {i: cache_key(model, questions[i].prompt, questions[i].response, attempt)
+                    for i in pending}
+            missing = {keys[i]: questions[i].prompt for i in pending
+                       if self.cache.get(keys[i]) is None}
+            self.stats.from_cache += sum(1 for i in pending if self.cache.get(keys[i]) is not None)
+            failures = self._fetch(missing, attempt, label) if missing else {}
+            still = []
+            for i in pending:
+                reply = self.cache.get(keys[i])
+                if reply is None:
+                    answers[i] = Answer(error=failures.get(keys[i], "judge gave no reply"))
+                    continue
+                try:
+                    answers[i] = Answer(value=questions[i].parse(reply), reply=reply)
+                except UnreadableReply as exc:
+                    self.stats.unreadable += 1
+                    answers[i] = Answer(error=f"unreadable judge reply: {exc}", reply=reply)
+                    still.append(i)
+            pending = still
+            if not pending:
+                break
+        return [a if a is not None else Answer(error="not asked") for a in answers]
+
+    def _fetch(self, prompts: dict[str, str], attempt: int, label: str) -> dict[str, str]:
+        """Ask the engine for every (key -> prompt); replies go to the cache as they arrive.
+        Returns the error of each key that got no reply."""
+        engine = self._engine()
+        if engine is None:
+            return dict.fromkeys(prompts, self.engine_error or "judge engine unavailable")
+        sampling = SamplingConfig(n=1, temperature=attempt * RETRY_TEMPERATURE, top_p=1.0,
+                                  max_tokens=self.options.max_tokens, seed=attempt)
+        requests = [Request(key, [{"role": "user", "content": [{"type": "text", "text": p}]}],
+                            seed=attempt) for key, p in prompts.items()]
+        errors: dict[str, str] = {}
+        with _progress(self.console) as bar:
+            task = bar.add_task(f"{label} (attempt {attempt + 1})", total=len(requests))
+
+            def run(batch: list[Request]) -> None:
+                for completion in engine.generate(batch, sampling):
+                    self.stats.asked += 1
+                    reply = completion.responses[0] if completion.responses else ""
+                    key = completion.sample_id
+                    self.cache.put(key, self.options.model, attempt, prompts[key], reply)
+                    bar.advance(task)
+
+            try:
+                run(requests)
+            except Exception:  # one bad request must not lose the others: ask them one by one
+                for request in requests:
+                    if self.cache.get(request.sample_id) is not None:
+                        continue
+                    try:
+                        run([request])
+                    except Exception as exc:
+                        errors[request.sample_id] = f"judge request failed: {_first_line(exc)}"
+                        bar.advance(task)
+        return errors
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+# ---------------------------------------------------------------- judging records
+
+
+def rules_found_no_answer(record: dict[str, Any], index: int) -> bool:
+    """Whether the rule verifier could not read a usable answer from response ``index``."""
+    extracted = _at(record.get("extracted"), index)
+    return extracted is None or _at(record.get("errors"), index) is not None
+
+
+def _at(values: Any, index: int) -> Any:
+    return values[index] if isinstance(values, list) and index < len(values) else None
+
+
+def judge_records(records: list[dict[str, Any]], protocol: Protocol, judge: Judge,
+                  label: str = "judging") -> list[dict[str, Any]]:
+    """Copies of the records with a ``judge`` entry: per response the judged extraction,
+    verdict, method and error (the rule fields are kept as they are)."""
+    mode = judge.options.mode
+    slots: dict[tuple[int, int], dict[str, Any]] = {}
+    extract_at: list[tuple[int, int]] = []
+    extract_q: list[Question] = []
+    for r, record in enumerate(records):
+        for k, response in enumerate(record.get("responses") or []):
+            response = str(response or "")
+            if mode == "fallback" and not rules_found_no_answer(record, k):
+                slots[r, k] = {"extracted": _at(record.get("extracted"), k),
+                               "correct": bool(_at(record.get("correct"), k)),
+                               "method": "rules", "error": None}
+                continue
+            shortcut = protocol.shortcut(record, response)
+            if shortcut is not None:
+                slots[r, k] = {"extracted": shortcut.answer, "method": shortcut.method,
+                               "error": None}
+                continue
+            extract_at.append((r, k))
+            extract_q.append(Question(protocol.extraction_prompt(record, response), response,
+                                      protocol.parse_extraction))
+    for (r, k), answer in zip(extract_at, judge.ask(extract_q, f"{label}: extract"),
+                              strict=True):
+        slots[r, k] = {"extracted": answer.value, "method": "judge", "error": answer.error}
+    match_at: list[tuple[int, int]] = []
+    match_q: list[Question] = []
+    for (r, k), slot in slots.items():
+        if "correct" in slot:
+            continue
+        if slot["error"] is not None:
+            slot["correct"] = False
+            continue
+        decided = protocol.verdict(records[r], slot["extracted"])
+        if decided is None:
+            response = str(records[r]["responses"][k] or "")
+            match_at.append((r, k))
+            match_q.append(Question(protocol.match_prompt(records[r], slot["extracted"]),
+                                    response, protocol.parse_match))
+        else:
+            slot["correct"] = decided
+    for (r, k), answer in zip(match_at, judge.ask(match_q, f"{label}: match"), strict=True):
+        slot = slots[r, k]
+        slot["correct"] = bool(answer.value) if answer.error is None else False
+        slot["error"] = answer.error
+        slot["method"] += "+match"
+    out = []
+    for r, record in enumerate(records):
+        count = len(record.get("responses") or [])
+        per = [slots[r, k] for k in range(count)]
+        out.append({**record, "judge": {
+            "model": judge.options.model, "mode": mode, "protocol": protocol.name,
+            "extracted": [s["extracted"] for s in per], "correct": [s["correct"] for s in per],
+            "methods": [s["method"] for s in per], "errors": [s["error"] for s in per]}})
+    return out
+
+
+def judged_view(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records whose ``correct`` / ``extracted`` are the judge's (for a task's ``score``)."""
+    return [{**r, "correct": r["judge"]["correct"], "extracted": r["judge"]["extracted"]}
+            for r in records if isinstance(r.get("judge"), dict)]
+
+
+def agreement(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often the rule verdict and the judged verdict agree: per response and per sample."""
+    responses = agree = samples_disagreeing = failures = 0
+    disagreeing: list[str] = []
+    for record in records:
+        judged = record.get("judge") or {}
+        pairs = list(zip(record.get("correct") or [], judged.get("correct") or [], strict=False))
+        same = sum(bool(a) == bool(b) for a, b in pairs)
+        responses += len(pairs)
+        agree += same
+        failures += sum(e is not None for e in judged.get("errors") or [])
+        if same < len(pairs):
+            samples_disagreeing += 1
+            if len(disagreeing) < 200:
+                disagreeing.append(str(record.get("id")))
+    return {"responses": responses, "agree": agree,
+            "rate": agree / responses if responses else None,
+            "samples_disagreeing": samples_disagreeing, "disagreeing_ids": disagreeing,
+            "failures": failures}
+
+
+def write_jsonl_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Replace a JSONL file so that readers (and a crash) see the old file or the new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def judge_task_records(path: Path, records: list[dict[str, Any]], task_name: str, judge: Judge
+                       ) -> list[dict[str, Any]]:
+    """Judge a task's records and rewrite its record file atomically with the judge entries."""
+    protocol = protocol_for(task_name)
+    if protocol is None:
+        return records
+    judged = judge_records(records, protocol, judge, task_name)
+    write_jsonl_atomic(path, judged)
+    return judged
+
+
+def judge_summary(task: Any, records: list[dict[str, Any]], judge: Judge) -> dict[str, Any]:
+    """The ``judge`` entry of a task in results.json: settings, the judged scores (same shape
+    as the task's own), agreement with the rules and the count of judge failures."""
+    protocol = protocol_for(task.name)
+    assert protocol is not None
+    agreed = agreement(records)
+    return {**judge.options.describe(), "protocol": protocol.name, "source": protocol.source,
+            "official": True, "scores": task.score(judged_view(records)), "agreement": agreed,
+            "failures": agreed["failures"]}
+
+
+def judge_run(run_dir: Any, tasks: Sequence[Any], sample_ids: dict[str, set[str]],
+              results: dict[str, dict[str, Any]], options: JudgeOptions,
+              console: Console | None = None) -> dict[str, dict[str, Any]]:
+    """Judge every task of a run folder that has an official judge protocol; adds a ``judge``
+    entry to each such task's results. Tasks without one are left as they are."""
+    console = console or Console()
+    judged_tasks = [t for t in tasks if protocol_for(t.name) is not None and t.name in results]
+    skipped = [t.name for t in tasks if protocol_for(t.name) is None]
+    if skipped:
+        console.print(f"[dim]judge: {', '.join(skipped)} have rule-based official metrics; "
+                      "not judged")
+    if not judged_tasks:
+        return results
+    judge = Judge(options, JudgeCache(Path(run_dir.path) / "judge" / "cache.jsonl"), console)
+    try:
+        for task in judged_tasks:
+            judge.stats = JudgeStats()
+            records = run_dir.records(task.name)
+            judged = judge_task_records(run_dir.samples_path(task.name), records, task.name,
+                                        judge)
+            wanted = [r for r in judged if str(r["id"]) in sample_ids[task.name]]
+            summary = judge_summary(task, wanted, judge)
+            summary["requests"] = asdict(judge.stats)
+            results[task.name]["judge"] = summary
+            rate = summary["agreement"]["rate"]
+            console.print(
+                f"judge {task.name}: rules {_pct(results[task.name].get('score'))}, judged "
+                f"{_pct(summary['scores'].get('score'))}; agreement "
+                f"{'-' if rate is None else f'{100 * rate:.1f}%'}; "
+                f"{summary['failures']} judge failure(s)")
+    finally:
+        judge.close()
+    return results
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"

@@ -1,0 +1,144 @@
+"""Judged scores beside the rule scores in ``ovr compare`` and ``ovr report``.
+
+A task judged with ``--judge`` has a ``judge`` entry in results.json (``ovr_eval.judge``). These
+helpers add, next to the rule row or column, the judged one, and say which of the two follows
+the benchmark's official protocol: the judged score for MathVista, MathVerse and LogicVista
+(their official pipelines extract answers with a language model), the rule score elsewhere.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from typing import Any
+
+from ovr_eval.judge_protocols import protocol_for
+
+
+def judge_entry(task: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A task result's ``judge`` entry when it holds judged scores."""
+    entry = (task or {}).get("judge")
+    if isinstance(entry, dict) and isinstance(entry.get("scores"), dict):
+        return entry
+    return None
+
+
+def judged_task(task: dict[str, Any]) -> dict[str, Any] | None:
+    """The judged scores of a task result, shaped like the task result itself."""
+    entry = judge_entry(task)
+    if entry is None:
+        return None
+    return {**entry["scores"], "split": task.get("split")}
+
+
+def judge_notes(entry: dict[str, Any]) -> list[str]:
+    """What a reader of a judged score must know: judge, protocol, agreement, failures."""
+    agreement = entry.get("agreement") or {}
+    rate = agreement.get("rate")
+    notes = [f"judged by {entry.get('model')} ({entry.get('mode')} mode), the official "
+             f"{entry.get('protocol')} protocol"]
+    if rate is not None:
+        notes.append(f"rules and judge agree on {100 * rate:.1f}% of "
+                     f"{agreement.get('responses')} responses "
+                     f"({agreement.get('samples_disagreeing')} samples differ)")
+    if entry.get("failures"):
+        notes.append(f"{entry['failures']} judge failure(s) counted as wrong")
+    return notes
+
+
+def with_judged_rows(run: Any, rows: list[Any], reference: str) -> list[Any]:
+    """``compare_to_reference`` rows with a judged row after each judged task's rule row, and
+    each row marked with whether it follows the benchmark's official protocol."""
+    from ovr_eval.compare import Run, compare_to_reference
+
+    judged = {name: t for name, task in run.tasks.items() if (t := judged_task(task))}
+    judged_rows = {}
+    if judged:
+        pseudo = Run(path=run.path, model=run.model, config=run.config, tasks=judged)
+        judged_rows = {r.task: r for r in compare_to_reference(pseudo, reference)}
+    out = []
+    for row in rows:
+        if protocol_for(row.task) is None:
+            out.append(row)
+            continue
+        if row.task not in judged_rows:
+            out.append(replace(row, warnings=[
+                *row.warnings, "rules only: the official protocol extracts answers with a "
+                "language model (add --judge MODEL for that score)"]))
+            continue
+        entry = judge_entry(run.tasks[row.task]) or {}
+        out.append(replace(row, task=f"{row.task} (rules)", warnings=[
+            *row.warnings, "rules only; the judged row below follows the official protocol"]))
+        judged_row = judged_rows[row.task]
+        out.append(replace(judged_row, task=f"{row.task} (judged, official)",
+                           warnings=[*judged_row.warnings, *judge_notes(entry)]))
+    return out
+
+
+# ---------------------------------------------------------------- ovr report
+
+JUDGED_SUFFIX = "·judged"
+
+
+def add_judged_columns(columns: list[Any], rows: list[Any], runs: list[Any], labels: list[str],
+                       reference: dict[str, Any]) -> list[Any]:
+    """Leaderboard columns with a judged column after each column some run has judged; the
+    rows get its cells (reported models show their one reported score in both). Averages are
+    left as they are: over the rule columns."""
+    from ovr_eval.report import Column, reported_cell, run_cell
+
+    by_label = dict(zip(labels, runs, strict=True))
+    benchmarks = reference.get("benchmarks", {})
+    out = []
+    for column in columns:
+        out.append(column)
+        task_name = column.task or column.key
+        judged = {label: judged_task(run.tasks.get(task_name) or {})
+                  for label, run in by_label.items()}
+        if not any(judged.values()):
+            continue
+        column.name = f"{column.name} · rules"
+        extra = Column(key=column.key + JUDGED_SUFFIX,
+                       name=column.name.replace(" · rules", " · judged (official protocol)"),
+                       split=column.split, unit=column.unit, known=column.known,
+                       task=task_name)
+        out.append(extra)
+        for row in rows:
+            if row.kind == "run":
+                task = judged.get(row.label)
+                cell = run_cell(task, column, benchmarks.get(column.key, {}))
+                if task is None:
+                    cell.missing = "not judged"
+                else:
+                    entry = judge_entry(by_label[row.label].tasks[task_name]) or {}
+                    cell.warnings = [*cell.warnings, *judge_notes(entry)[1:]]
+            else:
+                model = reference["models"].get(row.label, {})
+                cell = reported_cell(model.get("scores", {}), column)
+            row.cells[extra.key] = copy.copy(cell)
+    return out
+
+
+def response_judgement(record: dict[str, Any], index: int) -> dict[str, Any] | None:
+    """The judge's extraction and verdict on response ``index`` of a record, if judged."""
+    entry = record.get("judge")
+    if not isinstance(entry, dict):
+        return None
+
+    def at(key: str) -> Any:
+        values = entry.get(key)
+        return values[index] if isinstance(values, list) and index < len(values) else None
+
+    correct = at("correct")
+    return {"extracted": None if at("extracted") is None else str(at("extracted")),
+            "correct": None if correct is None else bool(correct),
+            "method": at("methods"), "error": at("errors")}
+
+
+def rules_and_judge_disagree(record: dict[str, Any]) -> bool:
+    """Whether any response's rule verdict differs from its judged verdict."""
+    entry = record.get("judge")
+    if not isinstance(entry, dict):
+        return False
+    pairs = zip(record.get("correct") or [], entry.get("correct") or [], strict=False)
+    return any(bool(a) != bool(b) for a, b in pairs)
