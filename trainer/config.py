@@ -78,6 +78,11 @@ class RLConfig:
     normalize_advantages: bool = True
     kl_coef: float = 0.0  # KL to the initial policy as a loss term (ORZ: 0, still logged)
     truncated_reward_zero: bool = True  # ORZ: a truncated response earns 0
+    # boxed: only the answer in the last \boxed{} earns a reward (ORZ/OVR); lenient: the
+    # evaluation's extraction (answer phrases, a bare last line, ...); random: a control that
+    # earns 1 with probability random_reward_rate whatever the response (seeded by rl.seed)
+    reward: str = "boxed"
+    random_reward_rate: float = 0.5
     policy_lr: float = 1e-6
     critic_lr: float = 5e-6
     warmup_steps: int = 0
@@ -87,6 +92,11 @@ class RLConfig:
     engine: str = "hf"  # hf (live model, CPU) | vllm (GPU, weights pushed after each update)
     save_every: int = 0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.random_reward_rate <= 1.0:
+            raise UserError(f"rl.random_reward_rate: {self.random_reward_rate!r} is not a "
+                            "probability (0 to 1)")
 
 
 @dataclass
@@ -121,6 +131,7 @@ class Recipe:
 
 
 CHOICES = {"algorithm": ("ppo", "grpo"), "critic": ("model", "head"),
+           "reward": ("boxed", "lenient", "random"),
            "engine": ("hf", "vllm"), "grouping": ("length", "none"),
            "dtype": ("auto", "float32", "bfloat16", "float16")}
 

@@ -1,8 +1,9 @@
 """RL stage: rollouts through an ovr_eval engine, rewards from ovr_eval.verify, PPO/GRPO updates.
 
 One iteration (ORZ/OVR order): sample ``prompts_per_step`` prompts × ``rollouts_per_prompt``
-responses → grade → score the sequences with the current policy (old log-probs, values,
-entropy) and the initial policy (KL, logged) → advantages (GAE, or group-relative for GRPO) →
+responses → grade (the reward per ``rl.reward``: by default the last boxed answer, as ORZ/OVR)
+→ score the sequences with the current policy (old log-probs, values, entropy) and the initial
+policy (KL, logged) → advantages (GAE, or group-relative for GRPO) →
 one policy optimiser step (token-mean over the whole batch, accumulated over micro-batches) and
 ``critic_updates`` value-head steps → push weights to the engine when it is vLLM.
 Responses are re-tokenised from their text for training, as ORZ does.
@@ -25,8 +26,9 @@ from ovr_eval.engines.images import load_image
 from ovr_eval.evaluate import load_samples
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.tasks import resolve
-from ovr_eval.types import Sample, SamplingConfig
+from ovr_eval.types import Sample, SamplingConfig, Verdict
 from ovr_eval.verify import grade_many
+from ovr_eval.verify.extract import last_boxed, strip_thinking
 from ovr_trainer import algos, checkpoint
 from ovr_trainer.chat_data import IMAGE_TENSORS, TOKEN_TYPES
 from ovr_trainer.config import RLConfig
@@ -87,6 +89,26 @@ def encode_prompt(processor: Any, text: str, images: list[Any]) -> dict[str, Any
     return {"input_ids": tokenizer(text, add_special_tokens=False)["input_ids"]}
 
 
+def _boxed_part(response: str) -> str:
+    """TEMPORARY, until ovr_eval.verify grades boxed answers only: the response cut down to its
+    last ``\\boxed{}`` (nothing when it has none)."""
+    boxed = last_boxed(strip_thinking(response))
+    return "" if boxed is None else f"\\boxed{{{boxed}}}"
+
+
+def rewards(cfg: RLConfig, items: list[tuple[str, str, list[str] | None, bool]],
+            verdicts: list[Verdict], rng: random.Random,
+            cache: dict[tuple[str, str], Any] | None = None) -> list[float]:
+    """The reward of each graded response ``(response, gold, choices, multiple_choice)`` under
+    ``cfg.reward``; ``verdicts`` are the evaluation's (lenient) grades of the same items."""
+    if cfg.reward == "lenient":
+        return [v.score for v in verdicts]
+    if cfg.reward == "random":  # a control: independent of the response
+        return [float(rng.random() < cfg.random_reward_rate) for _ in items]
+    boxed = [(_boxed_part(response), *rest) for response, *rest in items]
+    return [v.score for v in grade_many(boxed, cache=cache)]
+
+
 def collect(engine: Engine, processor: Any, samples: list[Sample], cfg: RLConfig,
             templates: dict[str, Any], seed: int, max_new_tokens: int
             ) -> tuple[list[Rollout], int]:
@@ -103,19 +125,22 @@ def collect(engine: Engine, processor: Any, samples: list[Sample], cfg: RLConfig
                               top_p=cfg.top_p, max_tokens=max_new_tokens, seed=seed)
     completions = {c.sample_id: c for c in engine.generate(requests, sampling)}
     rollouts, generated = [], 0
+    rng, cache = random.Random(f"reward-{seed}"), {}
     for request, sample in zip(requests, samples, strict=True):
         completion = completions[request.sample_id]
         generated += sum(completion.completion_tokens)
         prompt = encode_prompt(processor, completion.prompt, sample.images)
         mc = sample.answer_type == "multiple_choice"
-        verdicts = grade_many([(r, sample.answer, sample.choices, mc)
-                               for r in completion.responses])
-        for text, reason, verdict in zip(completion.responses, completion.finish_reasons,
-                                         verdicts, strict=True):
+        items = [(r, sample.answer, sample.choices, mc) for r in completion.responses]
+        verdicts = grade_many(items, cache=cache)
+        for text, reason, verdict, score in zip(
+                completion.responses, completion.finish_reasons, verdicts,
+                rewards(cfg, items, verdicts, rng, cache), strict=True):
             truncated = reason == "length"
             ids = tokenizer(text, add_special_tokens=False)["input_ids"]
             ids = ids if truncated else [*ids, tokenizer.eos_token_id]
-            reward = 0.0 if truncated and cfg.truncated_reward_zero else verdict.score
+            zero = truncated and cfg.truncated_reward_zero and cfg.reward != "random"
+            reward = 0.0 if zero else score
             rollouts.append(Rollout(sample, prompt, text, ids or [tokenizer.eos_token_id],
                                     reward, verdict.correct, truncated))
     return rollouts, generated

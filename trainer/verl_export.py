@@ -241,6 +241,9 @@ def caveats(recipe: Recipe) -> list[str]:
     if recipe.sft.enabled:
         notes.append("the recipe's SFT stage is not exported: the run starts from model.path "
                      "(run the SFT stage first and pass --set model.path=CHECKPOINT)")
+    if rl.reward != "lenient":
+        notes.append(f"rl.reward={rl.reward}: the verl reward (ovr_reward.py) grades with the "
+                     "evaluation's lenient answer extraction")
     if rl.truncated_reward_zero:
         notes.append("truncated responses are not forced to reward 0 (verl's naive reward "
                      "manager passes no finish reason to compute_score)")
