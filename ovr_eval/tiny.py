@@ -69,8 +69,13 @@ def _merge_for(token: bytes, ranks: dict[bytes, int]) -> tuple[bytes, bytes]:
     return parts[0], b"".join(parts[1:])
 
 
-def build_tokenizer(tiktoken_file: Path, chat_template: str):
-    """A transformers fast tokenizer equal to Qwen2.5's, from its BPE rank table."""
+def build_tokenizer(tiktoken_file: Path, chat_template: str, ranks_kept: int | None = None):
+    """A transformers fast tokenizer equal to Qwen2.5's, from its BPE rank table.
+
+    ``ranks_kept``: keep only the first N BPE tokens (at least the 256 single bytes) and the
+    merges between them, special tokens right after: the same text and chat template in a
+    small vocabulary (more tokens per text, a far cheaper output layer).
+    """
     from tokenizers import (
         AddedToken,
         Regex,
@@ -87,6 +92,8 @@ def build_tokenizer(tiktoken_file: Path, chat_template: str):
         if line.strip():
             token, rank = line.split()
             ranks[base64.b64decode(token)] = int(rank)
+    if ranks_kept is not None:
+        ranks = {tok: rank for tok, rank in ranks.items() if rank < max(256, ranks_kept)}
     to_unicode = _byte_to_unicode()
 
     def text(b: bytes) -> str:
@@ -102,7 +109,8 @@ def build_tokenizer(tiktoken_file: Path, chat_template: str):
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     core.decoder = decoders.ByteLevel()
-    # added tokens take ids 151643... in Qwen's order: the special ones, then the others
+    # added tokens take ids 151643... (len(ranks)...) in Qwen's order: the special ones, then
+    # the others
     core.add_special_tokens([AddedToken(t, special=True, normalized=False)
                              for t, s in SPECIAL_TOKENS if s])
     core.add_tokens([AddedToken(t, special=False, normalized=False)
@@ -118,12 +126,19 @@ def build_tokenizer(tiktoken_file: Path, chat_template: str):
 
 
 def build_tiny_qwen2_5_vl(out_dir: Path, seed: int = 0, force: bool = False,
-                          init_std: float = INIT_STD) -> Path:
+                          init_std: float = INIT_STD, hidden_size: int = 128,
+                          layers: int = 2, vocab: int | None = None) -> Path:
     """Write a tiny random Qwen2.5-VL checkpoint (HF format, with processor) to ``out_dir``.
 
     ``init_std``: the weights' normal init; the default makes outputs depend visibly on the
     prompt and image (engine tests); 0.02, the usual initializer range, trains better.
+    ``hidden_size`` (a multiple of 64: heads of 64) and ``layers`` size the language model;
+    the vision tower stays the same. ``vocab``: keep only the first N of Qwen's BPE tokens
+    (see :func:`build_tokenizer`; None: all of them, 151,936 embedding rows).
     """
+    if hidden_size % 64 or hidden_size <= 0 or layers <= 0:
+        raise ValueError(f"hidden_size {hidden_size} must be a positive multiple of 64 and "
+                         f"layers {layers} positive")
     out_dir = Path(out_dir)
     if (out_dir / "config.json").is_file() and not force:
         return out_dir
@@ -131,12 +146,13 @@ def build_tiny_qwen2_5_vl(out_dir: Path, seed: int = 0, force: bool = False,
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     template = (TOKENIZER_SOURCE / "chat_template.jinja").read_text()
-    tokenizer = build_tokenizer(TOKENIZER_SOURCE / "qwen.tiktoken", template)
+    tokenizer = build_tokenizer(TOKENIZER_SOURCE / "qwen.tiktoken", template, vocab)
+    rows = VOCAB_SIZE if vocab is None else -(-len(tokenizer) // 64) * 64
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t, _ in SPECIAL_TOKENS}
     torch.manual_seed(seed)
     text = dict(
-        vocab_size=VOCAB_SIZE, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32768,
+        vocab_size=rows, hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+        num_hidden_layers=layers, num_attention_heads=hidden_size // 64, num_key_value_heads=1, max_position_embeddings=32768,
         rms_norm_eps=1e-6, bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
         pad_token_id=ids["<|endoftext|>"], tie_word_embeddings=True,
         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [8, 12, 12]},
@@ -144,7 +160,8 @@ def build_tiny_qwen2_5_vl(out_dir: Path, seed: int = 0, force: bool = False,
     config = Qwen2_5_VLConfig(
         text_config=text,
         vision_config=dict(
-            depth=2, hidden_size=128, intermediate_size=256, num_heads=2, out_hidden_size=128,
+            depth=2, hidden_size=128, intermediate_size=256, num_heads=2,
+            out_hidden_size=hidden_size,
             patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=112,
             fullatt_block_indexes=[1], tokens_per_second=2,
         ),

@@ -5,7 +5,9 @@ and on images?"). Items are generated offline and deterministically, so it needs
 and no data folder. Every pair ``a + b`` with ``a, b`` in 0..9 appears twice in ``train`` (as
 text and as an image); ``test`` is a fixed half of those items. Test items are therefore seen
 in training: the task measures whether a recipe learns, not whether it generalises.
-``train_text`` / ``test_text`` hold the text items only. Each sample carries a short worked
+``train_text`` / ``test_text`` hold the text items only. ``train80_text`` / ``heldout20_text``
+split the 100 pairs themselves, 80 / 20 (text items, fixed order): RL on the first, generalisation
+measured on pairs it never saw (``benchmarks/trainer.py``). Each sample carries a short worked
 solution (``metadata["solution"]``, just the boxed answer: a tiny model learns the sums, not
 prose) for SFT.
 """
@@ -37,8 +39,16 @@ def render_sum(a: int, b: int) -> Any:
     return image
 
 
+HELDOUT_PAIRS = 20  # of the 100 pairs, kept out of ``train80_text``
+
+
 def generate_rows(split: str) -> list[dict[str, Any]]:
     """The items of ``split`` in a fixed order (``*_text``: the text items only)."""
+    if split in ("train80_text", "heldout20_text"):
+        pairs = [(a, b) for a in OPERANDS for b in OPERANDS]
+        random.Random(80).shuffle(pairs)
+        chosen = pairs[HELDOUT_PAIRS:] if split == "train80_text" else pairs[:HELDOUT_PAIRS]
+        return [{"id": f"text-{a}+{b}", "a": a, "b": b, "modality": "text"} for a, b in chosen]
     rows = [{"id": f"{modality}-{a}+{b}", "a": a, "b": b, "modality": modality}
             for modality in ("text", "image") for a in OPERANDS for b in OPERANDS]
     random.Random(0).shuffle(rows)
@@ -72,7 +82,7 @@ TASK = Arithmetic(
     hub_id="",  # generated locally
     revision=None,
     default_split="test",
-    splits=("test", "train", "test_text", "train_text"),
+    splits=("test", "train", "test_text", "train_text", "train80_text", "heldout20_text"),
     modality="image",
     subset_keys=("modality",),
     default_prompt="plain",
