@@ -152,9 +152,9 @@ def build_tiny_qwen2_5_vl(out_dir: Path, seed: int = 0, force: bool = False,
     torch.manual_seed(seed)
     text = dict(
         vocab_size=rows, hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-        num_hidden_layers=layers, num_attention_heads=hidden_size // 64, num_key_value_heads=1, max_position_embeddings=32768,
-        rms_norm_eps=1e-6, bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
-        pad_token_id=ids["<|endoftext|>"], tie_word_embeddings=True,
+        num_hidden_layers=layers, num_attention_heads=hidden_size // 64, num_key_value_heads=1,
+        max_position_embeddings=32768, rms_norm_eps=1e-6, bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"], tie_word_embeddings=True,
         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [8, 12, 12]},
     )
     config = Qwen2_5_VLConfig(
