@@ -59,7 +59,7 @@ def trl_grpo_run(model_dir: Path, prompts: list[str], answers: list[str], *,
                  num_generations: int, max_completion_length: int, prompts_per_step: int,
                  steps: int, learning_rate: float, temperature: float = 1.0, seed: int = 0,
                  out_dir: Path, micro_batch_size: int | None = None,
-                 truncated_reward_zero: bool = True) -> dict[str, Any]:
+                 truncated_reward_zero: bool = True, device: str = "cpu") -> dict[str, Any]:
     """Train ``model_dir`` for ``steps`` TRL GRPO optimizer steps on CPU and measure throughput.
 
     One step = one generation batch of ``prompts_per_step x num_generations`` completions and one
@@ -67,7 +67,8 @@ def trl_grpo_run(model_dir: Path, prompts: list[str], answers: list[str], *,
     completions when given). Wall time covers ``trainer.train()`` only (not model loading or
     trainer set-up). Token totals come from TRL's log: ``num_tokens`` (cumulative prompt +
     completion tokens, prompts counted once per completion) and ``completions/mean_length``
-    (completion tokens incl. the EOS token, no padding).
+    (completion tokens incl. the EOS token, no padding). ``device="cuda"``: bf16 mixed
+    precision over float32 weights (as ``ovr train`` on a GPU).
     """
     from datasets import Dataset
     from transformers import PrinterCallback
@@ -93,8 +94,8 @@ def trl_grpo_run(model_dir: Path, prompts: list[str], answers: list[str], *,
             for text, gold in zip(prompts, answers, strict=True)]
     config = GRPOConfig(
         output_dir=str(out_dir),
-        use_cpu=True,
-        bf16=False,  # GRPOConfig defaults to bf16; our trainer runs float32 on CPU
+        use_cpu=device == "cpu",
+        bf16=device != "cpu",  # GRPOConfig defaults to bf16; our trainer runs float32 on CPU
         gradient_checkpointing=False,
         use_vllm=False,
         beta=0.0,
