@@ -28,7 +28,6 @@ from ovr_eval.prompting import build_request, load_template
 from ovr_eval.tasks import resolve
 from ovr_eval.types import Sample, SamplingConfig, Verdict
 from ovr_eval.verify import grade_many
-from ovr_eval.verify.extract import last_boxed, strip_thinking
 from ovr_trainer import algos, checkpoint
 from ovr_trainer.chat_data import IMAGE_TENSORS, TOKEN_TYPES
 from ovr_trainer.config import RLConfig
@@ -89,13 +88,6 @@ def encode_prompt(processor: Any, text: str, images: list[Any]) -> dict[str, Any
     return {"input_ids": tokenizer(text, add_special_tokens=False)["input_ids"]}
 
 
-def _boxed_part(response: str) -> str:
-    """TEMPORARY, until ovr_eval.verify grades boxed answers only: the response cut down to its
-    last ``\\boxed{}`` (nothing when it has none)."""
-    boxed = last_boxed(strip_thinking(response))
-    return "" if boxed is None else f"\\boxed{{{boxed}}}"
-
-
 def rewards(cfg: RLConfig, items: list[tuple[str, str, list[str] | None, bool]],
             verdicts: list[Verdict], rng: random.Random,
             cache: dict[tuple[str, str], Any] | None = None) -> list[float]:
@@ -105,8 +97,7 @@ def rewards(cfg: RLConfig, items: list[tuple[str, str, list[str] | None, bool]],
         return [v.score for v in verdicts]
     if cfg.reward == "random":  # a control: independent of the response
         return [float(rng.random() < cfg.random_reward_rate) for _ in items]
-    boxed = [(_boxed_part(response), *rest) for response, *rest in items]
-    return [v.score for v in grade_many(boxed, cache=cache)]
+    return [v.score for v in grade_many(items, cache=cache, boxed_only=True)]
 
 
 def collect(engine: Engine, processor: Any, samples: list[Sample], cfg: RLConfig,
