@@ -41,8 +41,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import rl_controls  # noqa: E402
 import rl_throughput  # noqa: E402
 
-# glibc hands every large tensor its own fresh mmap, and the page faults of those allocations
-# cost more than the arithmetic on this VM (measured: an SFT step 2.5x faster without)
+# glibc hands every large tensor its own fresh mmap; in a profile on this VM the page faults of
+# those allocations took most of a training step's time: keep freed memory in the heap instead
 ALLOCATOR = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 36)}
 
 
