@@ -33,7 +33,7 @@ def test_every_math500_boxed_solution_grades_correct(shared_data):
     ("so the answer is $x^2+1$.", "x^2+1"),
     ("Final Answer: The final answer is 12. I hope it is correct.", "12"),
     ("**Answer:** C", "C"),
-    ("no answer here", None),
+    ("I could not work this one out.", None),
 ])
 def test_final_answer_extraction(response, expected):
     assert final_answer(response)[0] == expected

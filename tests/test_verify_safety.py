@@ -56,11 +56,29 @@ def test_pathological_inputs_end_quickly_and_wrong(name, response, gold):
     assert verdict.correct is False
 
 
-def test_a_timed_out_worker_is_replaced():
-    with WorkerPool("time:sleep", workers=1, timeout_s=0.5) as pool:
-        results = pool.map([(5,), (0,), (0,)])
-        assert isinstance(results[0], JobFailed) and results[0].reason == "timeout"
-        assert results[1:] == [None, None]  # the replacement worker carries on
+BURN = "hashlib:pbkdf2_hmac"  # (name, password, salt, iterations): pure CPU work
+
+
+def test_a_job_over_its_cpu_limit_is_retried_once_then_reported():
+    with WorkerPool(BURN, workers=1, timeout_s=0.3) as pool:
+        results = pool.map([("sha256", b"p", b"s", 50_000_000), ("sha256", b"p", b"s", 1)])
+    assert results[0] == JobFailed("timeout")
+    assert isinstance(results[1], bytes)  # the replacement worker carries on
+
+
+def test_a_job_that_waits_without_computing_ends_at_the_wall_limit():
+    with WorkerPool("time:sleep", workers=1, timeout_s=0.2, wall_limit_s=0.5) as pool:
+        start = time.monotonic()
+        results = pool.map([(30,), (0,)])
+    assert results == [JobFailed("timeout"), None]
+    assert time.monotonic() - start < 10  # two attempts of 0.5 s plus worker start-ups
+
+
+def test_worker_start_up_never_counts_against_a_job():
+    # a warm-up far longer than the job's limit: the job still finishes
+    with WorkerPool(BURN, workers=1, timeout_s=0.5, warm_up="ovr_eval.verify.equivalence:warm_up"
+                    ) as pool:
+        assert isinstance(pool.map([("sha256", b"p", b"s", 10)])[0], bytes)
 
 
 def test_a_worker_that_blows_its_memory_limit_is_replaced():

@@ -2,7 +2,8 @@
 
 The same code decides evaluation scores (``grade``, ``grade_many``) and training rewards
 (``reward``). Plain rules (exact, numeric, text, multiple choice, compound answers) run in the
-calling process; symbolic comparison runs in worker processes under a hard time limit.
+calling process; symbolic comparison runs in worker processes under a hard limit that counts
+only the check's own CPU time, so a verdict does not depend on how busy the machine is.
 """
 
 from __future__ import annotations
@@ -10,39 +11,86 @@ from __future__ import annotations
 import atexit
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ovr_eval.types import Verdict
+from ovr_eval.verify.choices import LETTERS, gold_letters, named_options
 from ovr_eval.verify.equivalence import DEFAULT_TIMEOUT_S, cheap_equal, too_long
-from ovr_eval.verify.extract import choice_letter, final_answer, strip_thinking
+from ovr_eval.verify.extract import (
+    Answer,
+    clean_tail,
+    closing_text,
+    final_answer,
+    from_sentence,
+    is_sentence,
+    strip_thinking,
+    tidy,
+)
 from ovr_eval.verify.normalize import normalize
 from ovr_eval.verify.pool import JobFailed, WorkerPool
+from ovr_eval.verify.structures import parse_compound
 
-__all__ = ["DEFAULT_TIMEOUT_S", "grade", "grade_many", "reward"]
+__all__ = ["DEFAULT_TIMEOUT_S", "GradeItem", "grade", "grade_many", "reward"]
 
-_GOLD_LETTER = re.compile(r"^\(?([A-J])\)?$")
 _POOLS: dict[tuple[int, float], WorkerPool] = {}
 
 
 @dataclass
+class GradeItem:
+    """One thing to grade. ``prediction``: an answer another harness already extracted (graded
+    as the answer itself, with no extraction from a response)."""
+
+    response: str
+    gold: str
+    choices: Sequence[str] | None = None
+    multiple_choice: bool | None = None
+    prediction: str | None = None
+
+    @classmethod
+    def of(cls, item: GradeItem | tuple | dict[str, Any]) -> GradeItem:
+        """From a GradeItem, a tuple ``(response, gold[, choices[, multiple_choice]])`` or a
+        dict with ``response``, ``answer`` (or ``gold``), ``choices``, ``multiple_choice``,
+        ``prediction``."""
+        if isinstance(item, GradeItem):
+            return item
+        if isinstance(item, dict):
+            gold = item.get("answer", item.get("gold", ""))
+            return cls(str(item.get("response") or ""), str(gold if gold is not None else ""),
+                       item.get("choices"), item.get("multiple_choice"), item.get("prediction"))
+        response, gold, choices, multiple_choice = (*item, None, None)[:4]
+        return cls(str(response or ""), str(gold), choices, multiple_choice)
+
+
+@dataclass
 class _Symbolic:
-    """A response whose answer only a symbolic check can decide."""
+    """A response whose answer only a symbolic check can decide: against the gold answer, or
+    (``letters`` set) against each option's value for a multiple-choice answer given as a value.
+    """
 
     extracted: str
-    gold: str
+    gold: str | tuple[str, ...]
     source: str
+    letters: frozenset[str] | None = None
 
     @property
-    def key(self) -> tuple[str, str]:
-        return normalize(self.extracted), normalize(self.gold)
+    def key(self) -> tuple:
+        gold = (tuple(normalize(o) for o in self.gold) if isinstance(self.gold, tuple)
+                else normalize(self.gold))
+        return normalize(self.extracted), gold
+
+    @property
+    def job(self) -> tuple:
+        gold = list(self.gold) if isinstance(self.gold, tuple) else self.gold
+        return self.extracted, gold
 
 
 def _pool(workers: int, timeout_s: float) -> WorkerPool:
     key = (workers, timeout_s)
     if key not in _POOLS:
         _POOLS[key] = WorkerPool("ovr_eval.verify.equivalence:symbolic_job", workers=workers,
-                                 timeout_s=timeout_s)
+                                 timeout_s=timeout_s,
+                                 warm_up="ovr_eval.verify.equivalence:warm_up")
     return _POOLS[key]
 
 
@@ -53,35 +101,100 @@ def _close_pools() -> None:
     _POOLS.clear()
 
 
-def _plan(response: str, gold: str, choices: Sequence[str] | None,
-          multiple_choice: bool | None, boxed_only: bool = False) -> Verdict | _Symbolic:
+def _answer_of(item: GradeItem, boxed_only: bool) -> Answer:
+    """The answer to grade: the prediction as given (read as a response when it is a whole
+    sentence or marks its answer), else the response's final answer."""
+    if item.prediction is None:
+        return final_answer(item.response, boxed_only)
+    text = str(item.prediction).strip()
+    reread = final_answer(text)
+    cued = reread.source in ("answer_tag", "boxed", "answer_phrase")
+    if reread.text is not None and (cued or is_sentence(text, words=2)):
+        return replace(reread, source=f"prediction/{reread.source}")
+    return Answer(tidy(text) or None, "prediction")
+
+
+def _plan_choice(item: GradeItem, answer: Answer, letters: frozenset[str],
+                 boxed_only: bool) -> Verdict | _Symbolic:
+    """Multiple choice: the option(s) the answer names against the gold letter(s); an answer
+    given as a value no plain rule matches to an option goes to a symbolic check."""
+    choices = list(item.choices) if item.choices else None
+    named: frozenset[str] = frozenset()
+    source, value = answer.source, answer.text
+    if answer.said is not None and (answer.cued or answer.raw is not None):
+        pieces = answer.parts if answer.parts and len(letters) > 1 else (answer.said,)
+        named = frozenset().union(*(named_options(p, choices) for p in pieces))
+    if not named and not boxed_only and item.prediction is None:
+        named, value, where = _uncued_choice(item.response, choices, value)
+        source = f"{answer.source}/{where}" if named else source
+    if named:
+        return Verdict(", ".join(sorted(named)), named == letters, f"{source}/choice")
+    if choices and value and not too_long(value):
+        return _Symbolic(value, tuple(str(c) for c in choices[: len(LETTERS)]),
+                         f"{source}/choice", letters)
+    return Verdict(value[:200] if value else None, False, f"{source}/choice", "no option named")
+
+
+def _uncued_choice(response: str, choices: list[str] | None, value: str | None
+                   ) -> tuple[frozenset[str], str | None, str]:
+    """Options named where no cue marks the answer: a first line that is only a letter
+    ("(D)" before an explanation), then the closing sentence; and the value to try against the
+    options when no letter is found."""
+    tail = closing_text(response, limit=2_000).strip()
+    if not tail:
+        return frozenset(), value, "none"
+    lines = tail.splitlines()
+    first = clean_tail(strip_thinking(response)).strip().splitlines()
+    if first and re.fullmatch(r"\s*\(?[A-J]\)?[.)]?\s*", first[0]):
+        return named_options(first[0], choices, cued=False), value, "first_line"
+    sentence = lines[-1]
+    named = named_options(sentence, choices, cued=False)
+    if not named and value is None:
+        value = from_sentence(sentence)
+    if not named and value and choices:
+        named = named_options(value, choices, cued=False)
+    return named, value, "closing"
+
+
+def _plan(item: GradeItem, boxed_only: bool = False) -> Verdict | _Symbolic:
     """A verdict from the plain rules, or the symbolic check still needed."""
-    response, gold = str(response or ""), str(gold).strip()
-    gold_letter = _GOLD_LETTER.match(gold)
+    gold = str(item.gold).strip()
+    if not gold:
+        return Verdict(None, False, "error", "empty gold answer")
+    answer = _answer_of(item, boxed_only)
+    letters = gold_letters(gold)
+    multiple_choice = item.multiple_choice
     if multiple_choice is None:
-        multiple_choice = bool(choices) and gold_letter is not None
-    extracted, source = final_answer(response, boxed_only)
-    if multiple_choice and gold_letter:
-        if extracted is None and not boxed_only:
-            lines = strip_thinking(response).strip().splitlines()
-            extracted = lines[-1][-300:] if lines else None
-        letter = choice_letter(extracted, list(choices) if choices else None) if extracted else None
-        if letter is None:
-            return Verdict(extracted, False, f"{source}/choice", "no option named")
-        return Verdict(letter, letter == gold_letter.group(1), f"{source}/choice")
-    if extracted is None:
+        multiple_choice = letters is not None
+    if multiple_choice and letters:
+        return _plan_choice(item, answer, letters, boxed_only)
+    if answer.text is None:
         return Verdict(None, False, "none", "no final answer found")
+    extracted = answer.text
+    if answer.parts and _several_parts(gold):
+        extracted = ", ".join(answer.parts)
     if too_long(extracted):
-        return Verdict(extracted[:200], False, f"{source}/too_long", "answer too long")
+        return Verdict(extracted[:200], False, f"{answer.source}/too_long", "answer too long")
     decided, method = cheap_equal(normalize(extracted), normalize(gold))
     if decided is not None:
-        return Verdict(extracted, decided, f"{source}/{method}")
-    return _Symbolic(extracted, gold, source)
+        return Verdict(extracted, decided, f"{answer.source}/{method}")
+    return _Symbolic(extracted, gold, answer.source)
+
+
+def _several_parts(gold: str) -> bool:
+    compound = parse_compound(normalize(gold))
+    return compound is not None and len(compound[1]) >= 2
 
 
 def _finish(plan: _Symbolic, outcome: Any) -> Verdict:
     if isinstance(outcome, JobFailed):
         return Verdict(plan.extracted, False, f"{plan.source}/symbolic", outcome.reason)
+    if plan.letters is not None:  # indices of the options the value equals
+        named = frozenset(LETTERS[i] for i in outcome)
+        if len(named) != 1:
+            reason = "no option named" if not named else "equals several options"
+            return Verdict(plan.extracted, False, f"{plan.source}/symbolic", reason)
+        return Verdict(", ".join(named), named == plan.letters, f"{plan.source}/symbolic")
     correct, method = outcome
     return Verdict(plan.extracted, bool(correct), f"{plan.source}/{method}")
 
@@ -93,16 +206,18 @@ def grade(
     multiple_choice: bool | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     boxed_only: bool = False,
+    prediction: str | None = None,
 ) -> Verdict:
     """Grade one response against the gold answer (a letter for multiple-choice items).
 
-    ``boxed_only``: only the last \\boxed{} answer counts (the RL reward's strict reading)."""
-    return grade_many([(response, gold, choices, multiple_choice)], timeout_s=timeout_s,
-                      boxed_only=boxed_only)[0]
+    ``boxed_only``: only the last \\boxed{} answer counts (the RL reward's strict reading).
+    ``prediction``: an already extracted answer, graded as it is (``response`` is ignored)."""
+    item = GradeItem(response, gold, choices, multiple_choice, prediction)
+    return grade_many([item], timeout_s=timeout_s, boxed_only=boxed_only)[0]
 
 
 def grade_many(
-    items: Iterable[tuple | dict[str, Any]],
+    items: Iterable[GradeItem | tuple | dict[str, Any]],
     workers: int = 2,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     cache: dict[tuple[str, str], Any] | None = None,
@@ -110,29 +225,29 @@ def grade_many(
 ) -> list[Verdict]:
     """Grade many responses: plain rules here, symbolic checks over a pool of workers.
 
-    Each item is ``(response, gold[, choices[, multiple_choice]])`` or a dict with the keys
-    ``response``, ``answer`` (or ``gold``), ``choices``, ``multiple_choice``. Identical
-    (prediction, gold) pairs are checked once. ``boxed_only``: only the last \\boxed{} answer
-    of each response counts (answer phrases, a bare last line, ... earn nothing).
+    Each item is a ``GradeItem``, a tuple ``(response, gold[, choices[, multiple_choice]])``
+    or a dict (see ``GradeItem.of``). Identical (prediction, gold) pairs are checked once.
+    ``boxed_only``: only the last \\boxed{} answer of each response counts (answer phrases, a
+    bare last line, ... earn nothing). A check that runs out of time is retried once and then
+    reported with ``error="timeout"`` (never silently wrong: the error is in the verdict).
     """
     plans: list[Verdict | _Symbolic] = []
     for item in items:
-        if isinstance(item, dict):
-            args = (item.get("response", ""), item.get("answer", item.get("gold", "")),
-                    item.get("choices"), item.get("multiple_choice"))
-        else:
-            args = (*item, None, None)[:4]
         try:
-            plans.append(_plan(*args, boxed_only=boxed_only))
+            plans.append(_plan(GradeItem.of(item), boxed_only=boxed_only))
         except Exception as exc:  # a verifier bug must never crash a run
             plans.append(Verdict(None, False, "error", f"{type(exc).__name__}: {exc}"[:200]))
     cache = {} if cache is None else cache
     todo = {p.key: p for p in plans if isinstance(p, _Symbolic) and p.key not in cache}
+    outcomes: dict[tuple[str, str], Any] = {}
     if todo:
-        jobs = [(p.extracted, p.gold, timeout_s) for p in todo.values()]
+        jobs = [(*p.job, timeout_s) for p in todo.values()]
         for key, outcome in zip(todo, _pool(workers, timeout_s).map(jobs), strict=True):
-            cache[key] = outcome
-    return [_finish(p, cache[p.key]) if isinstance(p, _Symbolic) else p for p in plans]
+            outcomes[key] = outcome
+            if not isinstance(outcome, JobFailed):  # failures are not cached: a rerun retries
+                cache[key] = outcome
+    return [_finish(p, outcomes.get(p.key, cache.get(p.key)))
+            if isinstance(p, _Symbolic) else p for p in plans]
 
 
 def reward(response: str, gold: str, choices: Sequence[str] | None = None,

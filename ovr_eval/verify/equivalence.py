@@ -1,31 +1,62 @@
 """Decide whether a predicted answer equals the gold one.
 
-``cheap_equal`` decides what plain string and number rules can (exact, numeric, text,
-compound answers made of such parts) and says "undecided" (None) otherwise. ``full_equal``
-adds symbolic comparison through math-verify's LaTeX grammar (latex2sympy2_extended); it is
-run in worker processes under a hard time limit. Model text never reaches ``eval``,
-``sympify`` or ``parse_expr``.
+``cheap_equal`` decides what plain string and number rules can (exact, numeric, percent, text,
+intervals, compound answers made of such parts) and says "undecided" (None) otherwise.
+``full_equal`` adds symbolic comparison through math-verify's LaTeX grammar
+(latex2sympy2_extended), equations compared up to rearrangement; it is run in worker processes
+under a hard limit. Model text never reaches ``eval``, ``sympify`` or ``parse_expr``.
 """
 
 from __future__ import annotations
 
 import re
+from fractions import Fraction
+from typing import Any
 
-from ovr_eval.verify.normalize import MAX_ANSWER_CHARS, as_number, based_number, normalize
+from ovr_eval.verify.normalize import (
+    MAX_ANSWER_CHARS,
+    as_number,
+    based_number,
+    normalize,
+    split_percent,
+)
+from ovr_eval.verify.relations import as_interval
 from ovr_eval.verify.structures import compare_compound, parse_compound
 
 MAX_SYMBOLIC_CHARS = 400
 DEFAULT_TIMEOUT_S = 2.0
 _WORD = re.compile(r"^[A-Za-z][A-Za-z\s\-']*$")
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
 
 
-def _numbers_equal(a, b) -> bool:
-    tolerance = abs(b) * 1e-6 if b else 1e-9
+def numbers_equal(a: Fraction, b: Fraction) -> bool:
+    """Equal up to a relative 1e-6 (decimals written with rounding noise still match)."""
+    tolerance = abs(b) * Fraction(1, 10**6) if b else Fraction(1, 10**9)
     return abs(a - b) <= tolerance
 
 
+def _numeric(pred: str, gold: str) -> bool | None:
+    """Numbers compared by value; a percentage also matches its fraction (10% = 0.1)."""
+    (p_text, p_pct), (g_text, g_pct) = split_percent(pred), split_percent(gold)
+    p_num, g_num = as_number(p_text), as_number(g_text)
+    if p_num is None or g_num is None:
+        return None
+    if numbers_equal(p_num, g_num):
+        return True
+    if p_pct != g_pct:
+        scaled = p_num / 100 if p_pct else g_num / 100
+        return numbers_equal(scaled, g_num if p_pct else p_num)
+    return False
+
+
+def _text_key(text: str) -> str:
+    return _ARTICLE.sub("", text.strip()).lower().replace(" ", "")
+
+
 def cheap_equal(pred: str, gold: str) -> tuple[bool | None, str]:
-    """(True/False, method) when string and number rules decide, (None, "") otherwise."""
+    """(True/False, method) when string and number rules decide, (None, "") otherwise.
+
+    Both sides are normalised strings."""
     if pred == gold:
         return (True, "exact") if gold else (False, "empty")
     if not pred:
@@ -33,14 +64,19 @@ def cheap_equal(pred: str, gold: str) -> tuple[bool | None, str]:
     gold_base = based_number(gold)
     if gold_base and re.fullmatch(r"[0-9A-Za-z]+", pred):  # "1011" for 1011_2
         return pred.upper() == gold_base[0], "base"
-    p_num, g_num = as_number(pred), as_number(gold)
-    if p_num is not None and g_num is not None:
-        return _numbers_equal(p_num, g_num), "numeric"
+    numeric = _numeric(pred, gold)
+    if numeric is not None:
+        return numeric, "numeric"
     p_word, g_word = bool(_WORD.match(pred)), bool(_WORD.match(gold))
     if p_word and g_word:
-        return pred.lower().replace(" ", "") == gold.lower().replace(" ", ""), "text"
-    if (p_word and g_num is not None) or (g_word and p_num is not None):
+        return _text_key(pred) == _text_key(gold), "text"
+    p_value = split_percent(pred)[0]
+    g_value = split_percent(gold)[0]
+    if (p_word and as_number(g_value) is not None) or (g_word and as_number(p_value) is not None):
         return False, "text"
+    p_interval, g_interval = as_interval(pred), as_interval(gold)
+    if p_interval is not None and p_interval == g_interval:
+        return True, "interval"
     if parse_compound(pred) is not None or parse_compound(gold) is not None:
         verdict = compare_compound(pred, gold, lambda a, b: cheap_equal(a, b)[0])
         if verdict is not None:
@@ -48,25 +84,52 @@ def cheap_equal(pred: str, gold: str) -> tuple[bool | None, str]:
     return None, ""
 
 
+def _parse(latex: str, timeout: int | None):
+    from math_verify import LatexExtractionConfig, parse
+
+    config = [LatexExtractionConfig(boxed_match_priority=0)]
+    return parse(f"${latex}$", extraction_config=config, parsing_timeout=timeout)
+
+
+def _equations_equal(pred_parsed, gold_parsed) -> bool:
+    """Two equations with the same solutions: lhs - rhs of one is a non-zero constant multiple
+    of the other's (``y=-x/2+3/4`` and ``2x+4y-3=0``)."""
+    import sympy
+
+    p, g = pred_parsed[0], gold_parsed[0]
+    if not (isinstance(p, sympy.Eq) and isinstance(g, sympy.Eq)):
+        return False
+    p_diff, g_diff = p.lhs - p.rhs, g.lhs - g.rhs
+    if g_diff == 0 or not p_diff.free_symbols:
+        return False
+    ratio = sympy.simplify(p_diff / g_diff)
+    return bool(ratio != 0 and not ratio.free_symbols and ratio.is_finite)
+
+
 def symbolic_equal(pred: str, gold: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
     """math-verify's LaTeX parse and comparison; False when either side does not parse."""
     import threading
 
-    from math_verify import LatexExtractionConfig, parse, verify
+    from math_verify import verify
 
     if len(pred) > MAX_SYMBOLIC_CHARS or len(gold) > MAX_SYMBOLIC_CHARS:
         return False
     # math-verify's own (SIGALRM) limits work only in a main thread; the pool's limit is hard.
     in_main = threading.current_thread() is threading.main_thread()
     limit = max(1, int(timeout_s)) if in_main else None
-    config = [LatexExtractionConfig(boxed_match_priority=0)]
-    gold_parsed = parse(f"${gold}$", extraction_config=config, parsing_timeout=limit)
+    gold_parsed = _parse(gold, limit)
     if not gold_parsed:
         return False
-    pred_parsed = parse(f"${pred}$", extraction_config=config, parsing_timeout=limit)
+    pred_parsed = _parse(pred, limit)
     if not pred_parsed:
         return False
-    return bool(verify(gold_parsed, pred_parsed, timeout_seconds=limit))
+    if verify(gold_parsed, pred_parsed, timeout_seconds=limit):
+        return True
+    return _equations_equal(pred_parsed, gold_parsed)
+
+
+def _is_equation(normalized: str) -> bool:
+    return normalized.count("=") == 1 and not re.search(r"\\(?:le|ge|ne)|[<>]", normalized)
 
 
 def full_equal(pred: str, gold: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[bool, str]:
@@ -84,16 +147,35 @@ def full_equal(pred: str, gold: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tu
         compound = compare_compound(p, g, element)
         if compound is not None:
             return compound, "structure"
-    return symbolic_equal(p, g, timeout_s), "symbolic"
+    if symbolic_equal(p, g, timeout_s):
+        return True, "symbolic"
+    p_eq, g_eq = normalize(pred, keep_label=True), normalize(gold, keep_label=True)
+    if _is_equation(p_eq) and _is_equation(g_eq) and (p_eq, g_eq) != (p, g):
+        return symbolic_equal(p_eq, g_eq, timeout_s), "equation"
+    return False, "symbolic"
 
 
-def symbolic_job(pred: str, gold: str, timeout_s: float) -> tuple[bool, str]:
+def symbolic_job(pred: str, gold: str | list[str], timeout_s: float) -> Any:
     """The job a verifier worker runs: every rule, with math-verify's own limits set below
-    the pool's hard limit so that most slow parses end gracefully."""
-    import sympy  # noqa: F401  (imported once per worker, before any time limit counts)
-
+    the pool's hard limit so that most slow parses end gracefully. ``gold`` is a list of
+    option texts for a multiple-choice answer given as a value (see ``option_job``)."""
+    if isinstance(gold, list):
+        return option_job(pred, gold, timeout_s)
     return full_equal(pred, gold, max(1.0, timeout_s / 2))
+
+
+def warm_up() -> None:
+    """Import and exercise the parser once, so that no job pays for start-up (run by each
+    verifier worker before it reports ready)."""
+    symbolic_equal("\\frac{x+1}{2}", "0.5x+0.5")
 
 
 def too_long(pred: str) -> bool:
     return len(pred) > MAX_ANSWER_CHARS
+
+
+def option_job(pred: str, options: list[str], timeout_s: float) -> tuple[int, ...]:
+    """The job for a multiple-choice answer given as a value: the indices of the options whose
+    value equals it ("24" for the option "$2 \\cdot 4 \\cdot 3$")."""
+    limit = max(1.0, timeout_s / 2) / max(1, len(options))
+    return tuple(i for i, option in enumerate(options) if full_equal(pred, option, limit)[0])

@@ -1,21 +1,84 @@
-"""Find the final answer in a model response."""
+"""Find the final answer in a model response.
+
+The answer is the last thing the response states as its answer, tried in this order:
+``<answer>`` tags; the later of the last ``\\boxed{}`` (with the boxes written next to it, for
+answers in several parts) and the last answer phrase ("the final answer is", "Answer:",
+"答案是", ...); a last line that is nothing but an answer; the last formula, then the last
+number, of the closing sentence. Chat-template tokens a model ran on into ("<|im_start|>user")
+and closing pleasantries ("I hope it is correct") are cut first.
+"""
 
 from __future__ import annotations
 
+import itertools
 import re
+from dataclasses import dataclass
 
+_MAX_TAIL = 20_000  # only the end of very long responses can hold the final answer
 _THINK_END = re.compile(r"</think>", re.I)
+_THINK_START = re.compile(r"<think>", re.I)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.I | re.S)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
-_ANSWER_PHRASE = re.compile(
-    r"(?:final\s+answer\s*(?:is)?\s*[:：]?|the\s+answer\s+is\s*[:：]?|\banswer\s*[:：])\s*(.+)",
+_SPECIAL_TOKEN = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>|</s>|<s>|\[/?INST\]|<eos>|<end_of_turn>"
+                            r"|<start_of_turn>")
+_PLEASANTRY = re.compile(r"\s*(?:I hope (?:it|this|that) (?:is|was) (?:correct|right|helpful)"
+                         r"|Hope (?:this|that|it) helps)[.!]?", re.I)
+_MATH = re.compile(
+    r"\$\$(.{1,4000}?)\$\$|\\\[(.{1,4000}?)\\\]|\\\((.{1,4000}?)\\\)"
+    r"|(?<![\\$])\$(?!\$)([^\n$]{1,1000}?)(?<!\\)\$",  # inline $...$ stays on one line
+    re.S,
+)
+_MARKUP = r"[*_#\s]*"
+_MASK = "\x00"
+_CUE = re.compile(
+    rf"(?:\bfinal\s+answer{_MARKUP}(?:is|would\s+be|will\s+be)?{_MARKUP}[:：]?"
+    rf"|\b(?:the\s+)?(?:correct\s+|right\s+|best\s+|final\s+)?(?:answer|option|choice){_MARKUP}"
+    rf"(?:is|should\s+be|would\s+be|will\s+be|must\s+be|=){_MARKUP}[:：]?"
+    rf"|\banswer{_MARKUP}[:：]"
+    rf"|\banswer(?=\s*(?:\$|\\\(|\\\[|{_MASK}))"
+    rf"|(?:正确)?(?:答案|选项)\s*(?:是|为|應為|应为|[:：])"
+    rf"|故选|所以选|应选|答案选)",
     re.I,
 )
-_MAX_TAIL = 20_000  # only the end of very long responses can hold the final answer
+_NUMBER = re.compile(r"(?<![A-Za-z\d])(?:[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+                     r"(?:\s*(?:%|\\%|percent))?|[-+]?\.\d+)")
+_UNIT_WORDS = re.compile(
+    r"\b(?:units?|square|cubic|cm|mm|km|m|meters?|metres?|inches|inch|feet|foot|ft|yards?|miles?|"
+    r"degrees?|percent|percentage|pct|dollars?|cents?|hours?|minutes?|seconds?|days?|years?|"
+    r"kg|g|grams?|liters?|ml|and|or|per)\b", re.I)
+_WORD = re.compile(r"[A-Za-z]{2,}")
+_SENTENCE_END = re.compile(r"(?<=[^\s\d])[.!?](?=\s+|$)|(?<=\d)[.!?](?=\s+[A-Z\n]|\s*$)|。")
+_COPULA = re.compile(r"\s(?:is|are|was|be|equals|equal\s+to|of)\s+|=(?![^$]*\$)|:\s+", re.I)
 
 
-_THINK_START = re.compile(r"<think>", re.I)
-_BARE = re.compile(r"^[^a-zA-Z]*(?:\\[a-zA-Z]+[^a-zA-Z]*|[a-zA-Z]{1,3}\b[^a-zA-Z]*)*$")
+@dataclass(frozen=True)
+class Answer:
+    """A response's final answer: its text, where it was found, and how it was cued.
+
+    ``parts``: the boxes written together at the end when there are several (an answer in
+    parts, such as "\\boxed{(2,2)} and \\boxed{(6,2)}"), else empty. ``cued``: True when an
+    explicit cue (tags, a box, an answer phrase) marks the answer, False when it is only the
+    last thing said (a last line, the closing sentence)."""
+
+    text: str | None
+    source: str
+    parts: tuple[str, ...] = ()
+    cued: bool = True
+    raw: str | None = None  # the last answer phrase as written, before reduction to a value
+
+    @property
+    def said(self) -> str | None:
+        """What the response wrote as its answer (the whole phrase, for a phrase)."""
+        return self.raw if self.raw is not None else self.text
+
+    def __iter__(self):  # (text, source) unpacking, as before
+        return iter((self.text, self.source))
+
+    def __getitem__(self, index: int):
+        return (self.text, self.source)[index]
+
+
+NO_ANSWER = Answer(None, "none", cued=False)
 
 
 def strip_thinking(response: str) -> str:
@@ -27,106 +90,287 @@ def strip_thinking(response: str) -> str:
     return "" if _THINK_START.search(response) else response
 
 
-def bare_answer(text: str) -> str | None:
-    """A last line that is nothing but a short answer ("12", "$x = 5$", "**-2**")."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if not lines:
-        return None
-    last = lines[-1].strip("*").strip()
-    if len(last) > 40 or not _BARE.match(last):
-        return None
-    answer = _clean_phrase(last)
-    return answer or None
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last \\boxed{...} / \\fbox{...}, nested braces included."""
-    starts = [m.end() for m in _BOXED.finditer(text)]
-    for start in reversed(starts):
+def clean_tail(text: str) -> str:
+    """The response without what follows its end: chat-template tokens it ran on into, and
+    closing pleasantries; full-width forms ("（D）", "：") read as ASCII."""
+    text = text.translate(_FULL_WIDTH).lstrip()
+    while match := _SPECIAL_TOKEN.match(text):  # tokens before any content
+        text = text[match.end():].lstrip()
+    if match := _SPECIAL_TOKEN.search(text):
+        text = text[: match.start()]
+    return _PLEASANTRY.sub("", text).rstrip()
+
+
+def math_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of every $...$, $$...$$, \\(...\\), \\[...\\] span."""
+    spans = []
+    for m in _MATH.finditer(text):
+        content = next(g for g in m.groups() if g is not None)
+        spans.append((m.start(), m.end(), content.strip()))
+    return spans
+
+
+def masked(text: str) -> str:
+    """``text`` with every math span replaced by the same number of mask characters, so that
+    line and sentence boundaries can be found without looking inside formulas."""
+    out = list(text)
+    for start, end, _ in math_spans(text):
+        out[start:end] = _MASK * (end - start)
+    return "".join(out)
+
+
+def boxed_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of every \\boxed{...} / \\fbox{...}, nested braces included."""
+    spans = []
+    for m in _BOXED.finditer(text):
+        start = m.end()
         if start < len(text) and text[start] == "{":
             depth = 0
-            for i in range(start, len(text)):
+            for i in range(start, min(len(text), start + 20_000)):
                 if text[i] == "{":
                     depth += 1
                 elif text[i] == "}":
                     depth -= 1
                     if depth == 0:
-                        return text[start + 1 : i].strip()
-            continue  # unbalanced: try an earlier one
+                        spans.append((m.start(), i + 1, text[start + 1 : i].strip()))
+                        break
+            continue
         token = re.match(r"[^\s$.,;]+", text[start:])  # \boxed 5
         if token:
-            return token.group(0)
+            spans.append((m.start(), start + token.end(), token.group(0)))
+    return spans
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} / \\fbox{...}, nested braces included."""
+    spans = boxed_spans(text)
+    return spans[-1][2] if spans else None
+
+
+_CONNECTOR = re.compile(r"^[\s,;.$&]*(?:\\quad|\\qquad|\\text\{[^{}]{0,40}\}|\\[()\[\]]|and|or|"
+                        r"[a-zA-Z](?:_\{?\w+\}?)?\s*=|[\s,;.$&])*$")
+
+
+def _box_group(text: str, spans: list[tuple[int, int, str]]) -> tuple[str, ...]:
+    """The boxes written together with the last one: separated only by punctuation, math
+    delimiters, "and"/"or", \\quad, short \\text{...} connectors or labels ("y_2 =")."""
+    group = [spans[-1]]
+    for span in reversed(spans[:-1]):
+        between = text[span[1] : group[0][0]]
+        if len(between) > 80 or not _CONNECTOR.match(between):
+            break
+        group.insert(0, span)
+    return tuple(s[2] for s in group) if len(group) > 1 else ()
+
+
+def _cut_unbalanced(text: str) -> str:
+    """Cut at the first closing brace/bracket or math delimiter that opened before ``text``
+    ("G} \\]" -> "G", from "\\text{Answer: G}")."""
+    depth = 0
+    i = 0
+    while i < len(text):
+        two = text[i : i + 2]
+        if two in ("\\)", "\\]") and depth == 0:
+            return text[:i]
+        ch = text[i]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            if depth == 0:
+                return text[:i]
+            depth -= 1
+        i += 1
+    return text
+
+
+def _until_sentence_end(text: str) -> str:
+    """The text up to the end of its first sentence (ignoring stops inside formulas)."""
+    hidden = masked(text)
+    match = _SENTENCE_END.search(hidden)
+    return text[: match.start()] if match else text
+
+
+def _phrase_capture(text: str, end: int) -> str:
+    """What follows an answer cue: the rest of its line (display formulas included), or the
+    next line when the cue ends its line ("The answer is:\\n\\n\\[ 42 \\]")."""
+    hidden = masked(text)
+    rest, rest_hidden = text[end:], hidden[end:]
+    lines = rest_hidden.split("\n")
+    offset = 0
+    for line in lines[:4]:
+        content = rest[offset : offset + len(line)]
+        if content.strip(" \t*:：_#-"):
+            return _cut_unbalanced(_until_sentence_end(content)).strip()
+        offset += len(line) + 1
+    return ""
+
+
+def _words(text: str) -> list[str]:
+    """Words of two or more letters outside formulas, \\text{} and unit words."""
+    plain = masked(text).replace(_MASK, " ")
+    plain = re.sub(r"\\[a-zA-Z]+(?:\{[^{}]*\})?", " ", plain)
+    plain = _UNIT_WORDS.sub(" ", plain)
+    return _WORD.findall(plain)
+
+
+def _unwrap_math(text: str) -> str:
+    """"$x$" -> "x" when the whole text is one formula."""
+    spans = math_spans(text)
+    if len(spans) == 1 and spans[0][0] == 0 and spans[0][1] == len(text):
+        return spans[0][2]
+    return text
+
+
+def tidy(text: str) -> str:
+    """An answer without markdown, a leading colon, closing punctuation, quotes and its
+    math delimiters (when it is one formula)."""
+    text = text.strip().strip("*_#").strip()
+    text = re.sub(r"^[:：]\s*|^[-–]\s+", "", text)
+    text = text.strip('"“”').removeprefix('\\"').removesuffix('\\"').strip()
+    text = text.rstrip(" .,;:").strip().strip("*_").strip()
+    return _unwrap_math(text).strip()
+
+
+def from_sentence(sentence: str) -> str | None:
+    """The answer a sentence states: what follows its last "is"/"="/":" when that is short,
+    else its last formula, else its last number ("Therefore $x \\geq 5$ is the solution" ->
+    "x \\geq 5"; "There are 12 such sequences" -> "12")."""
+    hidden = masked(sentence)
+    copulas = list(_COPULA.finditer(hidden))
+    if copulas:
+        tail = tidy(_until_sentence_end(sentence[copulas[-1].end():]))
+        if tail and len(_words(tail)) <= 1 and len(tail) <= 200:
+            return tail
+    formulas = [span for span in math_spans(sentence) if len(_words(span[2])) < 2]
+    if formulas:
+        return formulas[-1][2]
+    numbers = _NUMBER.findall(re.sub(r"\$|\\[()\[\]]", " ", sentence))
+    return numbers[-1].strip() if numbers else None
+
+
+def is_sentence(text: str, words: int = 3) -> bool:
+    """Prose rather than an answer: ``words`` or more words outside formulas and units."""
+    return len(_words(text)) >= words
+
+
+_LEADING_VALUE = re.compile(r"^([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?)\s+(?=[a-z])")
+
+
+def reduce_phrase(capture: str) -> str | None:
+    """The answer inside an answer phrase's capture: the capture itself when it is short, its
+    leading number ("1982 with a total of ..." -> "1982"), or the value its sentence states
+    ("The largest $n$ is 34" -> "34")."""
+    text = tidy(capture)
+    if not text:
+        return None
+    if not is_sentence(text):
+        return text
+    leading = _LEADING_VALUE.match(text)
+    return leading.group(1) if leading else from_sentence(text)
+
+
+def _last_cue(text: str) -> tuple[int, str] | None:
+    """(position, capture) of the last answer cue with something after it."""
+    hidden = masked(text)
+    for match in reversed(list(_CUE.finditer(hidden))):
+        capture = _phrase_capture(text, match.end())
+        if capture:
+            return match.start(), capture
     return None
 
 
-def _clean_phrase(answer: str) -> str:
-    answer = answer.strip().strip("*").strip()
-    answer = re.sub(r"\s*(?:I hope it is correct)\.?\s*$", "", answer, flags=re.I)
-    answer = answer.rstrip(". ").strip()
-    if len(answer) >= 2 and answer[0] == answer[-1] == "$":
-        answer = answer[1:-1].strip()
-    return answer.strip("*").strip()
+def _answer_like(text: str | None) -> bool:
+    """Worth more than an earlier box: a number, a formula or an option letter."""
+    return bool(text) and bool(re.search(r"\d|\\[a-zA-Z]|^\(?[A-J]\)?\b", text or ""))
 
 
-def final_answer(response: str, boxed_only: bool = False) -> tuple[str | None, str]:
-    """(answer text, where it came from) for a response; (None, "none") when nothing is found.
+def bare_answer(text: str) -> str | None:
+    """A last line that is nothing but an answer ("12", "$x = 5$", "**-2**", "$Even$",
+    "\\begin{pmatrix}...\\end{pmatrix}", "28 percent")."""
+    hidden = masked(text.strip())
+    lines = [line for line in hidden.split("\n") if line.strip()]
+    if not lines:
+        return None
+    start = hidden.rstrip().rfind(lines[-1])
+    last = text.strip()[start : start + len(lines[-1])].strip().strip("*_").strip()
+    if not last:
+        return None
+    whole = _unwrap_math(last)
+    if whole != last and len(whole) <= 400:
+        return whole or None
+    if re.fullmatch(r"\\begin\{(\w+)\}.*\\end\{\1\}", last, re.S):
+        return last
+    if len(lines) == 1 and len(last) <= 40 and len(last.split()) <= 3:
+        return tidy(last) or None  # the whole response is one short answer ("odd", "B, D")
+    if len(last) > 60 or _words(last):
+        return None
+    return tidy(last) or None
 
-    ``boxed_only``: read only the last \\boxed{} after the thinking (the RL reward of ORZ/OVR),
-    so that answers in prose, answer phrases or a bare last line earn nothing.
-    """
-    text = strip_thinking(response)[-_MAX_TAIL:]
+
+def _closing_sentence(text: str) -> str | None:
+    """The last sentence of the final lines that holds a formula or a number (looking back at
+    most three sentences)."""
+    hidden = masked(text)
+    ends = [0] + [m.end() for m in _SENTENCE_END.finditer(hidden)] + [len(text)]
+    ends += [m.end() for m in re.finditer(r"\n", hidden)]
+    for start, end, _ in math_spans(text):  # a displayed formula is a block of its own
+        if text.startswith(("$$", "\\["), start):
+            ends += [start, end]
+    ends = sorted(set(ends))
+    pieces = [text[a:b].strip() for a, b in itertools.pairwise(ends)]
+    pieces = [p for p in pieces if p.strip(" .!?*_#\n")]
+    for piece in reversed(pieces[-3:]):
+        if math_spans(piece) or _NUMBER.search(masked(piece)):
+            return piece
+        if not re.search(r"[.!?。]\W*$", piece):
+            return None  # cut off mid-sentence (a truncated response): no answer
+    return None
+
+
+def final_answer(response: str, boxed_only: bool = False) -> Answer:
+    """The final answer of a response (``NO_ANSWER`` when there is none).
+
+    ``boxed_only``: read only the boxed answer after the thinking (the RL reward of ORZ/OVR),
+    so that answers in prose, answer phrases or a bare last line earn nothing."""
+    text = clean_tail(strip_thinking(str(response or ""))[-_MAX_TAIL:])
+    if not text.strip():
+        return NO_ANSWER
     if boxed_only:
-        boxed = last_boxed(text)
-        return (boxed, "boxed") if boxed is not None else (None, "none")
+        spans = boxed_spans(text)
+        return Answer(spans[-1][2], "boxed", _box_group(text, spans)) if spans else NO_ANSWER
     tags = _ANSWER_TAG.findall(text)
     if tags:
-        inside = tags[-1]
-        boxed = last_boxed(inside)
-        if boxed is not None:
-            return boxed, "answer_tag"
-        phrases = _ANSWER_PHRASE.findall(inside)
-        return _clean_phrase(phrases[-1] if phrases else inside), "answer_tag"
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed, "boxed"
-    phrases = _ANSWER_PHRASE.findall(text)
-    if phrases:
-        answer = phrases[-1].splitlines()[0]
-        while inner := _ANSWER_PHRASE.findall(answer):  # "Final Answer: The answer is 12"
-            answer = inner[-1]
-        return _clean_phrase(answer), "answer_phrase"
+        inside = final_answer(tags[-1])
+        if inside.text is not None:
+            return Answer(inside.text, "answer_tag", inside.parts, raw=inside.raw)
+        return Answer(tidy(tags[-1]) or None, "answer_tag")
+    spans = boxed_spans(text)
+    cue = _last_cue(text)
+    if spans:
+        if cue and cue[0] > spans[-1][1]:
+            phrase = reduce_phrase(cue[1])
+            if _answer_like(phrase):
+                return Answer(phrase, "answer_phrase", raw=tidy(cue[1]))
+        return Answer(spans[-1][2], "boxed", _box_group(text, spans))
+    phrase = tidy(cue[1]) if cue else None
+    if cue:
+        value = reduce_phrase(cue[1])
+        if value:
+            return Answer(value, "answer_phrase", raw=phrase)
     bare = bare_answer(text)
     if bare is not None:
-        return bare, "last_line"
-    return None, "none"
+        return Answer(bare, "last_line", cued=False, raw=phrase)
+    sentence = _closing_sentence(text)
+    if sentence is not None:
+        value = from_sentence(sentence)
+        if value:
+            return Answer(value, "last_sentence", cued=False, raw=phrase)
+    return Answer(None, "none", cued=False, raw=phrase)
 
 
-_LETTER_FORMS = [
-    re.compile(r"^\(?([A-J])\)?(?:[.:)]|\s*$)"),  # C  (C)  C.  C:  C)
-    re.compile(r"^\\text\{\s*\(?([A-J])\)?\s*\}$"),  # \text{C}
-    re.compile(r"^\\textbf\{\s*\(?([A-J])\)?\s*\}$"),
-    re.compile(r"^(?:option|choice)\s*\(?([A-J])\)?", re.I),  # option C
-]
-_LETTER_IN_TEXT = re.compile(r"(?:\b(?:option|choice)\s*|\()\(?([A-J])\b\)?", re.I)
-
-
-def choice_letter(answer: str, choices: list[str] | None, n_options: int = 10) -> str | None:
-    """The option letter an extracted answer names: by letter, or by the option's value."""
-    raw = answer.strip()
-    answer = raw.strip("$").strip()
-    n = len(choices) if choices else n_options
-    for form in _LETTER_FORMS:
-        match = form.match(answer)
-        if match and ord(match.group(1)) - ord("A") < n:
-            return match.group(1)
-    if choices:
-        from ovr_eval.verify.normalize import normalize
-
-        value = normalize(raw)
-        hits = [chr(65 + i) for i, c in enumerate(choices) if normalize(c) == value]
-        if len(hits) == 1:
-            return hits[0]
-    named = _LETTER_IN_TEXT.findall(answer)
-    if named and ord(named[-1]) - ord("A") < n:
-        return named[-1]
-    return None
+def closing_text(response: str, limit: int = 300) -> str:
+    """The end of a response after its thinking: where an uncued answer would be."""
+    return clean_tail(strip_thinking(str(response or ""))).strip()[-limit:]

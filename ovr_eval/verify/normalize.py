@@ -1,4 +1,11 @@
-"""String normalisation of answers under MATH-style conventions (no parsing, no evaluation)."""
+"""String normalisation of answers under MATH-style conventions (no parsing, no evaluation).
+
+``normalize`` maps the many ways of writing one answer to one string: LaTeX spacing and
+delimiters, \\left/\\right, text wrappers, units and unit words, degrees, thousands separators
+of a lone number, relation spellings (``>=``, ``\\geq``, ``≥``), list separators (``;``,
+"and", "or", ``\\quad``), JSON escape damage (``\\f`` read as a form feed). Percent signs are
+kept as a trailing ``%`` so that ``10%`` can also mean 0.1 (see ``equivalence.numbers_equal``).
+"""
 
 from __future__ import annotations
 
@@ -8,46 +15,152 @@ from fractions import Fraction
 
 MAX_ANSWER_CHARS = 2_000  # a final answer longer than this is not compared
 
+# JSON and Python string escapes that ate a LaTeX backslash: "\frac" written without escaping
+# reaches us as form feed + "rac", "\beta" as backspace + "eta", "\times" as tab + "imes".
+_ESCAPE_DAMAGE = {"\x0c": "\\f", "\x08": "\\b", "\x07": "\\a", "\x0b": "\\v"}
+_TAB_OR_CR_COMMAND = re.compile(r"\t(?=imes|ext|heta|au|an\b|frac|riangle)|\r(?=ight|ho\b|angle)")
+# A command written with a doubled backslash ("\\frac" from a double-escaped response).
+_DOUBLED = re.compile(
+    r"(?<!\\)\\\\(?=(?:frac|dfrac|tfrac|sqrt|left|right|boxed|text|textbf|mathrm|mathbf|le|leq|ge|"
+    r"geq|ne|neq|lt|gt|pi|infty|cdot|times|circ|in|cup|cap|pm|mp|div|alpha|beta|gamma|theta|"
+    r"degree|quad|qquad)(?![a-zA-Z]))")
+
 _UNICODE = {
-    "√": "\\sqrt", "π": "\\pi", "×": "\\times", "·": "\\cdot", "−": "-", "–": "-",
-    "≤": "\\le", "≥": "\\ge", "∞": "\\infty", "∪": "\\cup", "∩": "\\cap", "÷": "/",
-    "\\leq": "\\le", "\\geq": "\\ge", "\\dfrac": "\\frac", "\\tfrac": "\\frac",
-    "\\displaystyle": "", "\\left": "", "\\right": "", "\\!": "", "\\,": " ", "\\;": " ",
-    "\\:": " ", "{,}": ",", "\\quad": " ", "\\qquad": " ", "\\$": "", "$": "",
-    "\\%": "", "%": "", "°": "", "\\degree": "",
+    "√": "\\sqrt", "π": "\\pi", "×": "\\times", "·": "\\cdot", "−": "-", "–": "-", "—": "-",
+    "≤": "\\le", "≥": "\\ge", "≠": "\\ne", "∞": "\\infty", "∪": "\\cup", "∩": "\\cap",
+    "÷": "/", "∈": "\\in", "±": "\\pm",
+    "\\leqslant": "\\le", "\\geqslant": "\\ge", "\\leq": "\\le", "\\geq": "\\ge",
+    "\\neq": "\\ne", "\\lt": "<", "\\gt": ">", ">=": "\\ge", "<=": "\\le", "!=": "\\ne",
+    "\\dfrac": "\\frac", "\\tfrac": "\\frac", "\\cfrac": "\\frac",
+    "\\displaystyle": "", "\\left": "", "\\right": "", "\\big": "", "\\Big": "",
+    "\\!": "", "\\,": " ", "\\;": " ", "\\:": " ", "\\qquad": " ", "\\quad": " ",
+    "\\$": "", "$": "", "\\%": "%", "°": "", "\\degree": "", "\\infinity": "\\infty",
+    "\\(": " ", "\\)": " ", "\\[": " ", "\\]": " ", "€": "", "£": "", "¥": "", "₹": "",
+    '\\"': "", '"': "", "“": "", "”": "",
 }
-_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox|mathbf|operatorname)\s*\{([^{}]*)\}")
+_TEXT_CMD = re.compile(
+    r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mbox|mathbf|mathit|operatorname|hbox)"
+    r"\s*\{([^{}]*)\}")
 _UNITS = (
-    r"cm|mm|km|m|meters?|centimeters?|kilometers?|inches|inch|in|feet|foot|ft|yards?|miles?|"
-    r"units?|square\s*units|sq\.?\s*units|degrees?|cents?|dollars?|hours?|hrs?|minutes?|mins?|"
-    r"seconds?|secs?|mph|kg|g|grams?|liters?|litres?|ml|l|days?|weeks?|years?|people|students?"
+    r"cm|mm|km|m|meters?|metres?|centimeters?|millimeters?|kilometers?|inches|inch|in|feet|foot|"
+    r"ft|yards?|yd|miles?|mi|units?|square\s*units|sq\.?\s*units|degrees?|deg|radians?|rad|"
+    r"cents?|dollars?|euros?|yuan|hours?|hrs?|h|minutes?|mins?|seconds?|secs?|s|mph|km/h|m/s|"
+    r"kg|g|grams?|kilograms?|mg|lbs?|pounds?|liters?|litres?|ml|mL|l|L|days?|weeks?|months?|"
+    r"years?|people|persons?|students?|times|N|J|W|V|A|Pa|kPa|Hz|cal|kcal|kWh|ohms?|"
+    r"cm\^\{?[23]\}?|m\^\{?[23]\}?|cm²|cm³|m²|m³"
 )
-_TRAILING_UNIT = re.compile(rf"(?<=[\d}}a-zA-Z])\s*(?:{_UNITS})(?:\^\{{?[23]\}}?|²|³)?$")
-_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+)(?![\d,])")
+_TRAILING_UNIT = re.compile(rf"(?<=[\d}}])\s*(?:{_UNITS})(?:\^\{{?[23]\}}?|²|³)?\.?$")
+_TRAILING_TEXT_UNIT = re.compile(r"(?<=[\d}])\s*\\(?:text|mathrm|mbox|textbf)\s*\{\s*[^{}]*\}\s*$")
+_PERCENT_WORD = re.compile(r"(?<=[\d}])\s*(?:\\%|%|percent(?:age)?|pct)(?![a-zA-Z])", re.I)
+_LONE_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_MARKED_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|\{\s*,\s*\}|,\\!\s*)(?=\d{3})")
 _CIRC = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ")
-_PREFIX = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]+$)")  # "x = 3" -> "3"
+_SEPARATOR_WORDS = re.compile(r"(?:\s+|(?<=[\d)\]}]))(?:and|or)(?:\s+|(?=[\d(\[\\-]))", re.I)
+_TEXT_SEPARATOR = re.compile(r"\\text\s*\{\s*(?:and|or|,)\s*\}", re.I)
+_SET_MEMBER = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*\\in(?![a-zA-Z])\s*")
+_TUPLE_LABEL = re.compile(r"^\(\s*[a-zA-Z](?:_\{?\w+\}?)?(?:\s*,\s*[a-zA-Z](?:_\{?\w+\}?)?)+\s*\)"
+                          r"\s*=\s*(?=[(\[])")
+_ARRAY = re.compile(r"(?:\\left)?\s*[\[(]?\s*\\begin\{array\}\{[^{}]*\}(.*?)\\end\{array\}\s*"
+                    r"(?:\\right)?\s*[\])]?", re.S)
+_LETTER_IN_COMMAND = re.compile(r"\\[a-zA-Z]+")
 
 
-def normalize(answer: str) -> str:
-    """A canonical string form: spacing, delimiters, \\left/\\right, units and such removed."""
-    s = str(answer)[:MAX_ANSWER_CHARS].strip()
+def _repair_escapes(s: str) -> str:
+    for old, new in _ESCAPE_DAMAGE.items():
+        s = s.replace(old, new)
+    s = _TAB_OR_CR_COMMAND.sub(lambda m: "\\t" if m.group(0) == "\t" else "\\r", s)
+    return _DOUBLED.sub(r"\\", s)
+
+
+def _top_level_semicolons(s: str) -> str:
+    """';' inside brackets separates a tuple's parts (",") and stays a list separator outside."""
+    out, depth = [], 0
+    for ch in s:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        out.append("," if ch == ";" and depth > 0 else ch)
+    return "".join(out)
+
+
+def _tidy_separators(s: str) -> str:
+    s = _top_level_semicolons(s)
+    s = re.sub(r"\s*;[\s;,]*", ";", s)  # ",\quad" and repeated separators are one separator
+    s = re.sub(r",\s*;", ";", s)
+    return s.strip(";").strip()
+
+
+def lone_number_thousands(s: str) -> str:
+    """'12,000,023' -> '12000023' when the whole answer is one number written with separators
+    (inside a tuple or list "1,100" stays two numbers)."""
+    if _LONE_THOUSANDS.fullmatch(s):
+        return s.replace(",", "")
+    return s
+
+
+def equation_value(s: str) -> str:
+    """'5\\times6\\times4=120' -> '120': a chain of equalities that starts from a value with no
+    variable (a computation) stands for its last side; a real equation is left alone."""
+    if "=" not in s or re.search(r"\\(?:le|ge|ne)|[<>]", s):
+        return s
+    sides = [side for side in s.split("=")]
+    if len(sides) < 2 or not all(sides):
+        return s
+    if has_variable(sides[0]) or has_variable(sides[-1]):
+        return s  # an equation such as "7 = 11a + c", not a computation
+    return sides[-1]
+
+
+_VALUE_COMMANDS = frozenset({
+    "frac", "dfrac", "tfrac", "sqrt", "cdot", "times", "div", "pi", "circ", "infty", "log", "ln",
+    "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "exp", "pm", "mp",
+    "left", "right", "text", "mathrm", "e",
+})
+
+
+def has_variable(text: str) -> bool:
+    """Whether a side of an equation names a variable: a letter outside LaTeX commands, or a
+    command that is not a number or an operation (\\alpha, \\theta)."""
+    commands = _LETTER_IN_COMMAND.findall(text)
+    if any(c[1:] not in _VALUE_COMMANDS for c in commands):
+        return True
+    return re.search(r"[a-zA-Z]", _LETTER_IN_COMMAND.sub("", text)) is not None
+
+
+def normalize(answer: str, keep_label: bool = False) -> str:
+    """A canonical string form: spacing, delimiters, \\left/\\right, units and such removed.
+
+    ``keep_label``: keep a leading "variable =" (needed to compare equations as equations)."""
+    s = _repair_escapes(str(answer)[:MAX_ANSWER_CHARS]).strip()
     s = s.replace("\n", " ")
+    s = _TEXT_SEPARATOR.sub(";", s)
+    s = _ARRAY.sub(r"\\begin{pmatrix}\1\\end{pmatrix}", s)
+    s = _MARKED_THOUSANDS.sub("", s)
     for old, new in _UNICODE.items():
         s = s.replace(old, new)
     s = re.sub(r"(?<!\\)\\ ", " ", s)  # "\ " is a space, "\\ " a matrix row end
     s = re.sub(r"\\begin\{[bBvV]?matrix\}", r"\\begin{pmatrix}", s)
     s = re.sub(r"\\end\{[bBvV]?matrix\}", r"\\end{pmatrix}", s)
     s = _CIRC.sub("", s)
+    s = _PERCENT_WORD.sub("%", s)
+    s = _TRAILING_TEXT_UNIT.sub("", s.strip())
     for _ in range(3):  # nested \text{\textbf{...}}
         s = _TEXT_CMD.sub(r"\1", s)
     s = s.strip().rstrip(".").strip()
+    s = re.sub(r"(?<!\\)\\+$", "", s).strip()  # a stray trailing backslash: "185\"
     s = _TRAILING_UNIT.sub("", s).strip()
-    s = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), s)
-    s = _PREFIX.sub("", s)
+    s = _SEPARATOR_WORDS.sub(";", s)
+    s = _SET_MEMBER.sub("", s)
+    s = _TUPLE_LABEL.sub("", s)
     s = s.rstrip(".").strip()
+    if not keep_label:
+        s = strip_label(s).strip()
+    s = lone_number_thousands(s)
     # keep one space where it separates a command from a letter (\pi r), drop all others
     s = re.sub(r"(\\[a-zA-Z]+)\s+(?=[a-zA-Z])", r"\1 ", s)
     s = re.sub(r"(?<![a-zA-Z])\s+|\s+(?![a-zA-Z])", "", s)
+    s = _tidy_separators(s)
     s = re.sub(r"\\frac(\d)(\d)", r"\\frac{\1}{\2}", s)  # \frac12
     s = re.sub(r"\\frac\{([^{}]+)\}(\d)", r"\\frac{\1}{\2}", s)
     s = re.sub(r"\\frac(\d)\{", r"\\frac{\1}{", s)
@@ -55,12 +168,40 @@ def normalize(answer: str) -> str:
     s = re.sub(r"(?<![\d.])0+(?=\d)", "", s)  # leading zeros
     s = re.sub(r"(\.\d*?)0+(?=$|[^\d])", r"\1", s)  # trailing decimal zeros: 2.50 -> 2.5
     s = re.sub(r"(?<=\d)\.(?=$|[^\d])", "", s)  # 2. -> 2
-    if s.startswith("{") and s.endswith("}") and s.count("{") == 1:
+    s = re.sub(r"\+?\\infty", r"\\infty", s)
+    if s.startswith("{") and s.endswith("}") and _wrapped_once(s):
         s = s[1:-1]
     s = re.sub(r"^\(([A-Za-z])\)$", r"\1", s)  # (C) -> C
     if m := re.fullmatch(r"\\pm\{?([^{}]+?)\}?", s):  # \pm 3 -> 3,-3
         s = f"{m.group(1)},-{m.group(1)}"
-    return s
+    return equation_value(s)
+
+
+def _wrapped_once(s: str) -> bool:
+    """True when the opening brace of ``s`` closes at its very end ("{1,3}" but not "{a}{b}")."""
+    depth = 0
+    for i, ch in enumerate(s):
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth == 0 and i != len(s) - 1:
+            return False
+    return depth == 0
+
+
+_LABEL = re.compile(
+    r"^(?:[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-zA-Z]\))?|\\[a-zA-Z]+)\s*=\s*(?=[^=<>]+$)")
+
+
+def strip_label(normalized: str) -> str:
+    """'x=3' -> '3', 'f(x)=2x+1' -> '2x+1': an answer given as "variable = value"."""
+    return _LABEL.sub("", normalized, count=1)
+
+
+def split_percent(normalized: str) -> tuple[str, bool]:
+    """('28', True) for '28%': the value and whether it was written as a percentage."""
+    if normalized.endswith("%") and len(normalized) > 1:
+        return normalized[:-1], True
+    return normalized, False
 
 
 _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,3})?$")

@@ -1,4 +1,9 @@
-"""A verifier worker process: reads jobs on stdin, writes results on stdout (see pool.py)."""
+"""A verifier worker process: reads jobs on stdin, writes results on stdout (see pool.py).
+
+Usage: ``python -m ovr_eval.verify.worker module:function [module:warm_up]``. The worker imports
+the job function, runs the optional warm-up, sets its memory limit, then writes ``READY``: the
+pool starts a job's clock only after that, so start-up never counts against a job.
+"""
 
 from __future__ import annotations
 
@@ -19,14 +24,21 @@ def _limit_memory(extra_mb: int) -> None:
         pass  # no /proc or no rlimits: the time limit still applies
 
 
-def main() -> None:
-    from ovr_eval.verify.pool import JobFailed, read_frame, write_frame
+def _function(spec: str):
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
 
-    module, _, name = sys.argv[1].partition(":")
-    function = getattr(importlib.import_module(module), name)
+
+def main() -> None:
+    from ovr_eval.verify.pool import READY, JobFailed, read_frame, write_frame
+
+    function = _function(sys.argv[1])
+    if len(sys.argv) > 2:
+        _function(sys.argv[2])()
     _limit_memory(int(os.environ.get("OVR_WORKER_MEMORY_MB", "1024")))
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the result stream
+    write_frame(stdout, READY)
     while True:
         try:
             job = read_frame(stdin)

@@ -1,0 +1,166 @@
+"""Multiple choice: which option(s) an answer names, by letter or by the option's value.
+
+Models write a letter in many ways: "C", "(C)", "C.", "c", "\\text{C}", "\\textbf{(B)}",
+"Option C", "C (145°)", "B, no.", "答案是 C", or the option's value instead ("18 cm",
+"\\frac{120}{17}" for "120/17"). An answer that names several options for a one-letter gold
+("\\boxed{(A),(B),(C)}"), or a letter whose stated value is another option's value ("C (145°)"
+where 145° is option B), names none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ovr_eval.verify.normalize import normalize
+
+LETTERS = "ABCDEFGHIJ"
+_WRAPPER = re.compile(r"\\(?:boxed|fbox|text|textbf|textit|textrm|mathrm|mathbf|mbox|"
+                      r"operatorname)\s*\{([^{}]*)\}")
+_DELIMITERS = re.compile(r"\\[()\[\]]|\$+|\*\*|__|[“”\"`]")
+_PREFIX = re.compile(r"^(?:(?:the\s+)?(?:correct\s+|right\s+|best\s+|final\s+)?"
+                     r"(?:answer|option|choice)s?\s*(?:is|are|:|：)?|option|choice|选项|选)\s*",
+                     re.I)
+_TOKEN = re.compile(r"(?<![A-Za-z0-9\\/'’])(\(?)([A-Ja-j])(\)?)(?![A-Za-z0-9/'’])")
+_JOINER = re.compile(r"^\s*(?:,|、|/|&|and|or|和|或)\s*$", re.I)
+_LETTER_ONLY = re.compile(r"^\(?([A-Ja-j])\)?[.:)]?$")
+_GOLD = re.compile(r"^\s*(?:\(([A-J])\)|([A-J])[.):](?=\s|$)|([A-J])$)(?:\s+.*)?$", re.S)
+_GOLD_SET = re.compile(r"^\s*\(?[A-J]\)?(?:\s*(?:,|and|&)\s*\(?[A-J]\)?)+\s*$")
+
+
+def gold_letters(gold: str) -> frozenset[str] | None:
+    """The letter(s) a gold answer names: "C", "(C)", "C. x = 42", "B, D"; None for a gold
+    that is not an option letter."""
+    if _GOLD_SET.match(gold):
+        return frozenset(re.findall(r"[A-J]", gold))
+    match = _GOLD.match(gold)
+    if not match:
+        return None
+    return frozenset(next(g for g in match.groups() if g))
+
+
+def unwrap(answer: str) -> str:
+    """The answer without LaTeX wrappers, math delimiters and markdown emphasis."""
+    text = str(answer)
+    for _ in range(4):
+        text = _WRAPPER.sub(r" \1 ", text)
+    text = _DELIMITERS.sub(" ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _is_letter(text: str, match: re.Match, cued: bool) -> bool:
+    """Whether a one-letter token is an option letter rather than a word ("I think",
+    "a triangle", "A is the vertex" in a sentence that is not cued)."""
+    opened, letter, closed = match.groups()
+    if opened or closed:
+        return True
+    after = text[match.end():]
+    followed_by_word = re.match(r"\s+[a-z]", after) is not None
+    if letter.islower():
+        return not followed_by_word and not re.match(r"\s+[A-Za-z]", after)
+    if letter == "I" and followed_by_word:
+        return False
+    return not (letter == "A" and followed_by_word and not cued)
+
+
+def _tokens(text: str, n: int, cued: bool) -> list[re.Match]:
+    return [m for m in _TOKEN.finditer(text)
+            if LETTERS.index(m.group(2).upper()) < n and _is_letter(text, m, cued)]
+
+
+def _leading(text: str, n: int, cued: bool) -> tuple[list[str], str] | None:
+    """Letters listed at the start ("A", "A, C", "(B) and (D)") and the text after them."""
+    tokens = _tokens(text, n, cued)
+    if not tokens or text[: tokens[0].start()].strip(" .:-"):
+        return None
+    letters, end = [tokens[0].group(2).upper()], tokens[0].end()
+    for token in tokens[1:]:
+        if not _JOINER.match(text[end : token.start()]):
+            break
+        letters.append(token.group(2).upper())
+        end = token.end()
+    return letters, text[end:]
+
+
+def _value_matches(text: str, choices: Sequence[str]) -> list[str]:
+    """Letters of the options whose value the text states (compared after normalisation)."""
+    from ovr_eval.verify.equivalence import cheap_equal
+
+    value = normalize(text)
+    if not value:
+        return []
+    options = [normalize(str(option)) for option in choices[: len(LETTERS)]]
+    exact = [LETTERS[i] for i, option in enumerate(options) if option == value]
+    if exact:  # options that differ only in order ("A, B, C" / "B, A, C") are not equal here
+        return exact
+    return [LETTERS[i] for i, option in enumerate(options) if cheap_equal(value, option)[0]]
+
+
+def _opening_option(text: str, choices: Sequence[str]) -> str | None:
+    """The option whose text opens the answer as a word or phrase of its own ("No, it is not
+    the maximum" for the option "No"); None when no option, or more than one, does."""
+    lowered = text.lower()
+    hits = []
+    for i, option in enumerate(choices[: len(LETTERS)]):
+        value = str(option).strip().lower()
+        if len(value) >= 2 and re.match(rf"{re.escape(value)}(?:[\s,.;:!)]|$)", lowered):
+            hits.append((len(value), LETTERS[i]))
+    if not hits:
+        return None
+    longest = max(hits)[0]
+    best = [letter for size, letter in hits if size == longest]
+    return best[0] if len(best) == 1 else None
+
+
+def _stated_value(rest: str) -> str:
+    """The value written after a letter: "(145°)" -> "145°", ". 18 cm" -> "18 cm"."""
+    rest = rest.strip().lstrip(".:：,-–)").strip()
+    if rest.startswith("(") and rest.endswith(")"):
+        rest = rest[1:-1]
+    return rest.strip().rstrip(".").strip()
+
+
+def named_options(answer: str, choices: Sequence[str] | None = None, n_options: int = 10,
+                  cued: bool = True) -> frozenset[str]:
+    """The option letters an answer names (empty when it names none, or contradicts itself).
+
+    ``cued``: the text follows an answer cue, so its first letter is the answer; otherwise
+    (a closing sentence) only a letter that ends the sentence or stands in a letter form
+    counts, and the last one wins."""
+    n = min(len(choices), len(LETTERS)) if choices else n_options
+    text = _PREFIX.sub("", unwrap(answer), count=1).strip()
+    if not text:
+        return frozenset()
+    only = _LETTER_ONLY.match(text)
+    if only and LETTERS.index(only.group(1).upper()) < n and (cued or only.group(1).isupper()):
+        return frozenset(only.group(1).upper())  # a letter before any option whose text is one
+    if choices:
+        whole = _value_matches(answer, choices)
+        if len(whole) == 1:
+            return frozenset(whole)
+        opening = _opening_option(text, choices)
+        if opening:
+            return frozenset(opening)
+    if re.match(r"\(?[A-Ja-j]\)?\s*(?:[*^+=/]|\\(?:cdot|times))", text):
+        return frozenset()  # "E*2" is an expression, not option E
+    leading = _leading(text, n, cued)
+    if leading and not cued and not re.match(r"\(|[A-Ja-j](?:[.):]|\s*$)", text):
+        leading = None  # uncued: only a letter form ("D.", "(D)") at the start counts
+    if leading and not cued:
+        leading = (leading[0][:1], leading[1])
+    if leading:
+        letters, rest = leading
+        if len(set(letters)) == 1 and choices and (value := _stated_value(rest)):
+            stated = _value_matches(value, choices)
+            if stated and letters[0] not in stated:
+                return frozenset()  # "C (145°)" where 145° is another option
+        return frozenset(letters)
+    tokens = _tokens(text, n, cued)
+    if cued and tokens:
+        return frozenset(tokens[0].group(2).upper())
+    for token in reversed(tokens):  # uncued: a letter that closes its sentence or is named
+        closes = re.match(r"\s*(?:[.!?。)]|$)", text[token.end():])
+        named = re.search(r"\b(?:is|be|option|choice|answer)\s*$", text[: token.start()], re.I)
+        if closes or named or token.group(1):
+            return frozenset(token.group(2).upper())
+    return frozenset()
