@@ -241,7 +241,7 @@ def grade_many(
     todo = {p.key: p for p in plans if isinstance(p, _Symbolic) and p.key not in cache}
     outcomes: dict[tuple[str, str], Any] = {}
     if todo:
-        jobs = [(*p.job, timeout_s) for p in todo.values()]
+        jobs = [p.job for p in todo.values()]
         for key, outcome in zip(todo, _pool(workers, timeout_s).map(jobs), strict=True):
             outcomes[key] = outcome
             if not isinstance(outcome, JobFailed):  # failures are not cached: a rerun retries

@@ -9,6 +9,7 @@ under a hard limit. Model text never reaches ``eval``, ``sympify`` or ``parse_ex
 
 from __future__ import annotations
 
+import logging
 import re
 from fractions import Fraction
 from typing import Any
@@ -84,11 +85,18 @@ def cheap_equal(pred: str, gold: str) -> tuple[bool | None, str]:
     return None, ""
 
 
-def _parse(latex: str, timeout: int | None):
+def _quiet_math_verify() -> None:
+    """math-verify warns on every call that its own alarms are off; they are off on purpose."""
+    for name in ("math_verify.parser", "math_verify.grader"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _parse(latex: str):
     from math_verify import LatexExtractionConfig, parse
 
+    _quiet_math_verify()
     config = [LatexExtractionConfig(boxed_match_priority=0)]
-    return parse(f"${latex}$", extraction_config=config, parsing_timeout=timeout)
+    return parse(f"${latex}$", extraction_config=config, parsing_timeout=None)
 
 
 def _equations_equal(pred_parsed, gold_parsed) -> bool:
@@ -106,24 +114,22 @@ def _equations_equal(pred_parsed, gold_parsed) -> bool:
     return bool(ratio != 0 and not ratio.free_symbols and ratio.is_finite)
 
 
-def symbolic_equal(pred: str, gold: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
-    """math-verify's LaTeX parse and comparison; False when either side does not parse."""
-    import threading
+def symbolic_equal(pred: str, gold: str) -> bool:
+    """math-verify's LaTeX parse and comparison; False when either side does not parse.
 
+    math-verify's own wall-clock alarms are off (``None``): under load they would turn a true
+    equality into False. The worker that runs this limits its CPU time instead (worker.py)."""
     from math_verify import verify
 
     if len(pred) > MAX_SYMBOLIC_CHARS or len(gold) > MAX_SYMBOLIC_CHARS:
         return False
-    # math-verify's own (SIGALRM) limits work only in a main thread; the pool's limit is hard.
-    in_main = threading.current_thread() is threading.main_thread()
-    limit = max(1, int(timeout_s)) if in_main else None
-    gold_parsed = _parse(gold, limit)
+    gold_parsed = _parse(gold)
     if not gold_parsed:
         return False
-    pred_parsed = _parse(pred, limit)
+    pred_parsed = _parse(pred)
     if not pred_parsed:
         return False
-    if verify(gold_parsed, pred_parsed, timeout_seconds=limit):
+    if verify(gold_parsed, pred_parsed, timeout_seconds=None):
         return True
     return _equations_equal(pred_parsed, gold_parsed)
 
@@ -132,8 +138,9 @@ def _is_equation(normalized: str) -> bool:
     return normalized.count("=") == 1 and not re.search(r"\\(?:le|ge|ne)|[<>]", normalized)
 
 
-def full_equal(pred: str, gold: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[bool, str]:
-    """(equal?, method) with every rule, symbolic included. Run it under a time limit."""
+def full_equal(pred: str, gold: str) -> tuple[bool, str]:
+    """(equal?, method) with every rule, symbolic included. Run it under a time limit (the
+    verifier's workers do)."""
     p, g = normalize(pred), normalize(gold)
     verdict, method = cheap_equal(p, g)
     if verdict is not None:
@@ -142,26 +149,25 @@ def full_equal(pred: str, gold: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tu
 
         def element(a: str, b: str) -> bool:
             decided = cheap_equal(a, b)[0]
-            return decided if decided is not None else symbolic_equal(a, b, timeout_s)
+            return decided if decided is not None else symbolic_equal(a, b)
 
         compound = compare_compound(p, g, element)
         if compound is not None:
             return compound, "structure"
-    if symbolic_equal(p, g, timeout_s):
+    if symbolic_equal(p, g):
         return True, "symbolic"
     p_eq, g_eq = normalize(pred, keep_label=True), normalize(gold, keep_label=True)
     if _is_equation(p_eq) and _is_equation(g_eq) and (p_eq, g_eq) != (p, g):
-        return symbolic_equal(p_eq, g_eq, timeout_s), "equation"
+        return symbolic_equal(p_eq, g_eq), "equation"
     return False, "symbolic"
 
 
-def symbolic_job(pred: str, gold: str | list[str], timeout_s: float) -> Any:
-    """The job a verifier worker runs: every rule, with math-verify's own limits set below
-    the pool's hard limit so that most slow parses end gracefully. ``gold`` is a list of
-    option texts for a multiple-choice answer given as a value (see ``option_job``)."""
+def symbolic_job(pred: str, gold: str | list[str]) -> Any:
+    """The job a verifier worker runs: every rule (``full_equal``), or for a multiple-choice
+    answer given as a value, ``gold`` is the list of option texts (see ``option_job``)."""
     if isinstance(gold, list):
-        return option_job(pred, gold, timeout_s)
-    return full_equal(pred, gold, max(1.0, timeout_s / 2))
+        return option_job(pred, gold)
+    return full_equal(pred, gold)
 
 
 def warm_up() -> None:
@@ -174,8 +180,7 @@ def too_long(pred: str) -> bool:
     return len(pred) > MAX_ANSWER_CHARS
 
 
-def option_job(pred: str, options: list[str], timeout_s: float) -> tuple[int, ...]:
-    """The job for a multiple-choice answer given as a value: the indices of the options whose
-    value equals it ("24" for the option "$2 \\cdot 4 \\cdot 3$")."""
-    limit = max(1.0, timeout_s / 2) / max(1, len(options))
-    return tuple(i for i, option in enumerate(options) if full_equal(pred, option, limit)[0])
+def option_job(pred: str, options: list[str]) -> tuple[int, ...]:
+    """The indices of the options whose value equals the answer ("24" for the option
+    "$2 \\cdot 4 \\cdot 3$")."""
+    return tuple(i for i, option in enumerate(options) if full_equal(pred, option)[0])

@@ -4,10 +4,11 @@ Each job runs in a separate worker process (started as ``python -m ovr_eval.veri
 so it never re-imports the caller's script). A job over its limit, or a worker that dies
 (memory limit, crash), gets its worker killed and replaced and a ``JobFailed`` for that job only.
 
-Verdicts must not depend on how busy the machine is, so the limit counts the worker's own CPU
-time (read from /proc; wall time where /proc is missing), a worker's start-up (imports and a
-warm-up job) happens before it reports ready and never counts against a job, and a job that
-runs out of time is retried once on a fresh worker before it is reported as a timeout. A
+Verdicts must not depend on how busy the machine is, so the limit counts the job's own CPU time
+(an alarm inside the worker at ``timeout_s``, and a kill from here at 1.5 times that, read
+from /proc; wall time where /proc is missing), a worker's start-up (imports and a warm-up job)
+happens before it reports ready and never counts against a job, and a job that runs out of
+time is retried once on a fresh worker before it is reported as a timeout. A
 generous wall-clock ceiling (``wall_limit_s``) still ends a job that waits without computing
 (a deadlock, a sleep).
 """
@@ -29,6 +30,7 @@ DEFAULT_MEMORY_MB = 1024
 READY = "ovr-worker-ready"
 START_TIMEOUT_S = 120.0  # importing sympy and the parser on a very busy machine
 WALL_FACTOR = 20.0
+HARD_FACTOR = 1.5  # the worker's own CPU alarm ends a job at timeout_s; this is the backstop
 RETRIES = 1
 _HEADER = struct.Struct("<I")
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -78,8 +80,9 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 class _Worker:
-    def __init__(self, target: str, memory_mb: int, warm_up: str | None):
-        env = {**os.environ, "OVR_WORKER_MEMORY_MB": str(memory_mb)}
+    def __init__(self, target: str, memory_mb: int, warm_up: str | None, cpu_s: float):
+        env = {**os.environ, "OVR_WORKER_MEMORY_MB": str(memory_mb),
+               "OVR_WORKER_CPU_S": str(cpu_s)}
         command = [sys.executable, "-m", "ovr_eval.verify.worker", target]
         if warm_up:
             command.append(warm_up)
@@ -128,7 +131,7 @@ class WorkerPool:
         self.workers = [self._new() for _ in range(max(1, workers))]
 
     def _new(self) -> _Worker:
-        return _Worker(self.target, self.memory_mb, self.warm_up)
+        return _Worker(self.target, self.memory_mb, self.warm_up, self.timeout_s)
 
     def _replace(self, index: int) -> None:
         self.workers[index].kill()
@@ -140,8 +143,8 @@ class WorkerPool:
             return True
         cpu = worker.cpu()
         if cpu is None or running.cpu_start is None:
-            return wall > self.timeout_s
-        return cpu - running.cpu_start > self.timeout_s
+            return wall > self.timeout_s * HARD_FACTOR
+        return cpu - running.cpu_start > self.timeout_s * HARD_FACTOR
 
     def map(self, jobs: Sequence[tuple]) -> list[Any]:
         """Results in job order; JobFailed for jobs that failed, timed out or killed a worker."""
@@ -179,25 +182,23 @@ class WorkerPool:
                     continue
                 running = busy.pop(w)
                 try:
-                    results[running.index] = read_frame(stream)
+                    result = read_frame(stream)
                 except (EOFError, OSError, pickle.UnpicklingError):
                     code = self.workers[w].process.poll()
                     results[running.index] = JobFailed("crashed" if code else "memory")
                     self._replace(w)
                     starting.add(w)
                     continue
+                if result == JobFailed("timeout"):  # interrupted mid-computation: start afresh
+                    self._timed_out(w, running.index, attempts, pending, results, starting)
+                    continue
+                results[running.index] = result
                 idle.append(w)
             now = time.monotonic()
             for w, running in list(busy.items()):
                 if self._over_limit(self.workers[w], running, now):
                     del busy[w]
-                    self._replace(w)
-                    starting.add(w)
-                    attempts[running.index] += 1
-                    if attempts[running.index] <= RETRIES:
-                        pending.append(running.index)
-                    else:
-                        results[running.index] = JobFailed("timeout")
+                    self._timed_out(w, running.index, attempts, pending, results, starting)
             for w in list(starting):
                 if now - self.workers[w].started > START_TIMEOUT_S:
                     starting.discard(w)
@@ -205,6 +206,17 @@ class WorkerPool:
             if pending and not idle and not busy and not starting:
                 self._fail_pending(pending, results, "worker did not start")
         return results
+
+    def _timed_out(self, w: int, index: int, attempts: list[int], pending: deque,
+                   results: list[Any], starting: set[int]) -> None:
+        """A job out of time: its worker is replaced; the job is retried once, then failed."""
+        self._replace(w)
+        starting.add(w)
+        attempts[index] += 1
+        if attempts[index] <= RETRIES:
+            pending.append(index)
+        else:
+            results[index] = JobFailed("timeout")
 
     def _on_start(self, w: int, starting: set[int], idle: list[int]) -> None:
         """A starting worker's first frame: READY, or it died while starting."""

@@ -2,14 +2,38 @@
 
 Usage: ``python -m ovr_eval.verify.worker module:function [module:warm_up]``. The worker imports
 the job function, runs the optional warm-up, sets its memory limit, then writes ``READY``: the
-pool starts a job's clock only after that, so start-up never counts against a job.
+pool starts a job's clock only after that, so start-up never counts against a job. Each job
+runs under a CPU-time alarm (``OVR_WORKER_CPU_S``, SIGPROF): a job past it ends as
+``JobFailed("timeout")`` however busy the machine is; the pool's own limit is the backstop.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
+
+
+class CpuLimit(Exception):
+    """A job used up its CPU time."""
+
+
+def _on_cpu_limit(signum: int, frame: object) -> None:
+    raise CpuLimit
+
+
+def _run(function, job: tuple, cpu_s: float):
+    """``function(*job)`` under a CPU-time alarm (none when ``cpu_s`` is 0 or SIGPROF is
+    missing)."""
+    timer = getattr(signal, "ITIMER_PROF", None)
+    if not cpu_s or timer is None:
+        return function(*job)
+    signal.setitimer(timer, cpu_s)
+    try:
+        return function(*job)
+    finally:
+        signal.setitimer(timer, 0)
 
 
 def _limit_memory(extra_mb: int) -> None:
@@ -36,6 +60,9 @@ def main() -> None:
     if len(sys.argv) > 2:
         _function(sys.argv[2])()
     _limit_memory(int(os.environ.get("OVR_WORKER_MEMORY_MB", "1024")))
+    cpu_s = float(os.environ.get("OVR_WORKER_CPU_S", "0"))
+    if hasattr(signal, "SIGPROF"):
+        signal.signal(signal.SIGPROF, _on_cpu_limit)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the result stream
     write_frame(stdout, READY)
@@ -45,7 +72,9 @@ def main() -> None:
         except EOFError:
             return
         try:
-            result = function(*job)
+            result = _run(function, job, cpu_s)
+        except CpuLimit:
+            result = JobFailed("timeout")
         except MemoryError:
             result = JobFailed("memory")
         except RecursionError:
