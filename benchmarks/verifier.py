@@ -1,11 +1,23 @@
-"""Accuracy and throughput of ovr_eval.verify side by side with math-verify, in one run.
+"""Grading accuracy and throughput of ovr_eval.verify beside Math-Verify, in one run.
 
-Usage: python benchmarks/verifier.py [--data ../shared/data] [--workers 2]
-Prints a table and writes benchmarks/results/verifier.json.
+Usage: python benchmarks/verifier.py [--data ../shared/data] [--workers 2] [--quick]
+Prints tables and writes benchmarks/results/verifier.json.
 
-Sets: the labelled cases in tests/data/verifier_cases.jsonl (human judgements), and the MATH500
-round trip (each solution's boxed answer, inside a short response, against the answer field).
-math-verify runs with its defaults: gold = parse("$" + answer + "$"), verify(gold, parse(response)).
+Sets:
+- ours: the labelled cases in tests/data/verifier_cases.jsonl (written for this project);
+- peers: ../shared/data/verifier-peers/cases.jsonl, 372 labelled cases from other answer
+  checkers' test suites (every case given as a response, as a new user's `ovr grade` would);
+- published: ../shared/data/published-outputs, real model responses with the benchmarks' own
+  per-sample verdicts, graded as `ovr grade --task` grades them (the task's choices, official
+  rules; LogicVista and MathVision items joined with their data by id). A *miss* is a response
+  the official pipeline credits and ovr does not; "official right" keeps the misses whose
+  official extraction, graded by itself, really names the gold answer (MathVista's judge maps
+  refusals such as "N/A" to the nearest option and so credits them). *Extra credit* is the other
+  way round: ovr credits, the official verdict does not;
+- MATH500 round trip: each solution's boxed answer inside a short response (throughput).
+Math-Verify 0.9 runs with its defaults (gold = parse("$" + answer + "$"), verify(gold,
+parse(response))); for multiple-choice items it gets its documented letter extraction
+(StringExtractionConfig) on both sides.
 """
 
 from __future__ import annotations
@@ -15,131 +27,291 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import sys
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
+TASK_OF = {"mathvista": "mathvista", "mathvision": "mathvision", "logicvista": "logicvista",
+           "mmmu_pro": "mmmu_pro"}
 
 
-def math_verify_one(case: tuple[str, str]) -> tuple[bool, float]:
-    """math-verify's decision and its wall time for one (response, gold)."""
-    from math_verify import parse, verify
+# ---------------------------------------------------------------- Math-Verify
+def math_verify_one(case: tuple[str, str, bool]) -> tuple[bool, float]:
+    """Math-Verify's decision and its wall time for one (response, gold, multiple choice)."""
+    from math_verify import (
+        ExprExtractionConfig,
+        LatexExtractionConfig,
+        StringExtractionConfig,
+        parse,
+        verify,
+    )
 
+    response, gold, choice = case
     start = time.perf_counter()
     try:
-        correct = bool(verify(parse(f"${case[1]}$"), parse(case[0])))
+        if choice:
+            config = [StringExtractionConfig()]
+            correct = bool(verify(parse(gold, extraction_config=config),
+                                  parse(response, extraction_config=config)))
+        else:
+            config = [LatexExtractionConfig(), ExprExtractionConfig()]
+            correct = bool(verify(parse(f"${gold}$", extraction_config=config),
+                                  parse(response)))
     except Exception:
         correct = False
     return correct, time.perf_counter() - start
 
 
-def run_math_verify(cases: list[tuple[str, str]], workers: int) -> dict:
+def run_math_verify(cases: list[tuple[str, str, bool]], workers: int) -> dict[str, Any]:
     start = time.perf_counter()
     if workers > 1:
         with mp.get_context("fork").Pool(workers) as pool:
-            results = pool.map(math_verify_one, cases, chunksize=8)
+            results = pool.map(math_verify_one, cases, chunksize=16)
     else:
         results = [math_verify_one(c) for c in cases]
-    return {"decisions": [r[0] for r in results], "seconds": time.perf_counter() - start,
-            "max_case_s": max(r[1] for r in results)}
+    return {"decisions": [r[0] for r in results], "seconds": time.perf_counter() - start}
 
 
-def run_ours(items: list[tuple], workers: int) -> dict:
-    from ovr_eval.verify import grade, grade_many
+# ---------------------------------------------------------------- ovr
+def run_ours(items: list[Any], workers: int) -> dict[str, Any]:
+    from ovr_eval.verify import grade_many
 
     grade_many([("\\boxed{x+1}", "1+x")], workers=workers)  # start the workers
     start = time.perf_counter()
     verdicts = grade_many(items, workers=workers)
-    seconds = time.perf_counter() - start
-    slowest = 0.0
-    for item in items:  # one at a time, for the worst single-case latency
-        t = time.perf_counter()
-        grade(*item)
-        slowest = max(slowest, time.perf_counter() - t)
-    return {"decisions": [v.correct for v in verdicts], "seconds": seconds, "max_case_s": slowest}
+    return {"decisions": [v.correct for v in verdicts], "verdicts": verdicts,
+            "seconds": time.perf_counter() - start}
 
 
-def accuracy(decisions: list[bool], labels: list[bool]) -> float:
-    return sum(d == y for d, y in zip(decisions, labels, strict=True)) / len(labels)
+def agreement(decisions: list[bool], labels: list[bool]) -> dict[str, Any]:
+    agree = sum(d == y for d, y in zip(decisions, labels, strict=True))
+    false_positives = sum(d and not y for d, y in zip(decisions, labels, strict=True))
+    return {"n": len(labels), "agree": agree, "accuracy": agree / len(labels) if labels else None,
+            "false_positives": false_positives}
 
 
-def main() -> None:
+def labelled_sets(args: argparse.Namespace) -> dict[str, Any]:
+    """Our own labelled cases and the peers' cases: ovr vs Math-Verify, per source file."""
+    out = {}
+    own = [json.loads(x) for x in args.cases.read_text().splitlines() if x.strip()]
+    peers = [json.loads(x) for x in (args.data / "verifier-peers" / "cases.jsonl").open()]
+    for name, cases, label_key in (("ours", own, "correct"), ("peers", peers, "expected")):
+        labels = [bool(c[label_key]) for c in cases]
+        items = [{"response": c["response"], "answer": c["answer"], "choices": c.get("choices")}
+                 for c in cases]
+        ours = run_ours(items, args.workers)
+        letter = [_is_letter(c["answer"]) for c in cases]
+        theirs = run_math_verify([(c["response"], c["answer"], m)
+                                  for c, m in zip(cases, letter, strict=True)], args.workers)
+        result = {"ovr_eval": {**agreement(ours["decisions"], labels), "seconds": ours["seconds"]},
+                  "math_verify": {**agreement(theirs["decisions"], labels),
+                                  "seconds": theirs["seconds"]}}
+        if name == "peers":
+            by_source: dict[str, dict[str, list[bool]]] = defaultdict(
+                lambda: {"labels": [], "ovr": [], "mv": []})
+            for case, y, o, m in zip(cases, labels, ours["decisions"], theirs["decisions"],
+                                     strict=True):
+                source = ":".join(case["source"].split(":")[:2])
+                by_source[source]["labels"].append(y)
+                by_source[source]["ovr"].append(o)
+                by_source[source]["mv"].append(m)
+            result["by_source"] = {
+                s: {"n": len(v["labels"]), "ovr_eval": agreement(v["ovr"], v["labels"])["agree"],
+                    "math_verify": agreement(v["mv"], v["labels"])["agree"]}
+                for s, v in sorted(by_source.items())}
+        result["disagreements_ovr_eval"] = [
+            {"response": c["response"][-200:], "answer": c["answer"], "label": y,
+             "extracted": v.extracted, "method": v.method}
+            for c, y, v in zip(cases, labels, ours["verdicts"], strict=True) if v.correct != y]
+        out[name] = result
+    return out
+
+
+def _is_letter(gold: str) -> bool:
+    from ovr_eval.verify.choices import gold_letters
+
+    return gold_letters(str(gold)) is not None
+
+
+# ---------------------------------------------------------------- published outputs
+def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """Each published file graded as `ovr grade --task` does, against the official verdicts."""
+    from ovr_eval.grading import grade_file
+    from ovr_eval.tasks import resolve
+    from ovr_eval.verify import grade_many
+
+    files = sorted((args.data / "published-outputs").glob("*.jsonl"))
+    if args.quick:
+        files = files[::4]
+    out: dict[str, Any] = {"files": {}, "benchmarks": {}}
+    scratch = REPO / "benchmarks" / "results" / ".published-graded"
+    scratch.mkdir(parents=True, exist_ok=True)
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for path in files:
+        bench = path.name.split("-")[0]
+        task = resolve(TASK_OF[bench])[0]
+        start = time.perf_counter()
+        graded = grade_file(path, scratch / path.name, workers=args.workers, task=task,
+                            data_dir=args.data, console=Console(stderr=True, quiet=True))
+        seconds = time.perf_counter() - start
+        lines = [json.loads(x) for x in (scratch / path.name).open()]
+        # the official pipeline's own extraction, graded by itself: does it name the gold?
+        official_reads = grade_many(
+            [{"prediction": str(x.get("official_extracted") or ""), "answer": x["answer"],
+              "choices": x.get("choices"), "multiple_choice": x.get("multiple_choice")}
+             for x in lines], workers=args.workers)
+        stats = {"n": len(lines), "seconds": seconds, "joined_with_task_data": graded.joined,
+                 "official_score": 0, "ovr_score": 0, "agree": 0, "misses": 0,
+                 "misses_official_right": 0, "extra_credit": 0,
+                 "extra_credit_official_extraction_right": 0}
+        examples = []
+        for line, read in zip(lines, official_reads, strict=True):
+            ours, official = bool(line["task_correct"]), bool(line["official_correct"])
+            stats["official_score"] += official
+            stats["ovr_score"] += ours
+            stats["agree"] += ours == official
+            if official and not ours:
+                stats["misses"] += 1
+                if read.correct:
+                    stats["misses_official_right"] += 1
+                    if len(examples) < 20:
+                        examples.append({"id": line.get("id"), "gold": line["answer"],
+                                         "extracted": line.get("extracted"),
+                                         "response_end": str(line.get("response"))[-160:]})
+            if ours and not official:
+                stats["extra_credit"] += 1
+                stats["extra_credit_official_extraction_right"] += read.correct
+        for key in ("official_score", "ovr_score"):
+            stats[key] = 100 * stats[key] / stats["n"]
+        stats["miss_examples"] = examples
+        out["files"][path.name] = stats
+        for key in ("n", "agree", "misses", "misses_official_right", "extra_credit",
+                    "extra_credit_official_extraction_right", "seconds"):
+            totals[bench][key] += stats[key]
+        console.print(f"  {path.name}: {stats['n']} graded in {seconds:.1f} s")
+    for bench, t in totals.items():
+        n = t["n"]
+        out["benchmarks"][bench] = {
+            "n": int(n), "agreement_%": 100 * t["agree"] / n, "miss_%": 100 * t["misses"] / n,
+            "miss_official_right_%": 100 * t["misses_official_right"] / n,
+            "extra_credit_%": 100 * t["extra_credit"] / n,
+            "extra_credit_official_extraction_right_%":
+                100 * t["extra_credit_official_extraction_right"] / n,
+            "items_per_s": n / t["seconds"]}
+    return out
+
+
+def published_math_verify(args: argparse.Namespace) -> dict[str, Any]:
+    """Math-Verify's agreement with the official verdicts on the same published files."""
+    files = sorted((args.data / "published-outputs").glob("*.jsonl"))
+    if args.quick:
+        files = files[::4]
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    seconds = 0.0
+    for path in files:
+        bench = path.name.split("-")[0]
+        lines = [json.loads(x) for x in path.open()]
+        cases = [(x["response"], x["answer"], _is_letter(x["answer"])) for x in lines]
+        result = run_math_verify(cases, args.workers)
+        seconds += result["seconds"]
+        totals[bench][0] += len(lines)
+        totals[bench][1] += sum(d == bool(x["official_correct"])
+                                for d, x in zip(result["decisions"], lines, strict=True))
+    return {"benchmarks": {b: {"n": n, "agreement_%": 100 * a / n}
+                           for b, (n, a) in totals.items()},
+            "seconds": seconds}
+
+
+# ---------------------------------------------------------------- throughput
+def round_trip(args: argparse.Namespace) -> dict[str, Any]:
     from ovr_eval.verify.extract import last_boxed
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--cases", type=Path, default=REPO / "tests" / "data" /
-                        "verifier_cases.jsonl")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" /
-                        "verifier.json")
-    args = parser.parse_args()
-
-    cases = [json.loads(x) for x in args.cases.read_text().splitlines() if x.strip()]
-    labels = [bool(c["correct"]) for c in cases]
-    labelled_ours = run_ours([(c["response"], c["answer"], c.get("choices")) for c in cases],
-                             args.workers)
-    labelled_mv = run_math_verify([(c["response"], c["answer"]) for c in cases], 1)
 
     rows = [json.loads(x) for x in (args.data / "math500" / "test.jsonl").open()]
     trip = [(f"So the final answer is $\\boxed{{{last_boxed(r['solution'])}}}$.", r["answer"])
             for r in rows]
-    trip_ours = run_ours(trip, args.workers)
-    trip_mv1 = run_math_verify(trip, 1)
-    trip_mv2 = run_math_verify(trip, args.workers)
+    ours = run_ours(trip, args.workers)
+    theirs = run_math_verify([(r, g, False) for r, g in trip], args.workers)
+    return {"n": len(trip),
+            "ovr_eval": {"correct": sum(ours["decisions"]), "seconds": ours["seconds"]},
+            "math_verify": {"correct": sum(theirs["decisions"]), "seconds": theirs["seconds"]},
+            "speedup": theirs["seconds"] / ours["seconds"]}
 
+
+# ---------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--cases", type=Path,
+                        default=REPO / "tests" / "data" / "verifier_cases.jsonl")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="every fourth published file")
+    parser.add_argument("--out", type=Path,
+                        default=REPO / "benchmarks" / "results" / "verifier.json")
+    args = parser.parse_args()
+    console = Console()
+    if not (args.data / "verifier-peers" / "cases.jsonl").is_file():
+        sys.exit(f"{args.data} does not hold the shared data (verifier-peers/, published-outputs/)")
+
+    console.print("labelled sets ...")
+    labelled = labelled_sets(args)
+    console.print("published outputs (ovr grade --task) ...")
+    pub = published(args, console)
+    console.print("published outputs (Math-Verify) ...")
+    pub_mv = published_math_verify(args)
+    console.print("MATH500 round trip ...")
+    trip = round_trip(args)
+    ours_items_per_s = (sum(b["n"] for b in pub["benchmarks"].values())
+                        / sum(f["seconds"] for f in pub["files"].values()))
+    mv_items_per_s = sum(b["n"] for b in pub_mv["benchmarks"].values()) / pub_mv["seconds"]
     result = {
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
-        "workers": args.workers,
-        "labelled": {
-            "n": len(cases),
-            "ovr_eval": {"accuracy": accuracy(labelled_ours["decisions"], labels),
-                         "seconds": labelled_ours["seconds"],
-                         "max_case_s": labelled_ours["max_case_s"]},
-            "math_verify": {"accuracy": accuracy(labelled_mv["decisions"], labels),
-                            "seconds": labelled_mv["seconds"],
-                            "max_case_s": labelled_mv["max_case_s"]},
-            "disagreements_ovr_eval": [
-                {"response": c["response"][-200:], "answer": c["answer"], "label": y,
-                 "rule": c.get("rule")}
-                for c, d, y in zip(cases, labelled_ours["decisions"], labels, strict=True)
-                if d != y],
-        },
-        "math500_round_trip": {
-            "n": len(trip),
-            "ovr_eval": {"correct": sum(trip_ours["decisions"]), "seconds": trip_ours["seconds"],
-                         "max_case_s": trip_ours["max_case_s"]},
-            "math_verify_1_process": {"correct": sum(trip_mv1["decisions"]),
-                                      "seconds": trip_mv1["seconds"]},
-            f"math_verify_{args.workers}_processes": {"correct": sum(trip_mv2["decisions"]),
-                                                      "seconds": trip_mv2["seconds"]},
-            "speedup_vs_math_verify_same_workers": trip_mv2["seconds"] / trip_ours["seconds"],
-        },
+        "workers": args.workers, "labelled": labelled, "published": pub,
+        "published_math_verify": pub_mv, "math500_round_trip": trip,
+        "throughput_published_items_per_s": {"ovr_eval": ours_items_per_s,
+                                             "math_verify": mv_items_per_s,
+                                             "ratio": ours_items_per_s / mv_items_per_s},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print_tables(console, result)
+    console.print(f"wrote {args.out}")
 
-    table = Table(title=f"verifiers ({args.workers} workers, {os.cpu_count()} CPUs)")
-    for column in ("set", "verifier", "accuracy / correct", "wall s", "items/s", "max case s"):
-        table.add_column(column)
-    lab = result["labelled"]
-    for name in ("ovr_eval", "math_verify"):
-        r = lab[name]
-        table.add_row("labelled", name, f"{100 * r['accuracy']:.1f}%", f"{r['seconds']:.2f}",
-                      f"{lab['n'] / r['seconds']:.0f}", f"{r['max_case_s']:.2f}")
-    trip_result = result["math500_round_trip"]
-    for name in ("ovr_eval", "math_verify_1_process", f"math_verify_{args.workers}_processes"):
-        r = trip_result[name]
-        table.add_row("MATH500 round trip", name, f"{r['correct']}/{trip_result['n']}",
-                      f"{r['seconds']:.2f}", f"{trip_result['n'] / r['seconds']:.0f}",
-                      f"{r.get('max_case_s', float('nan')):.2f}")
-    Console().print(table)
-    print(f"speed-up over math-verify ({args.workers} processes each): "
-          f"{trip_result['speedup_vs_math_verify_same_workers']:.1f}x; wrote {args.out}")
+
+def print_tables(console: Console, result: dict[str, Any]) -> None:
+    table = Table(title="labelled cases: agreement with the label (false positives)")
+    for column in ("set", "n", "ovr-eval", "Math-Verify"):
+        table.add_column(column, justify="left" if column == "set" else "right")
+    for name, r in result["labelled"].items():
+        o, m = r["ovr_eval"], r["math_verify"]
+        table.add_row(name, str(o["n"]), f"{100 * o['accuracy']:.1f}% ({o['false_positives']})",
+                      f"{100 * m['accuracy']:.1f}% ({m['false_positives']})")
+    for source, s in result["labelled"]["peers"]["by_source"].items():
+        table.add_row(f"  {source}", str(s["n"]), str(s["ovr_eval"]), str(s["math_verify"]))
+    console.print(table)
+    table = Table(title="published outputs vs the official verdicts (% of responses)")
+    for column in ("benchmark", "n", "agree ovr", "agree Math-Verify", "misses",
+                   "misses (official right)", "extra credit", "items/s"):
+        table.add_column(column, justify="left" if column == "benchmark" else "right")
+    for bench, b in result["published"]["benchmarks"].items():
+        mv = result["published_math_verify"]["benchmarks"][bench]
+        table.add_row(bench, str(b["n"]), f"{b['agreement_%']:.2f}", f"{mv['agreement_%']:.2f}",
+                      f"{b['miss_%']:.2f}", f"{b['miss_official_right_%']:.2f}",
+                      f"{b['extra_credit_%']:.2f}", f"{b['items_per_s']:.0f}")
+    console.print(table)
+    trip, speed = result["math500_round_trip"], result["throughput_published_items_per_s"]
+    console.print(f"MATH500 round trip: ovr {trip['ovr_eval']['correct']}/{trip['n']} in "
+                  f"{trip['ovr_eval']['seconds']:.2f} s, Math-Verify "
+                  f"{trip['math_verify']['correct']}/{trip['n']} in "
+                  f"{trip['math_verify']['seconds']:.2f} s ({trip['speedup']:.1f}x); published "
+                  f"responses: ovr {speed['ovr_eval']:.0f}/s, Math-Verify "
+                  f"{speed['math_verify']:.0f}/s ({speed['ratio']:.1f}x)")
 
 
 if __name__ == "__main__":

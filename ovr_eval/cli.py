@@ -27,6 +27,7 @@ from ovr_eval.cli_judge import (
 )
 from ovr_eval.cli_report import report_command
 from ovr_eval.types import SamplingConfig, UserError
+from ovr_eval.verify.equivalence import DEFAULT_TIMEOUT_S
 from ovr_trainer.cli import train_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -58,7 +59,9 @@ def parse_shard(value: str) -> tuple[int, int]:
 
 def _summary(results: dict[str, Any], title: str) -> Table:
     table = Table(title=title)
-    for column in ("task", "split", "n", "accuracy", "95% CI", "pass@k", "skipped", "mean tokens"):
+    failures = any(r.get("check_failures") for r in results["tasks"].values())
+    columns = ["task", "split", "n", "accuracy", "95% CI", "pass@k", "skipped", "mean tokens"]
+    for column in columns + (["checks failed"] if failures else []):
         table.add_column(column, justify="left" if column in ("task", "split") else "right")
     for name, r in results["tasks"].items():
         ci = r.get("ci95") or [0, 0]
@@ -71,13 +74,19 @@ def _summary(results: dict[str, Any], title: str) -> Table:
             f"@{best}: {100 * passk[best]:.1f}" if best else "-",
             str(r.get("skipped", {}).get("count", 0)),
             f"{r.get('tokens', {}).get('mean_completion_tokens', 0):.0f}",
+            *([_failures_cell(r.get("check_failures") or {})] if failures else []),
         )
         for key, groups in r.get("subsets", {}).items():
             if key in ("problem_version",):
                 for value, g in groups.items():
                     table.add_row(f"  {value}", "", str(g["n"]), f"{100 * g['score']:.1f}",
-                                  "", "", "", "")
+                                  "", "", "", "", *([""] if failures else []))
     return table
+
+
+def _failures_cell(failures: dict[str, int]) -> str:
+    """Responses graded wrong because their check did not finish ("3 timeout")."""
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(failures.items())) or "0"
 
 
 @app.command("eval")
@@ -193,18 +202,29 @@ def eval_command(
 
 @app.command("grade")
 def grade_command(
-    source: Annotated[Path, typer.Argument(help="JSONL: one {response, answer, choices} a line")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="graded JSONL to write")],
-    workers: Annotated[int, typer.Option(help="verifier worker processes")] = 2,
-    timeout: Annotated[float, typer.Option(help="seconds allowed per symbolic check")] = 2.0,
+    sources: Annotated[list[Path], typer.Argument(
+        help="JSONL files: one {response | prediction, answer, choices, multiple_choice} a line")],
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="graded JSONL to write (a folder for several inputs; default: "
+        "<input>.graded.jsonl beside each input)")] = None,
     task: Annotated[str | None, typer.Option(
-        help="with --judge: the benchmark whose extraction protocol to use")] = None,
+        help="grade as `ovr eval` grades this task: its choices, official rules and metric")
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="the task's split (default: its own)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="the task's data: lines that lack gold, choices or metadata take them from the "
+        "sample of the same id")] = None,
+    workers: Annotated[int, typer.Option(help="verifier worker processes")] = 2,
+    timeout: Annotated[float, typer.Option(
+        help="CPU seconds allowed per symbolic check")] = DEFAULT_TIMEOUT_S,
     judge: JudgeModel = None, judge_engine: JudgeEngine = "openai",
     judge_base_url: JudgeBaseUrl = "http://localhost:8000/v1", judge_mode: JudgeMode = "fallback",
     judge_concurrency: JudgeConcurrency = 16, judge_max_tokens: JudgeMaxTokens = 128,
 ) -> None:
-    """Grade responses from any harness: adds extracted, correct, method and error to each line."""
-    from ovr_eval.grading import grade_file
+    """Grade responses from any harness: adds extracted, correct, method and error to each line
+    (and task_correct with --task), and prints each file's score."""
+    from ovr_eval.grading import check_paths, grade_file, grades_table
+    from ovr_eval.tasks import resolve
 
     judging = judge_options(judge, judge_engine, judge_base_url, judge_mode, judge_concurrency,
                             judge_max_tokens)
@@ -212,13 +232,16 @@ def grade_command(
         from ovr_eval.judge_files import check_grade_task
 
         check_grade_task(task)
-    summary = grade_file(source, output, workers=workers, timeout_s=timeout, console=console)
-    console.print(f"graded {summary['graded']} line(s): {summary['correct']} correct; "
-                  f"{summary['malformed']} malformed line(s) skipped -> {output}")
+    plugin = resolve(task)[0] if task else None
+    pairs = check_paths(sources, output)
+    grades = [grade_file(source, target, workers=workers, timeout_s=timeout, console=console,
+                         task=plugin, split=split, data_dir=data_dir) for source, target in pairs]
+    console.print(grades_table(grades, task))
     if judging is not None and task is not None:
         from ovr_eval.judge_files import judge_graded_file
 
-        judge_graded_file(output, task, judging, console)
+        for _, target in pairs:
+            judge_graded_file(target, task, judging, console)
 
 
 @app.command("compare")

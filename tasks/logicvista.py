@@ -2,9 +2,12 @@
 
 Official metric: accuracy, overall and per skill (inductive, deductive, numerical, spatial,
 mechanical). Answers are option letters; an item with several letters ("B, D") needs exactly
-that set. The release's item ``v1_382`` has no question and no answer: it cannot be asked, but
-the official ``extract_accuracy.py`` scores all 448 items and counts it wrong, so the headline
-counts it as a wrong unit once the run reaches it (``items_asked`` leaves it out).
+that set. Options written in the question ("(A) True (B) False", "A) 10 B) 12") become the
+sample's choices, so an answer given by an option's value counts as the official judge counts
+it; options drawn in the image leave only the letters. The release's item ``v1_382`` has no
+question and no answer: it cannot be asked, but the official ``extract_accuracy.py`` scores all
+448 items and counts it wrong, so the headline counts it as a wrong unit once the run reaches
+it (``items_asked`` leaves it out).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from ovr_eval.metrics import record_units, summarize, task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
+from ovr_tasks._ovr import inline_choices
 from ovr_tasks.mathverse import multiple_choice_gold
 
 EMPTY_ITEMS = ("v1_382",)  # no question, no answer in the release; official: counted wrong
@@ -69,6 +73,7 @@ class LogicVista(Task):
         letters = re.fullmatch(r"[A-J](?:, [A-J])*", answer) is not None
         return Sample(
             id=sample_id, task=self.name, question=question, answer=answer, images=[image],
+            choices=inline_choices(question) if letters else None,  # options written inline
             answer_type="multiple_choice" if answer and letters else "free_form",
             metadata={"skill": as_list(row.get("skill")),
                       "capability": as_list(row.get("broad_capability"))},

@@ -9,29 +9,46 @@ only the check's own CPU time, so a verdict does not depend on how busy the mach
 from __future__ import annotations
 
 import atexit
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ovr_eval.types import Verdict
-from ovr_eval.verify.choices import LETTERS, gold_letters, named_options
+from ovr_eval.verify.choices import (
+    CONTRADICTION,
+    LETTERS,
+    gold_letters,
+    leading_letters,
+    mentioned_option,
+    named_options,
+)
 from ovr_eval.verify.equivalence import DEFAULT_TIMEOUT_S, cheap_equal, too_long
 from ovr_eval.verify.extract import (
     Answer,
-    clean_tail,
     closing_text,
     final_answer,
     from_sentence,
     is_sentence,
-    strip_thinking,
+    sentences,
+    stated_tail,
     tidy,
 )
-from ovr_eval.verify.normalize import normalize
+from ovr_eval.verify.normalize import normalize, repair_escapes
 from ovr_eval.verify.pool import JobFailed, WorkerPool
 from ovr_eval.verify.structures import parse_compound
 
-__all__ = ["DEFAULT_TIMEOUT_S", "GradeItem", "grade", "grade_many", "reward"]
+__all__ = ["DEFAULT_TIMEOUT_S", "GradeItem", "grade", "grade_many", "is_check_failure", "reward"]
+
+# Verdict errors that describe the response (it gave no usable answer), not the check.
+NO_ANSWER_REASONS = frozenset({"no final answer found", "no option named", "answer too long",
+                               "equals several options", "contradicts itself"})
+
+
+def is_check_failure(error: str | None) -> bool:
+    """Whether a verdict's error means the check itself did not finish (a timeout, a worker
+    killed by its memory limit, a crash, an empty gold) rather than that the response gave no
+    usable answer. Such verdicts count as wrong and are counted apart, never hidden."""
+    return bool(error) and error not in NO_ANSWER_REASONS
 
 _POOLS: dict[tuple[int, float], WorkerPool] = {}
 
@@ -117,16 +134,25 @@ def _answer_of(item: GradeItem, boxed_only: bool) -> Answer:
 def _plan_choice(item: GradeItem, answer: Answer, letters: frozenset[str],
                  boxed_only: bool) -> Verdict | _Symbolic:
     """Multiple choice: the option(s) the answer names against the gold letter(s); an answer
-    given as a value no plain rule matches to an option goes to a symbolic check."""
+    given as a value no plain rule matches to an option goes to a symbolic check. A cued answer
+    (a box, tags, an answer phrase) is read alone; only a response with none is read from its
+    first line and closing sentence."""
     choices = list(item.choices) if item.choices else None
-    named: frozenset[str] = frozenset()
     source, value = answer.source, answer.text
-    if answer.said is not None and (answer.cued or answer.raw is not None):
+    cued = answer.said is not None and (answer.cued or answer.raw is not None)
+    if cued:
         pieces = answer.parts if answer.parts and len(letters) > 1 else (answer.said,)
         named = frozenset().union(*(named_options(p, choices) for p in pieces))
-    if not named and not boxed_only and item.prediction is None:
+        value = answer.raw if answer.raw is not None and value is None else value
+        if not answer.cued:  # the phrase named nothing and the value came from elsewhere
+            value = None
+    elif not boxed_only and item.prediction is None:
         named, value, where = _uncued_choice(item.response, choices, value)
         source = f"{answer.source}/{where}" if named else source
+    else:
+        named = frozenset()
+    if named == CONTRADICTION:
+        return Verdict(value, False, f"{source}/choice", "contradicts itself")
     if named:
         return Verdict(", ".join(sorted(named)), named == letters, f"{source}/choice")
     if choices and value and not too_long(value):
@@ -137,28 +163,37 @@ def _plan_choice(item: GradeItem, answer: Answer, letters: frozenset[str],
 
 def _uncued_choice(response: str, choices: list[str] | None, value: str | None
                    ) -> tuple[frozenset[str], str | None, str]:
-    """Options named where no cue marks the answer: a first line that is only a letter
-    ("(D)" before an explanation), then the closing sentence; and the value to try against the
-    options when no letter is found."""
-    tail = closing_text(response, limit=2_000).strip()
-    if not tail:
+    """Options named where no cue marks the answer: a first or last line that opens with a
+    letter ("(D)" before an explanation, "D. it cannot be A or B"), then the closing sentence;
+    and the value to try against the options when no letter is found."""
+    text = closing_text(response, limit=4_000)
+    said = sentences(text)
+    if not said:
         return frozenset(), value, "none"
-    lines = tail.splitlines()
-    first = clean_tail(strip_thinking(response)).strip().splitlines()
-    if first and re.fullmatch(r"\s*\(?[A-J]\)?[.)]?\s*", first[0]):
-        return named_options(first[0], choices, cued=False), value, "first_line"
-    sentence = lines[-1]
-    named = named_options(sentence, choices, cued=False)
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    for where, line in (("first_line", lines[0]), ("last_line", lines[-1])):
+        named = leading_letters(line, choices)  # "(D)" before an explanation, "D. it is ..."
+        if named:
+            return named, value, where
+    sentence = said[-1]
+    stated = from_sentence(sentence)
+    named = frozenset()
+    if not named and stated:
+        named = named_options(stated, choices)  # "... the odd ones out are B and D."
+    if not named:
+        named = named_options(sentence, choices, cued=False)
+    if not named and choices and (tail := stated_tail(sentence)):
+        named = mentioned_option(tail, choices)  # "The shape must be the hexagon."
     if not named and value is None:
-        value = from_sentence(sentence)
+        value = stated
     if not named and value and choices:
         named = named_options(value, choices, cued=False)
-    return named, value, "closing"
+    return (frozenset() if named == CONTRADICTION else named), value, "closing"
 
 
 def _plan(item: GradeItem, boxed_only: bool = False) -> Verdict | _Symbolic:
     """A verdict from the plain rules, or the symbolic check still needed."""
-    gold = str(item.gold).strip()
+    gold = repair_escapes(str(item.gold)).strip()
     if not gold:
         return Verdict(None, False, "error", "empty gold answer")
     answer = _answer_of(item, boxed_only)

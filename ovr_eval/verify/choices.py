@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from ovr_eval.verify.normalize import normalize
 
 LETTERS = "ABCDEFGHIJ"
+CONTRADICTION = frozenset({"!"})  # a letter whose stated value is another option's
 _WRAPPER = re.compile(r"\\(?:boxed|fbox|text|textbf|textit|textrm|mathrm|mathbf|mbox|"
                       r"operatorname)\s*\{([^{}]*)\}")
 _DELIMITERS = re.compile(r"\\[()\[\]]|\$+|\*\*|__|[“”\"`]")
@@ -103,7 +104,8 @@ def _opening_option(text: str, choices: Sequence[str]) -> str | None:
     hits = []
     for i, option in enumerate(choices[: len(LETTERS)]):
         value = str(option).strip().lower()
-        if len(value) >= 2 and re.match(rf"{re.escape(value)}(?:[\s,.;:!)]|$)", lowered):
+        opens = re.match(rf"{re.escape(value)}(?:[\s,.;:!)]|$)", lowered)
+        if re.search(r"[a-z]{2}", value) and opens:
             hits.append((len(value), LETTERS[i]))
     if not hits:
         return None
@@ -129,6 +131,7 @@ def named_options(answer: str, choices: Sequence[str] | None = None, n_options: 
     counts, and the last one wins."""
     n = min(len(choices), len(LETTERS)) if choices else n_options
     text = _PREFIX.sub("", unwrap(answer), count=1).strip()
+    text = re.sub(r"^(?:both|either)\s+", "", text, flags=re.I)  # "both (C) and (G)"
     if not text:
         return frozenset()
     only = _LETTER_ONLY.match(text)
@@ -153,14 +156,40 @@ def named_options(answer: str, choices: Sequence[str] | None = None, n_options: 
         if len(set(letters)) == 1 and choices and (value := _stated_value(rest)):
             stated = _value_matches(value, choices)
             if stated and letters[0] not in stated:
-                return frozenset()  # "C (145°)" where 145° is another option
+                return CONTRADICTION  # "C (145°)" where 145° is another option
         return frozenset(letters)
     tokens = _tokens(text, n, cued)
     if cued and tokens:
         return frozenset(tokens[0].group(2).upper())
-    for token in reversed(tokens):  # uncued: a letter that closes its sentence or is named
+    found = set()  # uncued: letters that close their sentence, are named or in parentheses
+    for token in tokens:
         closes = re.match(r"\s*(?:[.!?。)]|$)", text[token.end():])
         named = re.search(r"\b(?:is|be|option|choice|answer)\s*$", text[: token.start()], re.I)
         if closes or named or token.group(1):
-            return frozenset(token.group(2).upper())
-    return frozenset()
+            found.add(token.group(2).upper())
+    return frozenset(found) if len(found) == 1 else frozenset()  # several: no choice made
+
+
+_STRICT_LEADING = re.compile(r"^\W{0,3}(?:\(([A-J])\)|([A-J])[.):](?=\s|$)|([A-J])$)")
+
+
+def leading_letters(text: str, choices: Sequence[str] | None = None,
+                    n_options: int = 10) -> frozenset[str]:
+    """The letter a line opens with in a letter form ("(D) ...", "D. ...", "D) ..."), after
+    at most a bullet or stray symbol; empty otherwise."""
+    n = min(len(choices), len(LETTERS)) if choices else n_options
+    match = _STRICT_LEADING.match(unwrap(text))
+    if not match:
+        return frozenset()
+    letter = next(g for g in match.groups() if g)
+    return frozenset(letter) if LETTERS.index(letter) < n else frozenset()
+
+
+def mentioned_option(sentence: str, choices: Sequence[str]) -> frozenset[str]:
+    """The one option whose text (three characters or more) a short statement mentions as
+    words of their own ("the Hexagon"); empty when none or several are mentioned."""
+    lowered = sentence.lower()
+    hits = {LETTERS[i] for i, option in enumerate(choices[: len(LETTERS)])
+            if len(text := str(option).strip().lower()) >= 3
+            and re.search(rf"(?<![\w]){re.escape(text)}(?![\w])", lowered)}
+    return frozenset(hits) if len(hits) == 1 else frozenset()

@@ -18,6 +18,7 @@ from ovr_eval.verify.normalize import (
     MAX_ANSWER_CHARS,
     as_number,
     based_number,
+    has_variable,
     normalize,
     split_percent,
 )
@@ -138,6 +139,13 @@ def _is_equation(normalized: str) -> bool:
     return normalized.count("=") == 1 and not re.search(r"\\(?:le|ge|ne)|[<>]", normalized)
 
 
+def _states_equation(one: str, other_with_label: str) -> bool:
+    """``one`` is an equation in its variables ("9=4a+b", not a named value such as "|AB|=1")
+    and the other answer is no equation even with its label kept."""
+    return (_is_equation(one) and has_variable(one.split("=")[1])
+            and not _is_equation(other_with_label))
+
+
 def full_equal(pred: str, gold: str) -> tuple[bool, str]:
     """(equal?, method) with every rule, symbolic included. Run it under a time limit (the
     verifier's workers do)."""
@@ -154,9 +162,11 @@ def full_equal(pred: str, gold: str) -> tuple[bool, str]:
         compound = compare_compound(p, g, element)
         if compound is not None:
             return compound, "structure"
+    p_eq, g_eq = normalize(pred, keep_label=True), normalize(gold, keep_label=True)
+    if _states_equation(p, g_eq) or _states_equation(g, p_eq):
+        return False, "equation"  # "9 = 4a + b" is an equation, "4a + b" an expression
     if symbolic_equal(p, g):
         return True, "symbolic"
-    p_eq, g_eq = normalize(pred, keep_label=True), normalize(gold, keep_label=True)
     if _is_equation(p_eq) and _is_equation(g_eq) and (p_eq, g_eq) != (p, g):
         return symbolic_equal(p_eq, g_eq), "equation"
     return False, "symbolic"

@@ -14,6 +14,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from ovr_eval.verify.normalize import repair_escapes
+
 _MAX_TAIL = 20_000  # only the end of very long responses can hold the final answer
 _THINK_END = re.compile(r"</think>", re.I)
 _THINK_START = re.compile(r"<think>", re.I)
@@ -96,7 +98,7 @@ _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000:
 def clean_tail(text: str) -> str:
     """The response without what follows its end: chat-template tokens it ran on into, and
     closing pleasantries; full-width forms ("（D）", "：") read as ASCII."""
-    text = text.translate(_FULL_WIDTH).lstrip()
+    text = repair_escapes(text.translate(_FULL_WIDTH)).lstrip()
     while match := _SPECIAL_TOKEN.match(text):  # tokens before any content
         text = text[match.end():].lstrip()
     if match := _SPECIAL_TOKEN.search(text):
@@ -234,6 +236,16 @@ def tidy(text: str) -> str:
     return _unwrap_math(text).strip()
 
 
+def stated_tail(sentence: str, words: int = 6) -> str | None:
+    """What a short statement says after its last "is"/"are"/"=" (at most ``words`` words):
+    "The shape must be the hexagon." -> "the hexagon"."""
+    copulas = list(_COPULA.finditer(masked(sentence)))
+    if not copulas:
+        return None
+    tail = tidy(_until_sentence_end(sentence[copulas[-1].end():]))
+    return tail if tail and len(tail.split()) <= words else None
+
+
 def from_sentence(sentence: str) -> str | None:
     """The answer a sentence states: what follows its last "is"/"="/":" when that is short,
     else its last formula, else its last number ("Therefore $x \\geq 5$ is the solution" ->
@@ -272,14 +284,29 @@ def reduce_phrase(capture: str) -> str | None:
     return leading.group(1) if leading else from_sentence(text)
 
 
+_BOLD_VALUE = re.compile(r"\*\*\s*([^*\n]{1,24}?)\s*\*\*")
+_CONDITIONAL = re.compile(r"\b(?:if|whether|unless|suppose|assuming)\b", re.I)
+
+
 def _last_cue(text: str) -> tuple[int, str] | None:
-    """(position, capture) of the last answer cue with something after it."""
+    """(position, capture) of the last answer cue with something after it: an answer phrase
+    not inside a condition ("If X, then the answer is B" is no answer), or a short bold value
+    ("the median is **5**")."""
     hidden = masked(text)
+    cues: list[tuple[int, str]] = []
     for match in reversed(list(_CUE.finditer(hidden))):
+        start = max(hidden.rfind(".", 0, match.start()), hidden.rfind("\n", 0, match.start()))
+        if _CONDITIONAL.search(hidden[start + 1 : match.start()]):
+            continue
         capture = _phrase_capture(text, match.end())
         if capture:
-            return match.start(), capture
-    return None
+            cues.append((match.start(), capture))
+            break
+    for match in _BOLD_VALUE.finditer(text):
+        value = match.group(1).strip(" :.")
+        if re.search(r"\d", value) and not re.search(r"[A-Za-z]{3,}", value):
+            cues.append((match.start(), value))
+    return max(cues) if cues else None
 
 
 def _answer_like(text: str | None) -> bool:
@@ -310,9 +337,14 @@ def bare_answer(text: str) -> str | None:
     return tidy(last) or None
 
 
-def _closing_sentence(text: str) -> str | None:
-    """The last sentence of the final lines that holds a formula or a number (looking back at
-    most three sentences)."""
+_SIGN_OFF = re.compile(r"^\W*(?:I hope|Hope (?:this|that|it)|Let me know|Please let me know|"
+                       r"Feel free|Is there anything|If you have (?:any )?"
+                       r"(?:other |more |further )?questions|Thank you|Thanks)", re.I)
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a text (a displayed formula is one of its own), sign-offs ("Let me
+    know if ...") left out."""
     hidden = masked(text)
     ends = [0] + [m.end() for m in _SENTENCE_END.finditer(hidden)] + [len(text)]
     ends += [m.end() for m in re.finditer(r"\n", hidden)]
@@ -321,12 +353,18 @@ def _closing_sentence(text: str) -> str | None:
             ends += [start, end]
     ends = sorted(set(ends))
     pieces = [text[a:b].strip() for a, b in itertools.pairwise(ends)]
-    pieces = [p for p in pieces if p.strip(" .!?*_#\n")]
-    for piece in reversed(pieces[-3:]):
-        if math_spans(piece) or _NUMBER.search(masked(piece)):
-            return piece
-        if not re.search(r"[.!?。]\W*$", piece):
-            return None  # cut off mid-sentence (a truncated response): no answer
+    return [p for p in pieces if p.strip(" .!?*_#\n") and not _SIGN_OFF.match(p)]
+
+
+def _closing_sentence(text: str) -> str | None:
+    """The last sentence, when it holds a formula or a number; None for a last sentence that
+    holds neither, or that was cut off mid-sentence (a truncated response)."""
+    pieces = sentences(text)
+    if not pieces:
+        return None
+    last = pieces[-1]
+    if math_spans(last) or _NUMBER.search(masked(last)):
+        return last
     return None
 
 

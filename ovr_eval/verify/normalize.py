@@ -65,7 +65,9 @@ _ARRAY = re.compile(r"(?:\\left)?\s*[\[(]?\s*\\begin\{array\}\{[^{}]*\}(.*?)\\en
 _LETTER_IN_COMMAND = re.compile(r"\\[a-zA-Z]+")
 
 
-def _repair_escapes(s: str) -> str:
+def repair_escapes(s: str) -> str:
+    """Undo JSON/Python escape damage: form feed + "rac" is \\frac, a doubled backslash
+    before a known command is one."""
     for old, new in _ESCAPE_DAMAGE.items():
         s = s.replace(old, new)
     s = _TAB_OR_CR_COMMAND.sub(lambda m: "\\t" if m.group(0) == "\t" else "\\r", s)
@@ -132,7 +134,7 @@ def normalize(answer: str, keep_label: bool = False) -> str:
     """A canonical string form: spacing, delimiters, \\left/\\right, units and such removed.
 
     ``keep_label``: keep a leading "variable =" (needed to compare equations as equations)."""
-    s = _repair_escapes(str(answer)[:MAX_ANSWER_CHARS]).strip()
+    s = repair_escapes(str(answer)[:MAX_ANSWER_CHARS]).strip()
     s = s.replace("\n", " ")
     s = _TEXT_SEPARATOR.sub(";", s)
     s = _ARRAY.sub(r"\\begin{pmatrix}\1\\end{pmatrix}", s)
