@@ -27,7 +27,9 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -144,14 +146,11 @@ def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     """Each published file graded as `ovr grade --task` does, against the official verdicts."""
     from ovr_eval.grading import grade_file
     from ovr_eval.tasks import resolve
-    from ovr_eval.verify import grade_many
-
     files = sorted((args.data / "published-outputs").glob("*.jsonl"))
     if args.quick:
         files = files[::4]
     out: dict[str, Any] = {"files": {}, "benchmarks": {}}
-    scratch = REPO / "benchmarks" / "results" / ".published-graded"
-    scratch.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="ovr-published-"))
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for path in files:
         bench = path.name.split("-")[0]
@@ -161,11 +160,19 @@ def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                             data_dir=args.data, console=Console(stderr=True, quiet=True))
         seconds = time.perf_counter() - start
         lines = [json.loads(x) for x in (scratch / path.name).open()]
-        # the official pipeline's own extraction, graded by itself: does it name the gold?
-        official_reads = grade_many(
-            [{"prediction": str(x.get("official_extracted") or ""), "answer": x["answer"],
-              "choices": x.get("choices"), "multiple_choice": x.get("multiple_choice")}
-             for x in lines], workers=args.workers)
+        # the official pipeline's own extraction, graded as a prediction by the same task
+        # rules: does what the official pipeline read really name the gold answer?
+        readings = scratch / f"official-{path.name}"
+        readings.write_text("".join(
+            json.dumps({**{k: v for k, v in x.items() if k not in ("response", "extracted",
+                                                                 "correct", "method", "error",
+                                                                 "task_correct")},
+                        "prediction": str(x.get("official_extracted") or "")}) + "\n"
+            for x in lines))
+        grade_file(readings, scratch / f"official-graded-{path.name}", workers=args.workers,
+                   task=task, data_dir=args.data, console=Console(stderr=True, quiet=True))
+        official_reads = [bool(json.loads(x)["task_correct"])
+                          for x in (scratch / f"official-graded-{path.name}").open()]
         stats = {"n": len(lines), "seconds": seconds, "joined_with_task_data": graded.joined,
                  "official_score": 0, "ovr_score": 0, "agree": 0, "misses": 0,
                  "misses_official_right": 0, "extra_credit": 0,
@@ -178,7 +185,7 @@ def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             stats["agree"] += ours == official
             if official and not ours:
                 stats["misses"] += 1
-                if read.correct:
+                if read:
                     stats["misses_official_right"] += 1
                     if len(examples) < 20:
                         examples.append({"id": line.get("id"), "gold": line["answer"],
@@ -186,7 +193,7 @@ def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                                          "response_end": str(line.get("response"))[-160:]})
             if ours and not official:
                 stats["extra_credit"] += 1
-                stats["extra_credit_official_extraction_right"] += read.correct
+                stats["extra_credit_official_extraction_right"] += read
         for key in ("official_score", "ovr_score"):
             stats[key] = 100 * stats[key] / stats["n"]
         stats["miss_examples"] = examples
@@ -195,6 +202,7 @@ def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                     "extra_credit_official_extraction_right", "seconds"):
             totals[bench][key] += stats[key]
         console.print(f"  {path.name}: {stats['n']} graded in {seconds:.1f} s")
+    shutil.rmtree(scratch, ignore_errors=True)
     for bench, t in totals.items():
         n = t["n"]
         out["benchmarks"][bench] = {

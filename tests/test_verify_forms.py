@@ -193,3 +193,22 @@ def test_extraction_reports_where_the_answer_came_from():
     assert final_answer("Working...\n$3$").source == "last_line"
     assert final_answer("We count them: there are 3 in all.").source == "last_sentence"
     assert final_answer("<think>3</think>").text is None
+
+
+@pytest.mark.parametrize("prediction,gold,expected", [
+    ("2\\sqrt{3}", "\\sqrt{12}", True), ("3 \\cdot 2^{5}", "96", True),
+    ("\\frac{1+\\sqrt{5}}{2}", "(1+\\sqrt{5})/2", True), ("\\sqrt[3]{8}", "2", True),
+    ("2\\sqrt{3}", "3.4641", False), ("2^{10}", "1000", False),
+])
+def test_closed_form_numbers_are_compared_by_value_in_process(prediction, gold, expected):
+    verdict = grade(f"\\boxed{{{prediction}}}", gold)
+    assert verdict.correct is expected and verdict.method.endswith(("value", "numeric")), verdict
+
+
+def test_closed_form_values_never_run_code_and_stay_bounded():
+    from ovr_eval.verify.arithmetic import value_of
+
+    assert value_of("9^{9^{9^{9}}}") is None  # too large: no value, no hang
+    assert value_of("(" * 100 + "1" + ")" * 100) is None  # too deep
+    assert value_of("__import__('os')") is None
+    assert value_of("\\sqrt{-4}") is None and value_of("\\frac{1}{0}") is None

@@ -14,6 +14,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
+from ovr_eval.verify.arithmetic import value_of, values_equal
 from ovr_eval.verify.normalize import (
     MAX_ANSWER_CHARS,
     as_number,
@@ -37,18 +38,26 @@ def numbers_equal(a: Fraction, b: Fraction) -> bool:
     return abs(a - b) <= tolerance
 
 
-def _numeric(pred: str, gold: str) -> bool | None:
-    """Numbers compared by value; a percentage also matches its fraction (10% = 0.1)."""
+def _numeric(pred: str, gold: str) -> tuple[bool | None, str]:
+    """Numbers compared by value: exactly for plain numbers, in floating point (relative 1e-9)
+    for closed forms such as 2\\sqrt{3}; a percentage also matches its fraction (10% = 0.1)."""
     (p_text, p_pct), (g_text, g_pct) = split_percent(pred), split_percent(gold)
     p_num, g_num = as_number(p_text), as_number(g_text)
-    if p_num is None or g_num is None:
-        return None
-    if numbers_equal(p_num, g_num):
-        return True
+    if p_num is not None and g_num is not None:
+        same, scale = numbers_equal, 100
+        method = "numeric"
+    else:
+        p_num = p_num if p_num is not None else value_of(p_text)
+        g_num = g_num if g_num is not None else value_of(g_text)
+        if p_num is None or g_num is None:
+            return None, ""
+        same, scale, method = values_equal, 100.0, "value"
+    if same(p_num, g_num):
+        return True, method
     if p_pct != g_pct:
-        scaled = p_num / 100 if p_pct else g_num / 100
-        return numbers_equal(scaled, g_num if p_pct else p_num)
-    return False
+        scaled = p_num / scale if p_pct else g_num / scale
+        return same(scaled, g_num if p_pct else p_num), method
+    return False, method
 
 
 def _text_key(text: str) -> str:
@@ -66,9 +75,9 @@ def cheap_equal(pred: str, gold: str) -> tuple[bool | None, str]:
     gold_base = based_number(gold)
     if gold_base and re.fullmatch(r"[0-9A-Za-z]+", pred):  # "1011" for 1011_2
         return pred.upper() == gold_base[0], "base"
-    numeric = _numeric(pred, gold)
+    numeric, method = _numeric(pred, gold)
     if numeric is not None:
-        return numeric, "numeric"
+        return numeric, method
     p_word, g_word = bool(_WORD.match(pred)), bool(_WORD.match(gold))
     if p_word and g_word:
         return _text_key(pred) == _text_key(gold), "text"

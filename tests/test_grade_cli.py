@@ -1,0 +1,102 @@
+"""`ovr grade`: other harnesses' outputs graded as `ovr eval` grades a task."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ovr_eval.grading import grade_file
+from ovr_eval.tasks import resolve
+
+OVR = [sys.executable, "-m", "ovr_eval.cli"]
+
+
+def _write(path: Path, lines: list[dict | bytes | str]) -> Path:
+    chunks = [x if isinstance(x, bytes) else (x if isinstance(x, str) else json.dumps(x)).encode()
+              for x in lines]
+    path.write_bytes(b"\n".join(chunks) + b"\n")
+    return path
+
+
+def _graded(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_task_lines_take_choices_from_the_sample_of_the_same_id(tmp_path, shared_data):
+    # LogicVista v1_41: "... Select from A, B and C. (A) True (B)False (C)Insufficient
+    # Information", gold B. The line carries neither the gold nor the options.
+    source = _write(tmp_path / "lv.jsonl", [{"id": "v1_41", "response": "False"},
+                                            {"id": "v1_41", "response": "The answer is True."}])
+    graded = grade_file(source, tmp_path / "out.jsonl", task=resolve("logicvista")[0],
+                        data_dir=shared_data)
+    lines = _graded(tmp_path / "out.jsonl")
+    assert graded.joined == 2
+    assert [line["correct"] for line in lines] == [True, False]
+    assert lines[0]["extracted"] == "B" and lines[0]["answer"] == "B"
+    assert graded.scores and graded.scores["n"] == 1
+
+
+def test_task_official_rules_decide_task_correct(tmp_path):
+    # MathVista's float rule: rounded to the item's precision (1), 2.36 reads as 2.4
+    source = _write(tmp_path / "mv.jsonl", [
+        {"id": "7", "response": "So the length is 2.36.", "answer": "2.4",
+         "answer_type": "float", "precision": 1, "question_type": "free_form"}])
+    graded = grade_file(source, tmp_path / "out.jsonl", task=resolve("mathvista")[0])
+    (line,) = _graded(tmp_path / "out.jsonl")
+    assert line["correct"] is False and line["task_correct"] is True
+    assert graded.scores and graded.scores["score"] == 1.0
+
+
+def test_predictions_are_graded_as_extracted_answers(tmp_path):
+    source = _write(tmp_path / "p.jsonl", [
+        {"prediction": "\\begin{bmatrix}1&0\\\\0&1\\end{bmatrix}",
+         "answer": "\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}"},
+        {"prediction": "28 percent", "answer": "28\\%"},
+        {"prediction": "c", "answer": "C", "choices": ["1", "2", "3"], "multiple_choice": True}])
+    graded = grade_file(source, tmp_path / "out.jsonl")
+    assert graded.correct == 3 and all(x["method"].startswith("prediction")
+                                       for x in _graded(tmp_path / "out.jsonl"))
+
+
+def test_bad_lines_are_named_and_skipped(tmp_path):
+    source = _write(tmp_path / "bad.jsonl", [
+        {"response": "\\boxed{4}", "answer": "4"},
+        b'{"response": "\xff\xfe", "answer": "4"}',   # not UTF-8
+        "{not json",
+        {"answer": "4"},                                # no response
+        {"response": "\\boxed{4}", "answer": "4", "multiple_choice": "yes"},
+        {"response": "\\boxed{4}", "answer": ""},       # empty gold: a failed check, not wrong
+    ])
+    result = subprocess.run([*OVR, "grade", str(source), "-o", str(tmp_path / "out.jsonl")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    said = result.stdout + result.stderr
+    for number in (2, 3, 4, 5):
+        assert f"line {number}" in said
+    assert "not UTF-8" in said
+    lines = _graded(tmp_path / "out.jsonl")
+    assert [x["correct"] for x in lines] == [True, False]
+    assert lines[1]["error"] == "empty gold answer"
+
+
+def test_the_output_may_not_be_an_input(tmp_path):
+    source = _write(tmp_path / "in.jsonl", [{"response": "\\boxed{1}", "answer": "1"}] * 8)
+    before = source.read_bytes()
+    result = subprocess.run([*OVR, "grade", str(source), "-o", str(source)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "is an input file" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    assert source.read_bytes() == before
+
+
+def test_several_files_get_a_score_each(tmp_path):
+    a = _write(tmp_path / "a.jsonl", [{"response": "\\boxed{2}", "answer": "2"}] * 3)
+    b = _write(tmp_path / "b.jsonl", [{"response": "\\boxed{3}", "answer": "2"}] * 2)
+    result = subprocess.run([*OVR, "grade", str(a), str(b), "--task", "math500"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "a.graded.jsonl").is_file() and (tmp_path / "b.graded.jsonl").is_file()
+    assert "100.0" in result.stdout and "0.0" in result.stdout
