@@ -212,3 +212,25 @@ def test_closed_form_values_never_run_code_and_stay_bounded():
     assert value_of("(" * 100 + "1" + ")" * 100) is None  # too deep
     assert value_of("__import__('os')") is None
     assert value_of("\\sqrt{-4}") is None and value_of("\\frac{1}{0}") is None
+
+
+@pytest.mark.parametrize("response,gold", [
+    ("There are 3 bars with values below 40.", "3"),
+    ("So, there is 1 block that has exactly 36 houses.", "1"),
+    ("The pencil is about 7 inches long.", "7"),
+    ("The difference between the two groups is approximately 12.", "12"),
+])
+def test_a_sentence_stating_a_count_or_measure_gives_its_leading_number(response, gold):
+    assert _correct(response, gold)
+
+
+def test_hedged_options_match_hedged_answers():
+    options = ["Around 20%", "Around 30%", "Around 40%"]
+    assert _correct("Based on the chart, the share is around 30%.", "B", options)
+
+
+@pytest.mark.parametrize("response", [
+    "A is incorrect, B is incorrect, C is correct.", "Option C is the correct answer.",
+])
+def test_a_letter_judged_correct_is_the_answer(response):
+    assert _correct(response, "C", SHAPES)

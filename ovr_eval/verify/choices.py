@@ -24,6 +24,8 @@ _PREFIX = re.compile(r"^(?:(?:the\s+)?(?:correct\s+|right\s+|best\s+|final\s+)?"
                      re.I)
 _TOKEN = re.compile(r"(?<![A-Za-z0-9\\/'’])(\(?)([A-Ja-j])(\)?)(?![A-Za-z0-9/'’])")
 _JOINER = re.compile(r"^\s*(?:,|、|/|&|and|or|和|或)\s*$", re.I)
+_JUDGED_RIGHT = re.compile(r"\s+(?:is|was|must be|would be)\s+(?:the\s+)?(?:correct|right|true|"
+                           r"best|answer)\b", re.I)
 _LETTER_ONLY = re.compile(r"^\(?([A-Ja-j])\)?[.:)]?$")
 _GOLD = re.compile(r"^\s*(?:\(([A-J])\)|([A-J])[.):](?=\s|$)|([A-J])$)(?:\s+.*)?$", re.S)
 _GOLD_SET = re.compile(r"^\s*\(?[A-J]\)?(?:\s*(?:,|and|&)\s*\(?[A-J]\)?)+\s*$")
@@ -86,11 +88,12 @@ def _leading(text: str, n: int, cued: bool) -> tuple[list[str], str] | None:
 def _value_matches(text: str, choices: Sequence[str]) -> list[str]:
     """Letters of the options whose value the text states (compared after normalisation)."""
     from ovr_eval.verify.equivalence import cheap_equal
+    from ovr_eval.verify.extract import strip_hedge
 
-    value = normalize(text)
+    value = normalize(strip_hedge(text))
     if not value:
         return []
-    options = [normalize(str(option)) for option in choices[: len(LETTERS)]]
+    options = [normalize(strip_hedge(str(option))) for option in choices[: len(LETTERS)]]
     exact = [LETTERS[i] for i, option in enumerate(options) if option == value]
     if exact:  # options that differ only in order ("A, B, C" / "B, A, C") are not equal here
         return exact
@@ -130,7 +133,9 @@ def named_options(answer: str, choices: Sequence[str] | None = None, n_options: 
     (a closing sentence) only a letter that ends the sentence or stands in a letter form
     counts, and the last one wins."""
     n = min(len(choices), len(LETTERS)) if choices else n_options
-    text = _PREFIX.sub("", unwrap(answer), count=1).strip()
+    unwrapped = unwrap(answer)
+    text = _PREFIX.sub("", unwrapped, count=1).strip()
+    cued = cued or text != unwrapped.strip()  # "Option C ...": the prefix names the letter
     text = re.sub(r"^(?:both|either)\s+", "", text, flags=re.I)  # "both (C) and (G)"
     if not text:
         return frozenset()
@@ -163,9 +168,11 @@ def named_options(answer: str, choices: Sequence[str] | None = None, n_options: 
         return frozenset(tokens[0].group(2).upper())
     found = set()  # uncued: letters that close their sentence, are named or in parentheses
     for token in tokens:
-        closes = re.match(r"\s*(?:[.!?。)]|$)", text[token.end():])
+        after = text[token.end():]
+        closes = re.match(r"\s*(?:[.!?。)]|$)", after)
         named = re.search(r"\b(?:is|be|option|choice|answer)\s*$", text[: token.start()], re.I)
-        if closes or named or token.group(1):
+        judged = _JUDGED_RIGHT.match(after)  # "C is correct", "B is the right one"
+        if closes or named or judged or token.group(1):
             found.add(token.group(2).upper())
     return frozenset(found) if len(found) == 1 else frozenset()  # several: no choice made
 

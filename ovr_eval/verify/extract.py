@@ -226,14 +226,27 @@ def _unwrap_math(text: str) -> str:
     return text
 
 
+_HEDGE = re.compile(r"^(?:approximately|approx\.?|about|around|roughly|nearly|almost|exactly|"
+                    r"only|just|~|≈|\\approx)\s*", re.I)
+
+
+def strip_hedge(text: str) -> str:
+    """"about 50" -> "50", "approximately 7" -> "7"."""
+    return _HEDGE.sub("", text.strip())
+
+
 def tidy(text: str) -> str:
     """An answer without markdown, a leading colon, closing punctuation, quotes and its
     math delimiters (when it is one formula)."""
     text = text.strip().strip("*_#").strip()
     text = re.sub(r"^[:：]\s*|^[-–]\s+", "", text)
+    text = strip_hedge(text)
     text = text.strip('"“”').removeprefix('\\"').removesuffix('\\"').strip()
     text = text.rstrip(" .,;:").strip().strip("*_").strip()
     return _unwrap_math(text).strip()
+
+
+_LEADING_VALUE = re.compile(r"^([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?)\s+(?=[a-z])")
 
 
 def stated_tail(sentence: str, words: int = 6) -> str | None:
@@ -254,6 +267,9 @@ def from_sentence(sentence: str) -> str | None:
     copulas = list(_COPULA.finditer(hidden))
     if copulas:
         tail = tidy(_until_sentence_end(sentence[copulas[-1].end():]))
+        leading = _LEADING_VALUE.match(tail)
+        if leading:  # "2 inches long", "5 people in the room"
+            return leading.group(1)
         if tail and len(_words(tail)) <= 1 and len(tail) <= 200:
             return tail
     formulas = [span for span in math_spans(sentence) if len(_words(span[2])) < 2]
@@ -268,7 +284,6 @@ def is_sentence(text: str, words: int = 3) -> bool:
     return len(_words(text)) >= words
 
 
-_LEADING_VALUE = re.compile(r"^([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?)\s+(?=[a-z])")
 
 
 def reduce_phrase(capture: str) -> str | None:
