@@ -234,3 +234,14 @@ def test_hedged_options_match_hedged_answers():
 ])
 def test_a_letter_judged_correct_is_the_answer(response):
     assert _correct(response, "C", SHAPES)
+
+
+@pytest.mark.parametrize("response,gold,expected", [
+    ("The clock shows 5:30.", "5:30", True),
+    ("The ratio simplifies to 1:4.", "1", False),      # a ratio is not its first number
+    ("So the perimeter is 2 + 2 + 2 = **6 inches**.\n\nDo you have other questions?", "6", True),
+    ("The answer to your question is (B) No. It is not larger.", "B", True),
+])
+def test_times_ratios_bold_values_and_sign_offs(response, gold, expected):
+    choices = ["Yes", "No"] if gold == "B" else None
+    assert _correct(response, gold, choices) is expected

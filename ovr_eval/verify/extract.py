@@ -34,7 +34,8 @@ _MARKUP = r"[*_#\s]*"
 _MASK = "\x00"
 _CUE = re.compile(
     rf"(?:\bfinal\s+answer{_MARKUP}(?:is|would\s+be|will\s+be)?{_MARKUP}[:：]?"
-    rf"|\b(?:the\s+)?(?:correct\s+|right\s+|best\s+|final\s+)?(?:answer|option|choice){_MARKUP}"
+    rf"|\b(?:the\s+)?(?:correct\s+|right\s+|best\s+|final\s+)?(?:answer|option|choice)"
+    rf"(?:\s+to\s+(?:the|this|your|that)\s+question)?{_MARKUP}"
     rf"(?:is|should\s+be|would\s+be|will\s+be|must\s+be|=){_MARKUP}[:：]?"
     rf"|\banswer{_MARKUP}[:：]"
     rf"|\banswer(?=\s*(?:\$|\\\(|\\\[|{_MASK}))"
@@ -42,8 +43,9 @@ _CUE = re.compile(
     rf"|故选|所以选|应选|答案选)",
     re.I,
 )
-_NUMBER = re.compile(r"(?<![A-Za-z\d])(?:[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-                     r"(?:\s*(?:%|\\%|percent))?|[-+]?\.\d+)")
+_NUMBER = re.compile(r"(?<![A-Za-z\d:.])(?:\d+(?:\.\d+)?:\d+(?:\.\d+)?(?![\d:])"  # 5:30, 1:4
+                     r"|[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*(?:%|\\%|percent))?"
+                     r"|[-+]?\.\d+)")
 _UNIT_WORDS = re.compile(
     r"\b(?:units?|square|cubic|cm|mm|km|m|meters?|metres?|inches|inch|feet|foot|ft|yards?|miles?|"
     r"degrees?|percent|percentage|pct|dollars?|cents?|hours?|minutes?|seconds?|days?|years?|"
@@ -319,7 +321,7 @@ def _last_cue(text: str) -> tuple[int, str] | None:
             break
     for match in _BOLD_VALUE.finditer(text):
         value = match.group(1).strip(" :.")
-        if re.search(r"\d", value) and not re.search(r"[A-Za-z]{3,}", value):
+        if re.search(r"\d", value) and not _words(value):  # "**16**", "**6 inches**"
             cues.append((match.start(), value))
     return max(cues) if cues else None
 
@@ -354,7 +356,8 @@ def bare_answer(text: str) -> str | None:
 
 _SIGN_OFF = re.compile(r"^\W*(?:I hope|Hope (?:this|that|it)|Let me know|Please let me know|"
                        r"Feel free|Is there anything|If you have (?:any )?"
-                       r"(?:other |more |further )?questions|Thank you|Thanks)", re.I)
+                       r"(?:other |more |further )?questions|Thank you|Thanks|"
+                       r"Do you (?:have|want|need)|Would you like)", re.I)
 
 
 def sentences(text: str) -> list[str]:
@@ -368,7 +371,7 @@ def sentences(text: str) -> list[str]:
             ends += [start, end]
     ends = sorted(set(ends))
     pieces = [text[a:b].strip() for a, b in itertools.pairwise(ends)]
-    return [p for p in pieces if p.strip(" .!?*_#\n") and not _SIGN_OFF.match(p)]
+    return [p for p in pieces if p.strip(" .!?*_#`\n") and not _SIGN_OFF.match(p)]
 
 
 def _closing_sentence(text: str) -> str | None:
