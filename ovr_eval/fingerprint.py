@@ -7,7 +7,8 @@
   folder keeps its fingerprint (no mtimes); retrained weights change every probe.
 - A hub id: the revision resolved to a commit, from the hub (a few seconds at most, never
   blocking) or else from the local Hugging Face cache; unknown when neither answers.
-- A model behind an OpenAI-compatible server: unknown.
+- A model behind an OpenAI-compatible server, or responses imported from another harness:
+  unknown.
 """
 
 from __future__ import annotations
@@ -156,9 +157,10 @@ def is_local(model: str) -> bool:
 
 
 def weights_fingerprint(model: str, revision: str | None, engine: str) -> dict[str, Any]:
-    """The fingerprint recorded in config.json under "weights"."""
-    if engine == "openai":
-        return {"kind": "server", "id": None, "model": model}
+    """The fingerprint recorded in config.json under "weights": unknown for weights this
+    process does not load (an OpenAI-compatible server, responses imported from elsewhere)."""
+    if engine not in ("vllm", "hf"):
+        return {"kind": "external", "id": None, "model": model, "engine": engine}
     if is_local(model):
         return local_fingerprint(Path(model))
     return hub_fingerprint(model, revision)

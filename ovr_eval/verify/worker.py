@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 
@@ -22,6 +23,9 @@ def _limit_memory(extra_mb: int) -> None:
 def main() -> None:
     from ovr_eval.verify.pool import JobFailed, read_frame, write_frame
 
+    # Ctrl-C reaches the whole process group: the parent decides (it finishes grading what is
+    # generated, then closes the pool), so a worker never dies mid-job and fails a verdict
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     module, _, name = sys.argv[1].partition(":")
     function = getattr(importlib.import_module(module), name)
     _limit_memory(int(os.environ.get("OVR_WORKER_MEMORY_MB", "1024")))
