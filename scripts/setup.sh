@@ -8,11 +8,14 @@ VENV="${VENV:-.venv}"
 PY="${PYTHON:-python3}"
 
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-# A machine's pip configuration may list index or wheel folders that lack some packages; pip
-# then warns "Location '...' is ignored" for every lookup (hundreds of lines, nothing wrong).
-# Those lines are dropped; every other warning and error is shown.
+# Two kinds of noise are dropped; every other warning and error is shown:
+# - a machine's pip configuration may list index or wheel folders that lack some packages; pip
+#   then warns "Location '...' is ignored" for every lookup (hundreds of lines, nothing wrong);
+# - setuptools' note that an editable install uses an import finder (needed: tasks/, prompts/,
+#   reports/ and trainer/ install as ovr_tasks, ovr_prompts, ovr_reports and ovr_trainer).
 pip() {
-  "$VENV/bin/pip" "$@" 2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
+  "$VENV/bin/pip" "$@" 2> >(grep --line-buffered -v "^WARNING: Location '.*' is ignored" \
+    | sed -u '/BuildBackendWarning: Editable installation\./,/WheelFile(wheel_path/d' >&2)
 }
 echo "setting up ovr-eval in $VENV (about 5 minutes on a fresh machine)"
 pip install --quiet --upgrade pip
