@@ -38,16 +38,17 @@ DEFAULT_TASKS = "math500,mathvision,mathverse"
 DEMO_SPLITS = {"mathvision": "testmini", "mathverse": "testmini_text_only"}
 PAPER_SUITES = ("ovr-language", "ovr-visual", "ovr-all")
 TRUNCATION_WARNING = 0.10  # warn when more responses than this hit --max-tokens
+PIPE_WIDTH = 200  # widest table printed to a file or a pipe
 
 
 def print_table(table: Table, out: Console | None = None) -> None:
-    """A table at its natural width: folded to fit a terminal, never cut to 80 columns when
-    the output goes to a file or a pipe."""
+    """A table at its natural width (up to PIPE_WIDTH, long cells folded): fitted to a
+    terminal, never cut to 80 columns when the output goes to a file or a pipe."""
     out = out or console
     if out.is_terminal:
         out.print(table)
         return
-    width = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    width = Measurement.get(out, out.options.update_width(PIPE_WIDTH), table).maximum
     Console(file=out.file, width=max(width, out.width), soft_wrap=True).print(table)
 
 
