@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from ovr_eval.cli_behaviours import behaviours_command
@@ -26,16 +28,29 @@ from ovr_eval.cli_judge import (
     judge_options,
 )
 from ovr_eval.cli_report import report_command
-from ovr_eval.types import SamplingConfig, UserError
+from ovr_eval.types import Interrupted, SamplingConfig, UserError
 from ovr_eval.verify.equivalence import DEFAULT_TIMEOUT_S
 from ovr_trainer.cli import train_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Evaluate and train multimodal reasoning models (Open Vision Reasoner).")
-console = Console()
+console = Console(soft_wrap=True)  # messages stay one line; tables are sized below
 DEFAULT_TASKS = "math500,mathvision,mathverse"
 DEMO_SPLITS = {"mathvision": "testmini", "mathverse": "testmini_text_only"}
 PAPER_SUITES = ("ovr-language", "ovr-visual", "ovr-all")
+TRUNCATION_WARNING = 0.10  # warn when more responses than this hit --max-tokens
+PIPE_WIDTH = 200  # widest table printed to a file or a pipe
+
+
+def print_table(table: Table, out: Console | None = None) -> None:
+    """A table at its natural width (up to PIPE_WIDTH, long cells folded): fitted to a
+    terminal, never cut to 80 columns when the output goes to a file or a pipe."""
+    out = out or console
+    if out.is_terminal:
+        out.print(table)
+        return
+    width = Measurement.get(out, out.options.update_width(PIPE_WIDTH), table).maximum
+    Console(file=out.file, width=max(width, out.width), soft_wrap=True).print(table)
 
 
 def parse_splits(values: list[str]) -> dict[str, str]:
@@ -60,18 +75,22 @@ def parse_shard(value: str) -> tuple[int, int]:
 def _summary(results: dict[str, Any], title: str) -> Table:
     table = Table(title=title)
     failures = any(r.get("check_failures") for r in results["tasks"].values())
-    columns = ["task", "split", "n", "accuracy", "95% CI", "pass@k", "skipped", "mean tokens"]
+    columns = ["task", "split", "n", "accuracy", "95% CI", "pass@k", "truncated %", "skipped",
+               "mean tokens"]
     for column in columns + (["checks failed"] if failures else []):
         table.add_column(column, justify="left" if column in ("task", "split") else "right")
     for name, r in results["tasks"].items():
         ci = r.get("ci95") or [0, 0]
         passk = r.get("pass@k") or {}
         best = max(passk, key=int) if passk else None
+        truncated = r.get("tokens", {}).get("truncated_fraction", 0.0)
         table.add_row(
             name, str(r.get("split", "")), str(r.get("n", 0)),
             f"{100 * r['score']:.1f}" if r.get("score") is not None else "-",
             f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}",
             f"@{best}: {100 * passk[best]:.1f}" if best else "-",
+            f"[yellow]{100 * truncated:.0f}[/]" if truncated > TRUNCATION_WARNING
+            else f"{100 * truncated:.0f}",
             str(r.get("skipped", {}).get("count", 0)),
             f"{r.get('tokens', {}).get('mean_completion_tokens', 0):.0f}",
             *([_failures_cell(r.get("check_failures") or {})] if failures else []),
@@ -80,7 +99,7 @@ def _summary(results: dict[str, Any], title: str) -> Table:
             if key in ("problem_version",):
                 for value, g in groups.items():
                     table.add_row(f"  {value}", "", str(g["n"]), f"{100 * g['score']:.1f}",
-                                  "", "", "", "", *([""] if failures else []))
+                                  "", "", "", "", "", *([""] if failures else []))
     return table
 
 
@@ -89,27 +108,47 @@ def _failures_cell(failures: dict[str, int]) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in sorted(failures.items())) or "0"
 
 
+def truncation_warnings(results: dict[str, Any], max_tokens: int) -> list[str]:
+    """One line per task where many responses stopped at the token limit."""
+    lines = []
+    for name, r in results["tasks"].items():
+        fraction = r.get("tokens", {}).get("truncated_fraction", 0.0)
+        if fraction > TRUNCATION_WARNING:
+            lines.append(f"{name}: {100 * fraction:.0f}% of responses stopped at --max-tokens "
+                         f"{max_tokens} before finishing; their answers are likely missing — "
+                         "raise --max-tokens")
+    return lines
+
+
 @app.command("eval")
 def eval_command(
     model: Annotated[str | None, typer.Option(help="HF hub id or local checkpoint folder "
                                               "(none: a tiny random Qwen2.5-VL demo)")] = None,
-    tasks: Annotated[str, typer.Option(help="comma-separated task names")] = DEFAULT_TASKS,
-    out: Annotated[Path | None, typer.Option(help="run folder (default runs/<model name>)")] = None,
+    tasks: Annotated[str, typer.Option(
+        help="comma-separated task or suite names (`ovr tasks` lists them)")] = DEFAULT_TASKS,
+    out: Annotated[Path | None, typer.Option(
+        help="run folder (default runs/<model name>); re-using it resumes or grows the run")
+    ] = None,
     engine: Annotated[str | None, typer.Option(help="vllm | hf | openai (default: vllm "
                                                "when installed)")] = None,
-    limit: Annotated[int | None, typer.Option(help="first N samples of each task")] = None,
+    limit: Annotated[int | None, typer.Option(
+        help="first N samples of each task (N >= 1; default: all)")] = None,
     samples: Annotated[int | None, typer.Option(
         help="responses per prompt (avg@k, pass@k; default 1)")] = None,
     temperature: Annotated[float | None, typer.Option(
-        help="sampling temperature (default 0: greedy)")] = None,
-    top_p: Annotated[float | None, typer.Option(help="nucleus sampling (default 1.0)")] = None,
+        help="sampling temperature (default 0: greedy; set > 0 with --samples > 1)")] = None,
+    top_p: Annotated[float | None, typer.Option(
+        help="nucleus sampling: keep the smallest token set whose probability reaches P, in "
+             "(0, 1] (default 1.0)")] = None,
     preset: Annotated[str | None, typer.Option(
         help="a paper's sampling per benchmark: 'ovr' = avg@16 at T=1, top-p 1 on AIME, "
              "MATH500 and GPQA, one response at T=1 elsewhere (explicit options override it)"
     )] = None,
     max_tokens: Annotated[int | None, typer.Option(help="new tokens per response "
                                                    "(default 32768; demo 64)")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(
+        help="run seed; each sample's seed derives from it, so results do not depend on "
+             "batching")] = 0,
     prompt: Annotated[str | None, typer.Option(
         help="prompt template name or .j2 path (default: each task's own; 'reasoning', the "
              "ORZ/OVR prompt, for the paper benchmarks)")] = None,
@@ -117,17 +156,25 @@ def eval_command(
     data_dir: Annotated[Path | None, typer.Option(
         help="local benchmark files (<dir>/<task>/...); also $OVR_DATA_DIR")] = None,
     revision: Annotated[str | None, typer.Option(help="model revision on the hub")] = None,
-    dtype: Annotated[str, typer.Option()] = "auto",
-    tensor_parallel_size: Annotated[int, typer.Option()] = 1,
-    max_model_len: Annotated[int | None, typer.Option()] = None,
-    batch_size: Annotated[int, typer.Option(help="hf engine batch size")] = 16,
+    dtype: Annotated[str, typer.Option(
+        help="weight dtype for vllm/hf: auto (the checkpoint's), bfloat16, float16, float32")
+    ] = "auto",
+    tensor_parallel_size: Annotated[int, typer.Option(
+        min=1, help="GPUs one vLLM engine is split over")] = 1,
+    max_model_len: Annotated[int | None, typer.Option(
+        help="vLLM context length, prompt + response (default: the model's)")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="hf engine batch size")] = 16,
     base_url: Annotated[str, typer.Option(help="openai engine server")] = "http://localhost:8000/v1",
-    concurrency: Annotated[int, typer.Option(help="openai engine parallel requests")] = 64,
+    concurrency: Annotated[int, typer.Option(
+        min=1, help="openai engine parallel requests")] = 64,
     task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
     data_parallel: Annotated[int, typer.Option(
-        help="engine replicas, one per GPU group of --tensor-parallel-size GPUs")] = 1,
+        min=1, help="engine replicas, one per GPU group of --tensor-parallel-size GPUs")] = 1,
     distributed_executor_backend: Annotated[str | None, typer.Option(
         help="vLLM executor: 'ray' spreads one engine over several nodes")] = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", help="show the engine's own warnings and loading output (otherwise in "
+        "RUN/logs/engine.log)")] = False,
     shard: Annotated[str | None, typer.Option(hidden=True, help="I/N: a data-parallel worker")
                      ] = None,
     judge: JudgeModel = None, judge_engine: JudgeEngine = "openai",
@@ -142,10 +189,13 @@ def eval_command(
     task_names = [t.strip() for t in tasks.split(",") if t.strip()]
     splits = parse_splits(split or [])
     if demo:
+        from ovr_eval.quiet import engine_output
         from ovr_eval.tiny import EMBEDDED, build_tiny_qwen2_5_vl, default_model_dir
 
-        with console.status("building the tiny demo model (first run only)"):
-            model = str(build_tiny_qwen2_5_vl(default_model_dir()))
+        model_dir = default_model_dir()
+        with console.status("building the tiny demo model (first run only)"), \
+                engine_output(None if verbose else model_dir.parent / "build.log", console):
+            model = str(build_tiny_qwen2_5_vl(model_dir))
         data_dir = data_dir or EMBEDDED / "data"
         splits = {**{t: s for t, s in DEMO_SPLITS.items() if t in task_names}, **splits}
         out = out or Path("runs") / "demo-tiny-qwen2_5_vl"
@@ -166,9 +216,11 @@ def eval_command(
         model=model, tasks=task_names,
         out=out or Path("runs") / Path(model.rstrip("/")).name,
         engine=engine or default_engine(),
-        sampling=SamplingConfig(n=samples or 1, temperature=temperature or 0.0,
+        sampling=SamplingConfig(n=1 if samples is None else samples,
+                                temperature=0.0 if temperature is None else temperature,
                                 top_p=1.0 if top_p is None else top_p,
-                                max_tokens=max_tokens or 32768, seed=seed),
+                                max_tokens=32768 if max_tokens is None else max_tokens,
+                                seed=seed),
         preset=preset, sampling_overrides=given,
         prompt=prompt, splits=splits, data_dir=data_dir, limit=limit,
         engine_options={"revision": revision, "dtype": dtype,
@@ -176,25 +228,25 @@ def eval_command(
                         "max_model_len": max_model_len, "batch_size": batch_size,
                         "base_url": base_url, "concurrency": concurrency,
                         "distributed_executor_backend": distributed_executor_backend},
-        task_dirs=task_dir or [], shard=parse_shard(shard) if shard else None,
+        task_dirs=task_dir or [], shard=parse_shard(shard) if shard else None, verbose=verbose,
         judge=None if shard else judge_options(judge, judge_engine, judge_base_url, judge_mode,
                                                judge_concurrency, judge_max_tokens, dtype=dtype),
     )
-    if options.engine != "openai":
-        from ovr_eval.engines import check_model
-
-        check_model(options.model)  # before any data is read: the cheapest mistake first
-    evaluation = Evaluation(options, console)
+    evaluation = Evaluation(options, console)  # every cheap check happens here
     if options.shard is not None:
         evaluation.run()
         return
+    replicas = None
     if data_parallel > 1:
         from ovr_eval.parallel import run_workers
 
-        evaluation.run_dir.start(evaluation.config())
-        run_workers(sys.argv[1:], options.out, data_parallel, tensor_parallel_size, console)
-    results = evaluation.run()
-    console.print(_summary(results, f"{model}  ({options.out})"))
+        def replicas() -> None:
+            run_workers(sys.argv[1:], options.out, data_parallel, tensor_parallel_size, console)
+
+    results = evaluation.run(replicas)
+    print_table(_summary(results, f"{model}  ({options.out})"))
+    for line in truncation_warnings(results, options.sampling.max_tokens):
+        console.print(f"[yellow]warning:[/] {line}", highlight=False)
     console.print(f"records: {options.out / 'samples'}  scores: {options.out / 'results.json'}")
     if demo:
         console.print("random weights: scores of ~0 are expected.")
@@ -261,17 +313,23 @@ def compare_command(
     from ovr_eval.judge_views import with_judged_rows
 
     loaded = [load_run(path) for path in runs]
-    output: dict[str, Any] = {"reference": {}, "runs": {}}
+    output: dict[str, Any] = {"reference": {}, "runs": {},
+                              "partial": {str(r.path): r.partial for r in loaded if r.partial}}
     for run in loaded:
+        if run.partial and not as_json:
+            console.print(f"[yellow]partial:[/] {run.path} is unfinished ("
+                          f"{'; '.join(run.partial)}); its scores cover the saved samples",
+                          highlight=False)
         rows = with_judged_rows(run, compare_to_reference(run, reference), reference)
         output["reference"][str(run.path)] = [asdict(r) for r in rows]
         if not as_json:
-            console.print(reference_table(rows, f"{run.path} vs {reference} (reported)"))
+            mark = " (partial)" if run.partial else ""
+            print_table(reference_table(rows, f"{run.path}{mark} vs {reference} (reported)"))
     for other in loaded[1:]:
         rows = compare_runs(loaded[0], other)
         output["runs"][f"{other.path} - {loaded[0].path}"] = [asdict(r) for r in rows]
         if not as_json:
-            console.print(runs_table(rows, f"{other.path} minus {loaded[0].path}"))
+            print_table(runs_table(rows, f"{other.path} minus {loaded[0].path}"))
     if as_json:
         print(json.dumps(output, indent=2))
 
@@ -286,15 +344,23 @@ app.add_typer(train_app, name="train")
 def tasks_command(
     task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
 ) -> None:
-    """List the available benchmarks."""
-    from ovr_eval.tasks import discover
+    """List the available benchmarks and the suites that group them."""
+    from ovr_eval.tasks import discover, suites
 
     table = Table(title="tasks")
     for column in ("name", "hub dataset", "splits", "modality", "description"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for name, task in sorted(discover(task_dir or []).items()):
         table.add_row(name, task.hub_id, ", ".join(task.splits), task.modality, task.description)
-    console.print(table)
+    print_table(table)
+    groups = suites(task_dir or [])
+    if groups:
+        table = Table(title="suites (--tasks NAME runs every task in it)")
+        table.add_column("suite", no_wrap=True)
+        table.add_column("tasks", overflow="fold")
+        for name, members in sorted(groups.items()):
+            table.add_row(name, ", ".join(members))
+        print_table(table)
 
 
 @app.command("build-tiny-model")
@@ -316,15 +382,31 @@ def main() -> None:
     if not sys.warnoptions:  # library deprecation chatter is not for the user
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
+    errors = Console(stderr=True, soft_wrap=True)
     try:
         app()
     except UserError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
-    except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted: re-run the same command to resume")
+    except (KeyboardInterrupt, SystemExit) as exc:
+        interrupt = _interrupt_in(exc)
+        if interrupt is None:
+            raise
+        message = str(interrupt) if isinstance(interrupt, Interrupted) else ""
+        errors.print(message or "interrupted: re-run the same command to resume",
+                     highlight=False, markup=False)
         sys.exit(130)
 
+
+def _interrupt_in(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C behind an exit (typer turns it into a silent exit 130), if any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 if __name__ == "__main__":
     main()

@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ovr_eval.behaviours import BEHAVIOURS, behaviours_for_run
 from ovr_eval.runs import write_json_atomic
+from ovr_eval.types import UserError
 
 REPORT_FILE = "behaviours.json"
 
@@ -55,12 +57,18 @@ def behaviours_command(
     """Cognitive behaviours (backtracking, verification, visual reflection, ...) per task, per
     correct / incorrect response, and per training step."""
     report = behaviours_for_run(run)
+    console = Console(soft_wrap=True)
     if save:
-        write_json_atomic(run / REPORT_FILE, report)
+        try:
+            write_json_atomic(run / REPORT_FILE, report)
+        except UserError as error:  # a read-only run (someone else's, an archive): show only
+            Console(stderr=True, soft_wrap=True).print(
+                f"[yellow]warning:[/] not saved: {escape(str(error))} (--no-save skips it)",
+                highlight=False)
+            save = False
     if as_json:
         print(json.dumps(report, indent=2))
         return
-    console = Console()
     for name, summary in report["tasks"].items():
         console.print(task_table(name, summary))
     if report["overall"] is not None and len(report["tasks"]) > 1:

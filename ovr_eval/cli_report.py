@@ -22,7 +22,7 @@ def report_command(
     """One self-contained HTML page: leaderboard against the paper, charts, sample browser."""
     from ovr_eval.report import write_report
 
-    console = Console()
+    console = Console(soft_wrap=True)
     written = write_report(runs, output, reference_models, max_samples)
     for warning in written.warnings:
         console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)

@@ -42,6 +42,7 @@ class Run:
     model: str
     config: dict[str, Any]
     tasks: dict[str, dict[str, Any]]
+    partial: list[str] = field(default_factory=list)  # why the run is unfinished; [] if done
 
     def units(self, task: str) -> dict[str, list[float]] | None:
         """The headline's units of a task (unit id -> slot values), by the task plugin's own
@@ -184,14 +185,51 @@ def resolve_model(reference: dict[str, Any], name: str) -> str:
 
 
 def load_run(path: PathLike) -> Run:
-    """Read a run folder's results.json and config.json; clear errors for anything unusable."""
+    """Read a run folder's results.json and config.json; clear errors for anything unusable.
+
+    An unfinished run (interrupted, still running, or never scored) is read too: each task
+    whose records are newer than results.json is scored from its records, and ``partial``
+    says what is missing."""
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"run folder {path} does not exist")
-    results_path = RunDir(path).results_path
-    if not results_path.is_file():
+    run_dir = RunDir(path)
+    config: dict[str, Any] = {}
+    config_path = run_dir.config_path
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text("utf-8"))
+        except json.JSONDecodeError as error:
+            raise UserError(f"{config_path} is not valid JSON ({error})") from None
+    results_path = run_dir.results_path
+    saved = sorted(p.stem for p in run_dir.samples_dir.glob("*.jsonl")
+                   if p.stat().st_size > 0) if run_dir.samples_dir.is_dir() else []
+    if not results_path.is_file() and not saved:
         raise UserError(f"{results_path} not found: is {path} a finished `ovr eval` run? "
-                        "Run the same `ovr eval` command again to write it")
+                        "It holds no sample records either")
+    results: dict[str, Any] = {"tasks": {}}
+    if results_path.is_file():
+        results = _read_results(results_path)
+    tasks = dict(results["tasks"])
+    partial = []
+    written = results_path.stat().st_mtime_ns if results_path.is_file() else -1
+    for name in saved:
+        if name in tasks and run_dir.samples_path(name).stat().st_mtime_ns <= written:
+            continue
+        scored = _score_saved(run_dir, name, config)
+        if scored is not None:
+            tasks[name] = scored
+            partial.append(f"{name}: {scored['n']} sample(s) saved, not yet in results.json")
+    if not tasks:
+        raise UserError(f"{path} holds no usable sample records yet")
+    busy = run_dir.in_use()
+    if busy:
+        partial.append(f"still being written ({busy})")
+    model = results.get("model") or config.get("model") or path.name
+    return Run(path=path, model=str(model), config=config, tasks=tasks, partial=partial)
+
+
+def _read_results(results_path: Path) -> dict[str, Any]:
     try:
         results = json.loads(results_path.read_text("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -208,15 +246,24 @@ def load_run(path: PathLike) -> Run:
         if missing:
             raise UserError(f"{results_path}: task {name!r} lacks {', '.join(missing)} "
                             "(older format); run the same `ovr eval` command again to rewrite it")
-    config: dict[str, Any] = {}
-    config_path = RunDir(path).config_path
-    if config_path.is_file():
-        try:
-            config = json.loads(config_path.read_text("utf-8"))
-        except json.JSONDecodeError as error:
-            raise UserError(f"{config_path} is not valid JSON ({error})") from None
-    model = results.get("model") or config.get("model") or path.name
-    return Run(path=path, model=str(model), config=config, tasks=tasks)
+    return results
+
+
+def _score_saved(run_dir: RunDir, name: str, config: dict[str, Any]) -> dict[str, Any] | None:
+    """A task's scores from its saved records (its plugin's metric when the task is known)."""
+    from ovr_eval.tasks import score_records
+
+    records = run_dir.records(name)
+    if not records:
+        return None
+    try:
+        scores = score_records(name, records)
+    except (KeyError, TypeError, ValueError) as error:
+        raise UserError(f"{run_dir.samples_path(name)} has a malformed record: {error}"
+                        ) from None
+    splits = config.get("splits")
+    split = (splits.get(name) if isinstance(splits, dict) else None) or records[0].get("split")
+    return {"split": split, **scores, "partial": True}
 
 
 # ---------------------------------------------------------------- run vs paper

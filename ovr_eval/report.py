@@ -98,8 +98,9 @@ class RunInfo:
     label: str
     path: str
     model: str
-    settings: str
+    settings: list[tuple[str, str]]  # (name, value) rows; [] when there is no config.json
     splits: dict[str, str]
+    partial: list[str] = field(default_factory=list)  # why the run is unfinished
 
 
 @dataclass
@@ -217,13 +218,33 @@ def load_runs(paths: list[Path]) -> tuple[list[Run], list[str]]:
     return runs, warnings
 
 
-def run_settings(config: dict[str, Any]) -> str:
-    """Engine, prompt and sampling of a run's config.json, in one line ("" when unknown)."""
+def _per_task(value: Any) -> str:
+    """One value, or "task: value" pairs when the tasks differ (prompt, splits)."""
+    if not isinstance(value, dict):
+        return str(value)
+    distinct = set(map(str, value.values()))
+    if len(distinct) == 1:
+        return distinct.pop()
+    return ", ".join(f"{task}: {v}" for task, v in value.items())
+
+
+def run_settings(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The settings of a run's config.json as readable (name, value) rows."""
+    rows = [(name, str(config[key])) for key, name in (("engine", "engine"),
+                                                       ("revision", "revision"))
+            if config.get(key)]
+    if config.get("prompt"):
+        rows.append(("prompt", _per_task(config["prompt"])))
     sampling = config.get("sampling") if isinstance(config.get("sampling"), dict) else {}
-    parts = [str(config[k]) for k in ("engine", "prompt") if config.get(k)]
-    parts += [f"{k}={sampling[k]}" for k in ("n", "temperature", "top_p", "max_tokens")
-              if k in sampling]
-    return " · ".join(parts)
+    names = {"n": "responses per prompt", "temperature": "temperature", "top_p": "top-p",
+             "max_tokens": "max tokens", "seed": "seed"}
+    rows += [(label, str(sampling[key])) for key, label in names.items() if key in sampling]
+    if config.get("limit"):
+        rows.append(("limit", str(config["limit"])))
+    weights = config.get("weights") if isinstance(config.get("weights"), dict) else {}
+    if weights.get("id"):
+        rows.append(("weights", str(weights["id"])[:19]))
+    return rows
 
 
 def run_labels(runs: list[Run]) -> list[str]:
@@ -525,6 +546,9 @@ def build_report(paths: list[Path], reference_models: list[str] | None = None,
         raise UserError("--max-samples must be 0 or more")
     runs, warnings = load_runs(paths)
     labels = run_labels(runs)
+    warnings += [f"{label} is unfinished (partial): {'; '.join(run.partial)}; its scores "
+                 "cover the saved samples" for run, label in zip(runs, labels, strict=True)
+                 if run.partial]
     reference = reference if reference is not None else load_reference()
     columns = build_columns(runs, reference)
     model_keys = reference_keys(reference, reference_models, [c.key for c in columns])
@@ -543,7 +567,7 @@ def build_report(paths: list[Path], reference_models: list[str] | None = None,
     curves = read_curves(runs, labels, warnings)
     columns = add_judged_columns(columns, rows, runs, labels, reference)
     infos = [RunInfo(label=label, path=str(run.path), model=run.model,
-                     settings=run_settings(run.config),
+                     settings=run_settings(run.config), partial=run.partial,
                      splits={t: str(v.get("split", "")) for t, v in run.tasks.items()})
              for run, label in zip(runs, labels, strict=True)]
     return Report(created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -2,25 +2,52 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import socket
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ovr_eval.types import UserError
 
 FSYNC_EVERY_S = 2.0
-# settings that change what a record means: a resumed run must use the same ones
-RESUME_KEYS = ("model", "revision", "engine", "sampling", "sampling_by_task", "prompt", "splits",
-               "data_dir")
+LOCK_FILE = ".lock"
+# settings that change what a record means: a resumed run must use the same ones (per task for
+# the mappings, so that adding a task is growth, not a change)
+SAME_KEYS = ("model", "revision", "engine", "data_dir")
+PER_TASK_KEYS = ("prompt", "splits")
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def write_failure(path: Path, exc: OSError, resumable: bool = True) -> UserError:
+    """One line for a failed write: which file, why, and (``resumable``) that a rerun resumes."""
+    again = "; then re-run the same command: it resumes from the saved records" if resumable else ""
+    if exc.errno in NO_SPACE:
+        return UserError(f"disk full while writing {path}: free some space{again}")
+    if exc.errno in READ_ONLY:
+        return UserError(f"cannot write {path} ({exc.strerror}): the folder is read-only")
+    return UserError(f"cannot write {path}: {exc.strerror or exc}{again}")
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that readers see the old file or the new one, never half of one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-    os.replace(tmp, path)
+    """Write JSON so that readers see the old file or the new one, never half of one; a failed
+    write (disk full, read-only folder) is one clear line naming the file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise write_failure(path, exc) from None
 
 
 def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
@@ -68,21 +95,102 @@ class RecordWriter:
     share a file without interleaving lines); fsynced regularly."""
 
     def __init__(self, path: Path):
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.path = path
+        try:
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise write_failure(path, exc) from None
         self.last_sync = time.monotonic()
+        self.written = 0
 
     def write(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
-        written = os.write(self.fd, line)  # in the OS now: survives a kill -9 of the process
-        while written < len(line):  # not expected for regular files; never leave half a line
-            written += os.write(self.fd, line[written:])
-        if time.monotonic() - self.last_sync > FSYNC_EVERY_S:
-            os.fsync(self.fd)
-            self.last_sync = time.monotonic()
+        try:
+            written = os.write(self.fd, line)  # in the OS now: survives a kill -9 of the process
+            while written < len(line):  # not expected for regular files; never leave half a line
+                written += os.write(self.fd, line[written:])
+            if time.monotonic() - self.last_sync > FSYNC_EVERY_S:
+                os.fsync(self.fd)
+                self.last_sync = time.monotonic()
+        except OSError as exc:  # a torn last line is cut off when the run resumes
+            raise write_failure(self.path, exc) from None
+        self.written += 1
 
     def close(self) -> None:
-        os.fsync(self.fd)
-        os.close(self.fd)
+        try:
+            os.fsync(self.fd)
+        except OSError as exc:
+            raise write_failure(self.path, exc) from None
+        finally:
+            os.close(self.fd)
+
+
+def _show(value: Any) -> str:
+    return "none" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What a new invocation changes in a saved run's settings, as "key: old → new" items.
+
+    Growing is not a change: new tasks, a larger or smaller --limit. Weights are compared by
+    fingerprint when both are known."""
+    changes = [f"{k}: {_show(old.get(k))} → {_show(new.get(k))}"
+               for k in SAME_KEYS if old.get(k) != new.get(k)]
+    before, after = old.get("sampling") or {}, new.get("sampling") or {}
+    changes += [f"sampling.{k}: {_show(before.get(k))} → {_show(after.get(k))}"
+                for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    for key in PER_TASK_KEYS:
+        before, after = old.get(key) or {}, new.get(key) or {}
+        if not isinstance(before, dict):  # an older config: one value for every task
+            before = dict.fromkeys(after, before)
+        changes += [f"{key}.{task}: {_show(before[task])} → {_show(after[task])}"
+                    for task in sorted(set(before) & set(after)) if before[task] != after[task]]
+    # a preset gives tasks their own sampling: compare what each shared task really used
+    by_task = set(old.get("sampling_by_task") or {}) | set(new.get("sampling_by_task") or {})
+    for task in sorted(by_task & set(old.get("tasks") or []) & set(new.get("tasks") or [])):
+        before, after = _task_sampling(old, task), _task_sampling(new, task)
+        changes += [f"sampling[{task}].{k}: {_show(before.get(k))} → {_show(after.get(k))}"
+                    for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    return changes
+
+
+def _task_sampling(config: dict[str, Any], task: str) -> dict[str, Any]:
+    return (config.get("sampling_by_task") or {}).get(task) or config.get("sampling") or {}
+
+
+def merge_configs(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The config of a run that grows: every task so far, the larger limit, the first start."""
+    limits = [old.get("limit"), new.get("limit")]
+    merged = {**new, "tasks": list(dict.fromkeys([*old.get("tasks", []), *new["tasks"]])),
+              "limit": None if None in limits else max(limits),
+              "started": old.get("started", new.get("started"))}
+    for key in (*PER_TASK_KEYS, "sampling_by_task"):
+        if isinstance(old.get(key), dict):
+            merged[key] = {**old[key], **(new.get(key) or {})}
+    if not (new.get("weights") or {}).get("id") and (old.get("weights") or {}).get("id"):
+        merged["weights"] = old["weights"]
+    return merged
+
+
+def _holder(lock_path: Path) -> str:
+    try:
+        info = json.loads(lock_path.read_text())
+        return f"pid {info['pid']} on {info['host']}, since {info['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_HELD: dict[Path, tuple[int, int]] = {}  # locked folder -> (fd, depth): re-entrant per process
 
 
 class RunDir:
@@ -100,38 +208,159 @@ class RunDir:
     def results_path(self) -> Path:
         return self.path / "results.json"
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK_FILE
+
     def samples_path(self, task: str) -> Path:
         return self.samples_dir / f"{task}.jsonl"
 
-    def start(self, config: dict[str, Any], repair: bool = True) -> bool:
-        """Create the folder or check that it belongs to the same run; True when resuming.
+    # -- one writer at a time ------------------------------------------------------------
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's exclusive lock; a second writer gets one clear line.
 
-        ``repair`` cuts lines torn by a crash off the record files before new ones are
-        appended; data-parallel workers pass False (their coordinator did it before they
-        started, and another worker may be writing)."""
+        An fcntl lock on RUN/.lock: the kernel drops it when its process ends, however it
+        ends (kill -9 included), so a lock is never stale. Where the filesystem has no such
+        locks, the pid written in the file is checked instead. Re-entrant in one process."""
         if self.path.exists() and not self.path.is_dir():
             raise UserError(f"--out {self.path} exists and is not a directory")
-        resuming = self.config_path.is_file()
-        if resuming:
+        key = self.path.resolve()
+        if key in _HELD:
+            fd, depth = _HELD[key]
+            _HELD[key] = (fd, depth + 1)
             try:
-                old = json.loads(self.config_path.read_text())
-            except json.JSONDecodeError:
-                raise UserError(f"{self.config_path} is not valid JSON; fix or remove it") from None
-            changed = [k for k in RESUME_KEYS if old.get(k) != config.get(k)]
-            if changed:
-                raise UserError(
-                    f"{self.path} holds a run with different {', '.join(changed)}; "
-                    "resume it with the same settings or choose another --out"
-                )
-            config = {**config, "tasks": sorted(set(old.get("tasks", [])) | set(config["tasks"])),
-                      "started": old.get("started", config.get("started"))}
-        self.samples_dir.mkdir(parents=True, exist_ok=True)
-        if repair:
+                yield
+            finally:
+                fd, depth = _HELD.pop(key)
+                if depth > 1:
+                    _HELD[key] = (fd, depth - 1)
+            return
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            error = write_failure(self.path, exc, resumable=False)
+            raise UserError(f"{error}; choose another --out") from None
+        try:
+            self._acquire(fd)
+            info = {"pid": os.getpid(), "host": socket.gethostname(),
+                    "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "command": " ".join(sys.argv)}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        _HELD[key] = (fd, 1)
+        try:
+            yield
+        finally:
+            _HELD.pop(key, None)
+            with suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)  # releases the lock
+
+    def _acquire(self, fd: int) -> None:
+        busy = UserError(f"{self.path} is in use by another ovr process "
+                         f"({_holder(self.lock_path)}); wait for it to finish or choose "
+                         "another --out")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy from None
+        except OSError as exc:  # no fcntl locks on this filesystem: fall back to the pid
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
+                raise write_failure(self.lock_path, exc, resumable=False) from None
+            try:
+                info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            except ValueError:
+                info = {}
+            same_host = info.get("host") == socket.gethostname()
+            if info.get("pid") and (not same_host or _alive(int(info["pid"]))):
+                raise busy from None  # a live holder (or one on another host we cannot check)
+
+    def in_use(self) -> str | None:
+        """Who is writing the folder right now (None when nobody is)."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder(self.lock_path)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return None
+
+    # -- settings ------------------------------------------------------------------------
+    def read_config(self) -> dict[str, Any] | None:
+        """The saved config.json; None when there is none."""
+        if not self.config_path.is_file():
+            return None
+        try:
+            config = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as exc:
+            raise UserError(f"{self.config_path} is not valid JSON ({exc}); fix or remove it"
+                            ) from None
+        if not isinstance(config, dict):
+            raise UserError(f"{self.config_path} is not a JSON object; fix or remove it")
+        return config
+
+    def has_records(self) -> bool:
+        """Whether any task has a saved record (after :func:`cut_torn_tail`, a non-empty
+        record file holds at least one whole line)."""
+        return self.samples_dir.is_dir() and any(
+            path.stat().st_size > 0 for path in self.samples_dir.glob("*.jsonl"))
+
+    def start(self, config: dict[str, Any]) -> bool:
+        """Check that a new invocation fits the saved run and write config.json; True when
+        resuming. Call under :meth:`lock`.
+
+        A folder with records keeps its settings: a change is refused naming each one (old
+        value → new value); new tasks and another --limit grow the run. A folder with a
+        config but no records (a first attempt that failed) starts over with the new settings.
+        Lines torn by a crash are cut off the record files first."""
+        if self.samples_dir.is_dir():
             for path in self.samples_dir.glob("*.jsonl"):
-                cut_torn_tail(path)
+                try:
+                    cut_torn_tail(path)
+                except OSError as exc:
+                    raise write_failure(path, exc) from None
+        old = self.read_config()
+        resuming = self.has_records()
+        if resuming and old is None:
+            raise UserError(f"{self.path} holds sample records but no config.json, so the "
+                            "settings that made them are unknown; choose another --out")
+        if resuming:
+            self.check_same_run(old, config)
+            config = merge_configs(old, config)
+        try:
+            self.samples_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_failure(self.samples_dir, exc) from None
         write_json_atomic(self.config_path, config)
         return resuming
 
+    def check_same_run(self, old: dict[str, Any] | None, config: dict[str, Any]) -> None:
+        """Refuse settings or weights that differ from the saved run's, naming each."""
+        from ovr_eval.fingerprint import describe
+
+        old = old or {}
+        was, now = old.get("weights") or {}, config.get("weights") or {}
+        if was.get("id") and now.get("id") and was["id"] != now["id"]:
+            raise UserError(f"{self.path} holds records of other weights: {describe(was)} "
+                            f"made them, {describe(now)} is given now; choose another --out "
+                            "(or restore those weights to resume)")
+        changes = config_differences(old, config)
+        if changes:
+            raise UserError(f"{self.path} holds a run with other settings ({'; '.join(changes)}"
+                            "); resume it with the same settings or choose another --out")
+
+    # -- records -------------------------------------------------------------------------
     def read_records(self, task: str) -> tuple[list[dict[str, Any]], int]:
         """The task's saved records (the first per sample id) and the number of unusable
         lines. Read-only: a line torn by a crash is skipped, not repaired."""

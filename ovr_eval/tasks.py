@@ -145,6 +145,9 @@ class Task:
         rows, image_columns = _lazy_images(rows)
         seen: set[str] = set()
         for index, row in enumerate(rows):
+            if isinstance(row, BadRow):
+                yield row
+                continue
             row = dict(row)
             for column in image_columns:
                 if row.get(column):
@@ -161,17 +164,41 @@ class Task:
                 yield bad
 
 
-def read_json_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a .jsonl file (one object per line) or a .json file (an array of objects)."""
+def read_json_rows(path: Path) -> Iterator[dict[str, Any] | BadRow]:
+    """Rows of a .jsonl file (one object per line) or a .json file (an array of objects).
+
+    A .jsonl line that is not a JSON object (torn, not UTF-8, not an object) comes out as a
+    BadRow naming the file and line, so one bad line never stops a run."""
     import json
 
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    yield json.loads(line)
-    else:
-        yield from json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    row = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    yield BadRow(f"{path} line {number}", "not UTF-8 text")
+                    continue
+                except json.JSONDecodeError as exc:
+                    yield BadRow(f"{path} line {number}", f"not valid JSON ({exc.msg}, "
+                                 f"column {exc.colno})")
+                    continue
+                if isinstance(row, dict):
+                    yield row
+                else:
+                    yield BadRow(f"{path} line {number}", "not a JSON object")
+        return
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} is not valid JSON ({exc}); fix or replace the file") from None
+    if not isinstance(rows, list):
+        raise UserError(f"{path} must hold a JSON array of rows")
+    for number, row in enumerate(rows):
+        yield row if isinstance(row, dict) else BadRow(f"{path} item {number}",
+                                                        "not a JSON object")
 
 
 class LazyImage:
@@ -292,6 +319,18 @@ def suites(extra_dirs: Iterable[Path] = ()) -> dict[str, list[str]]:
 def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Task]:
     """All task plugins: built-in, from ``extra_dirs``, and from the entry-point group."""
     return _scan(extra_dirs)[0]
+
+
+def score_records(name: str, records: list[dict[str, Any]], extra_dirs: Iterable[Path] = ()
+                  ) -> dict[str, Any]:
+    """Scores of saved records with the task's own metric (the default accuracy when no
+    plugin provides the task)."""
+    task = discover(extra_dirs).get(name)
+    if task is not None:
+        return task.score(records)
+    from ovr_eval.metrics import task_scores
+
+    return task_scores(records)
 
 
 def resolve(names: str | Iterable[str], extra_dirs: Iterable[Path] = ()) -> list[Task]:

@@ -54,6 +54,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: list[int] = field(default_factory=list)
     finish_reasons: list[str] = field(default_factory=list)
+    error: str | None = None  # an input the engine could not use (e.g. a corrupt image)
 
 
 @dataclass
@@ -72,6 +73,10 @@ class Verdict:
 
 class UserError(Exception):
     """A mistake in the user's input: reported as one clear line, never a traceback."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with a message saying what was saved and how to resume."""
 
 
 class BadRow(Exception):

@@ -57,6 +57,20 @@ def test_vllm_sampling_is_seeded_per_request(vllm_engine, shared_data):
     assert any(len(set(v)) > 1 for v in first.values())
 
 
+def test_vllm_skips_a_corrupt_image_and_counts_tokens(vllm_engine, shared_data, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff not a JPEG")
+    requests = _requests(shared_data)
+    requests[1] = Request("broken", requests[1].messages, images=[broken], seed=1)
+    out = {c.sample_id: c for c in vllm_engine.generate(requests, SamplingConfig(max_tokens=7))}
+    assert set(out) == {r.sample_id for r in requests}
+    assert out["broken"].error and "broken.jpg" in out["broken"].error
+    assert out["broken"].responses == []
+    good = [c for c in out.values() if c.error is None]
+    assert len(good) == 5 and all(c.completion_tokens == [7] for c in good)
+    assert vllm_engine.activity.tokens == 35 and vllm_engine.activity.running == 0
+
+
 def test_hf_engine_matches_vllm_greedy(vllm_engine, tiny_model, shared_data):
     requests = _requests(shared_data)
     sampling = SamplingConfig(max_tokens=10)

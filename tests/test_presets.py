@@ -14,7 +14,7 @@ from ovr_eval.types import SamplingConfig, UserError
 
 
 def evaluation(out: Path, preset: str | None = "ovr", **overrides) -> Evaluation:
-    options = EvalOptions(model="m", tasks=["ovr-all"], out=out, engine="vllm",
+    options = EvalOptions(model="org/m", tasks=["ovr-all"], out=out, engine="vllm",
                           sampling=SamplingConfig(max_tokens=100, seed=3), preset=preset,
                           sampling_overrides=overrides)
     return Evaluation(options, Console(file=io.StringIO()))
@@ -56,6 +56,8 @@ def test_unknown_preset_and_changed_preset_are_clear_errors(tmp_path):
     with pytest.raises(UserError, match="unknown --preset 'orz'; presets: ovr"):
         evaluation(tmp_path / "r", preset="orz")
     RunDir(tmp_path / "r").start(evaluation(tmp_path / "r").config())
-    with pytest.raises(UserError, match="different sampling, sampling_by_task"):
+    (tmp_path / "r" / "samples" / "aime2024.jsonl").write_text('{"id": "1"}\n')  # a record
+    with pytest.raises(UserError, match=r"other settings \(sampling.n: 1 → 2; .*"
+                                        r"sampling\[aime2024\].n: 16 → 2"):
         RunDir(tmp_path / "r").start(evaluation(tmp_path / "r", n=2).config())
-    RunDir(tmp_path / "r").start(evaluation(tmp_path / "r").config())  # the same: resumes
+    assert RunDir(tmp_path / "r").start(evaluation(tmp_path / "r").config())  # same: resumes

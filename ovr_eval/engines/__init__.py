@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from ovr_eval.engines.base import Engine
 from ovr_eval.types import UserError
 
 ENGINES = ("vllm", "hf", "openai")
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def default_engine() -> str:
@@ -18,22 +21,44 @@ def default_engine() -> str:
 
 
 def check_model(model: str) -> None:
-    """A clear error for a local model path that does not exist or is not a checkpoint."""
+    """A clear error for a local model path that does not exist or is not a checkpoint (its
+    config.json missing, empty or not JSON): found in milliseconds, not after loading."""
+    from ovr_eval.fingerprint import is_local
+
+    if not is_local(model):
+        if not HUB_ID.fullmatch(model):
+            raise UserError(f"model {model!r} is neither a local folder nor a Hugging Face id "
+                            "such as Kangheng/OVR-7B-RL")
+        return
     path = Path(model).expanduser()
-    looks_local = model.startswith(("/", ".", "~")) or path.exists() or model.count("/") != 1
-    if not looks_local:
-        return  # a hub id such as Kangheng/OVR-7B-RL
     if not path.is_dir():
         raise UserError(f"model path {model} does not exist (give a local checkpoint folder "
                         "or a Hugging Face id such as Kangheng/OVR-7B-RL)")
-    if not (path / "config.json").is_file():
+    config = path / "config.json"
+    if not config.is_file():
         raise UserError(f"{model} has no config.json: not a Hugging Face checkpoint folder")
+    try:
+        text = config.read_text(encoding="utf-8")
+        if not text.strip():
+            raise UserError(f"{config} is empty: the checkpoint folder is incomplete")
+        if not isinstance(json.loads(text), dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{config} is not a valid model config ({exc})") from None
+
+
+def check_engine(name: str) -> None:
+    """A clear error for an engine name that is unknown or not installed."""
+    if name not in ENGINES:
+        raise UserError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+    if name == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise UserError("engine vllm is not installed: pip install 'ovr-eval[vllm]' "
+                        "(GPU) or 'ovr-eval[cpu]', or use --engine hf")
 
 
 def create_engine(name: str, model: str, **options: Any) -> Engine:
     """Build an engine by name; options not used by that engine are ignored."""
-    if name not in ENGINES:
-        raise UserError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+    check_engine(name)
     if name == "openai":
         from ovr_eval.engines.openai_engine import OpenAIEngine
 
@@ -42,9 +67,6 @@ def create_engine(name: str, model: str, **options: Any) -> Engine:
     check_model(model)
     try:
         if name == "vllm":
-            if importlib.util.find_spec("vllm") is None:
-                raise UserError("engine vllm is not installed: pip install 'ovr-eval[vllm]' "
-                                "(GPU) or 'ovr-eval[cpu]', or use --engine hf")
             from ovr_eval.engines.vllm_engine import VLLMEngine
 
             keys = ("revision", "dtype", "tensor_parallel_size", "max_model_len", "seed",

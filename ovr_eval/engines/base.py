@@ -4,16 +4,34 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ovr_eval.types import Completion, Request, SamplingConfig
 
 
+@dataclass
+class Activity:
+    """What an engine is doing right now, for progress displays (read from another thread)."""
+
+    running: int = 0  # requests being generated
+    tokens: int = 0  # tokens generated so far in the current ``generate`` call
+
+
 class Engine(ABC):
-    """Generates responses for chat requests. Completions may arrive in any order."""
+    """Generates responses for chat requests. Completions may arrive in any order.
+
+    A request whose input cannot be used (a corrupt image) yields a Completion with ``error``
+    set and no responses; the others go on."""
 
     name: str = "engine"
     supports_images: bool = False
+    activity: Activity
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Engine:
+        engine = super().__new__(cls)
+        engine.activity = Activity()
+        return engine
 
     @abstractmethod
     def generate(

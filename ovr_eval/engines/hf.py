@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ovr_eval.engines.base import Engine, render_chat
-from ovr_eval.engines.images import load_image
+from ovr_eval.engines.images import UnusableImage, load_image
 from ovr_eval.types import Completion, Request, SamplingConfig
 
 
@@ -62,10 +62,20 @@ class HFEngine(Engine):
 
         prompts = {r.sample_id: render_chat(self.processor, r) for r in requests}
         ordered = sorted(requests, key=lambda r: len(prompts[r.sample_id]))
+        self.activity.running, self.activity.tokens = 0, 0
         for start in range(0, len(ordered), self.batch_size):
-            batch = ordered[start : start + self.batch_size]
+            batch, images = [], []
+            for request in ordered[start : start + self.batch_size]:
+                try:
+                    images += [load_image(i) for i in request.images]
+                except UnusableImage as bad:
+                    yield Completion(request.sample_id, [], prompt=prompts[request.sample_id],
+                                     error=str(bad))
+                    continue
+                batch.append(request)
+            if not batch:
+                continue
             texts = [prompts[r.sample_id] for r in batch]
-            images = [load_image(i) for r in batch for i in r.images]
             if images:
                 inputs = self.processor(text=texts, images=images, padding=True,
                                         return_tensors="pt")
@@ -77,7 +87,9 @@ class HFEngine(Engine):
                 "max_new_tokens": sampling.max_tokens, "do_sample": sample,
                 "num_return_sequences": sampling.n,
                 "pad_token_id": self.tokenizer.pad_token_id,
+                "stopping_criteria": [self._counter()],
             }
+            self.activity.running = len(batch) * sampling.n
             if sample:
                 options.update(temperature=sampling.temperature, top_p=sampling.top_p)
                 torch.manual_seed(batch[0].seed)
@@ -106,6 +118,30 @@ class HFEngine(Engine):
                     prompt_tokens=int(attention[i].sum()), completion_tokens=counts,
                     finish_reasons=reasons,
                 )
+        self.activity.running = 0
+
+    def _counter(self) -> Any:
+        """A stopping criterion that never stops: it counts generated tokens for progress."""
+        import torch
+        from transformers import StoppingCriteria
+
+        activity, eos_ids = self.activity, sorted(self._eos_ids())
+
+        class CountTokens(StoppingCriteria):
+            def __init__(self) -> None:
+                self.done: torch.Tensor | None = None
+
+            def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any
+                         ) -> torch.Tensor:
+                last = input_ids[:, -1]
+                if self.done is None:
+                    self.done = torch.zeros_like(last, dtype=torch.bool)
+                activity.tokens += int((~self.done).sum())
+                self.done |= torch.isin(last, torch.tensor(eos_ids, dtype=last.dtype,
+                                                           device=last.device))
+                return torch.zeros_like(last, dtype=torch.bool)
+
+        return CountTokens()
 
     def _eos_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id

@@ -7,8 +7,24 @@ from pathlib import Path
 from typing import Any
 
 
+class UnusableImage(ValueError):
+    """An image that cannot be decoded (corrupt, truncated, not an image)."""
+
+
 def load_image(image: Any):
-    """A PIL RGB image from a path, encoded bytes or an already open image."""
+    """A PIL RGB image from a path, encoded bytes or an already open image; UnusableImage
+    (naming the image and the reason) when it cannot be decoded."""
+    try:
+        return _decode(image)
+    except TypeError:
+        raise
+    except Exception as exc:  # PIL raises OSError, ValueError, SyntaxError, DecompressionBomb...
+        where = image if isinstance(image, (str, Path)) or hasattr(image, "open") else "image"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnusableImage(f"{where}: {reason}") from None
+
+
+def _decode(image: Any):
     from PIL import Image
 
     if isinstance(image, (bytes, bytearray)):

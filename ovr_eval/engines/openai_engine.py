@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ovr_eval.engines.base import Engine, chat_messages
-from ovr_eval.engines.images import png_bytes
+from ovr_eval.engines.images import UnusableImage, png_bytes
 from ovr_eval.types import Completion, Request, SamplingConfig, UserError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -74,8 +74,12 @@ class OpenAIEngine(Engine):
     async def _one(self, client, request: Request, sampling: SamplingConfig) -> Completion:
         import httpx
 
+        try:
+            messages = api_messages(request)
+        except UnusableImage as bad:
+            return Completion(request.sample_id, [], error=str(bad))
         body = {
-            "model": self.model_name, "messages": api_messages(request), "n": sampling.n,
+            "model": self.model_name, "messages": messages, "n": sampling.n,
             "temperature": sampling.temperature, "top_p": sampling.top_p,
             "max_tokens": sampling.max_tokens, "seed": request.seed,
         }
@@ -115,6 +119,7 @@ class OpenAIEngine(Engine):
     ) -> Iterator[Completion]:
         results: queue.Queue = queue.Queue()
         done = object()
+        self.activity.running, self.activity.tokens = 0, 0
 
         async def run() -> None:
             import httpx
@@ -127,7 +132,13 @@ class OpenAIEngine(Engine):
 
                 async def bounded(request: Request) -> None:
                     async with limit:
-                        results.put(await self._one(client, request, sampling))
+                        self.activity.running += 1
+                        try:
+                            completion = await self._one(client, request, sampling)
+                        finally:
+                            self.activity.running -= 1
+                        self.activity.tokens += sum(completion.completion_tokens)
+                        results.put(completion)
 
                 await asyncio.gather(*(bounded(r) for r in requests))
 

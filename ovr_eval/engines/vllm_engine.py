@@ -11,14 +11,16 @@ import itertools
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ovr_eval.engines.base import Engine, render_chat
-from ovr_eval.engines.images import load_image
+from ovr_eval.engines.images import UnusableImage, load_image
 from ovr_eval.types import Completion, Request, SamplingConfig
 
 CPU_KV_CACHE_BYTES = 1 << 30
+ACTIVITY_EVERY_S = 0.25
 
 
 def _on_cpu() -> bool:
@@ -109,12 +111,24 @@ class VLLMEngine(Engine):
 
         return {"engine": self.name, "vllm_version": vllm.__version__, **self.engine_args}
 
-    def _engine_input(self, request: Request) -> dict[str, Any]:
+    def _engine_input(self, request: Request) -> dict[str, Any] | UnusableImage:
+        """The engine prompt of a request, or the image error that makes it unusable."""
         prompt: dict[str, Any] = {"prompt": render_chat(self.chat_template_owner, request)}
         if request.images:
-            images = [load_image(i) for i in request.images]
+            try:
+                images = [load_image(i) for i in request.images]
+            except UnusableImage as bad:
+                return bad
             prompt["multi_modal_data"] = {"image": images[0] if len(images) == 1 else images}
         return prompt
+
+    def _tokens_in_flight(self) -> int:
+        """Tokens generated so far by unfinished requests (0 where vLLM does not say)."""
+        try:
+            states = list(self.engine.output_processor.request_states.values())
+            return sum(s.detokenizer.num_output_tokens() for s in states)
+        except (AttributeError, RuntimeError):  # another vLLM version: finished tokens only
+            return 0
 
     def generate(
         self, requests: Sequence[Request], sampling: SamplingConfig
@@ -134,17 +148,28 @@ class VLLMEngine(Engine):
         prepared = prefetch(requests, self._engine_input)
         pending = len(requests)
         aliases: dict[str, str] = {}
+        finished_tokens, shown = 0, 0.0
+        self.activity.running, self.activity.tokens = 0, 0
         while pending or in_flight:
             while pending and len(in_flight) < self.max_in_flight:
                 request, prompt = next(prepared)
                 pending -= 1
+                if isinstance(prompt, UnusableImage):
+                    yield Completion(request.sample_id, [], error=str(prompt))
+                    continue
                 params = SamplingParams(
                     n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
                     max_tokens=sampling.max_tokens, seed=request.seed,
                     output_kind=RequestOutputKind.FINAL_ONLY,  # one output, all n samples
                 )
                 external_id = f"ovr-{next(self.request_ids)}"  # unique over calls
-                internal_id = self.engine.add_request(external_id, prompt, params)
+                try:
+                    internal_id = self.engine.add_request(external_id, prompt, params)
+                except ValueError as exc:  # vLLM rejects this input (too long, bad image size)
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "rejected"
+                    yield Completion(request.sample_id, [], prompt=prompt["prompt"],
+                                     error=f"rejected by vLLM: {reason}")
+                    continue
                 # outputs carry the id we gave (newer vLLM) or the engine's internal one (older)
                 entry = (request, prompt["prompt"])
                 in_flight[external_id] = entry
@@ -156,12 +181,18 @@ class VLLMEngine(Engine):
                     continue
                 request, prompt_text = in_flight.pop(key)
                 outs = sorted(output.outputs, key=lambda o: o.index)
+                finished_tokens += sum(len(o.token_ids) for o in outs)
                 yield Completion(
                     sample_id=request.sample_id, responses=[o.text for o in outs],
                     prompt=prompt_text, prompt_tokens=len(output.prompt_token_ids or []),
                     completion_tokens=[len(o.token_ids) for o in outs],
                     finish_reasons=[str(o.finish_reason) for o in outs],
                 )
+            if time.monotonic() - shown > ACTIVITY_EVERY_S:
+                shown = time.monotonic()
+                self.activity.running = self.engine.get_num_unfinished_requests()
+                self.activity.tokens = finished_tokens + self._tokens_in_flight()
+        self.activity.running, self.activity.tokens = 0, finished_tokens
 
     def close(self) -> None:
         import gc
