@@ -245,11 +245,12 @@ def eval_command(
 
     results = evaluation.run(replicas)
     print_table(_summary(results, f"{model}  ({options.out})"))
-    for line in truncation_warnings(results, options.sampling.max_tokens):
+    for line in [] if demo else truncation_warnings(results, options.sampling.max_tokens):
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     console.print(f"records: {options.out / 'samples'}  scores: {options.out / 'results.json'}")
     if demo:
-        console.print("random weights: scores of ~0 are expected.")
+        console.print("random weights and short responses: scores of ~0 and truncated "
+                      "responses are expected.")
 
 
 @app.command("grade")
