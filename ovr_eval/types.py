@@ -55,6 +55,9 @@ class Completion:
     completion_tokens: list[int] = field(default_factory=list)
     finish_reasons: list[str] = field(default_factory=list)
     error: str | None = None  # an input the engine could not use (e.g. a corrupt image)
+    # the sampled token ids of each response, when the engine exposes them (hf, vllm): the
+    # stop token is included when generation stopped on it. Empty: not available (openai).
+    token_ids: list[list[int]] = field(default_factory=list)
 
 
 @dataclass

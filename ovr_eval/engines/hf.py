@@ -1,8 +1,17 @@
-"""transformers ``generate`` engine: batched, for CPU and small models."""
+"""transformers ``generate`` engine: batched, for CPU and small models.
+
+Sampling is exactly the requested one: ``generate`` would otherwise merge the checkpoint's
+``generation_config.json`` (Qwen2.5-VL-7B-Instruct ships top_k=1, top_p=0.001,
+repetition_penalty=1.05) and transformers' own defaults (top_k=50) into every call, so
+"temperature 1, top-p 1" would be near-greedy and n samples near-identical. Every sampling
+knob is passed explicitly and the checkpoint's config is set aside while generating (only its
+stop and pad token ids are kept).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ovr_eval.engines.base import Engine, render_chat
@@ -82,26 +91,18 @@ class HFEngine(Engine):
             else:
                 inputs = self.tokenizer(texts, padding=True, return_tensors="pt")
             inputs = inputs.to(self.device)
-            sample = sampling.temperature > 0
-            options: dict[str, Any] = {
-                "max_new_tokens": sampling.max_tokens, "do_sample": sample,
-                "num_return_sequences": sampling.n,
-                "pad_token_id": self.tokenizer.pad_token_id,
-                "stopping_criteria": [self._counter()],
-            }
             self.activity.running = len(batch) * sampling.n
-            if sample:
-                options.update(temperature=sampling.temperature, top_p=sampling.top_p)
+            if sampling.temperature > 0:
                 torch.manual_seed(batch[0].seed)
-            else:
-                options.update(temperature=None, top_p=None, top_k=None)
-            with torch.inference_mode():
+            options = {**sampling_options(sampling, self.tokenizer.pad_token_id),
+                       "stopping_criteria": [self._counter()]}
+            with torch.inference_mode(), checkpoint_defaults_set_aside(self.model):
                 output = self.model.generate(**inputs, **options)
             new_tokens = output[:, inputs["input_ids"].shape[1] :].cpu()
             attention = inputs["attention_mask"].cpu()
             eos_ids = self._eos_ids()
             for i, request in enumerate(batch):
-                responses, counts, reasons = [], [], []
+                responses, counts, reasons, ids = [], [], [], []
                 for j in range(sampling.n):
                     tokens = new_tokens[i * sampling.n + j].tolist()
                     length, reason = len(tokens), "length"
@@ -113,10 +114,11 @@ class HFEngine(Engine):
                     responses.append(text)
                     counts.append(length)
                     reasons.append(reason)
+                    ids.append(tokens[:length])
                 yield Completion(
                     sample_id=request.sample_id, responses=responses, prompt=texts[i],
                     prompt_tokens=int(attention[i].sum()), completion_tokens=counts,
-                    finish_reasons=reasons,
+                    finish_reasons=reasons, token_ids=ids,
                 )
         self.activity.running = 0
 
@@ -152,3 +154,43 @@ class HFEngine(Engine):
 
     def close(self) -> None:
         del self.model
+
+
+def sampling_options(sampling: SamplingConfig, pad_token_id: int | None) -> dict[str, Any]:
+    """``generate`` arguments for exactly ``sampling``: plain multinomial sampling from
+    softmax(logits / temperature) restricted by top-p only (greedy at temperature 0); every
+    other logits processor transformers knows (top-k, min-p, typical, epsilon/eta cutoffs,
+    repetition and n-gram penalties) switched off by value."""
+    sample = sampling.temperature > 0
+    options: dict[str, Any] = {
+        "max_new_tokens": sampling.max_tokens, "num_return_sequences": sampling.n,
+        "pad_token_id": pad_token_id, "do_sample": sample, "num_beams": 1,
+        "repetition_penalty": 1.0, "encoder_repetition_penalty": 1.0,
+        "no_repeat_ngram_size": 0, "encoder_no_repeat_ngram_size": 0,
+        "length_penalty": 1.0, "min_length": 0, "renormalize_logits": False,
+    }
+    if sample:
+        options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0,
+                       typical_p=1.0, epsilon_cutoff=0.0, eta_cutoff=0.0)
+    else:
+        options.update(temperature=None, top_p=None, top_k=None)
+    return options
+
+
+@contextmanager
+def checkpoint_defaults_set_aside(model: Any) -> Iterator[None]:
+    """Generate without the checkpoint's sampling defaults: ``generate`` fills every knob left
+    unset from ``model.generation_config`` (min_p, suppress_tokens, sequence_bias, ... can only
+    be switched off by leaving them unset), so it sees a config holding only the special token
+    ids while this block runs. The model's own config (saved with checkpoints) is restored."""
+    from transformers import GenerationConfig
+
+    original = model.generation_config
+    model.generation_config = GenerationConfig(
+        eos_token_id=original.eos_token_id, pad_token_id=original.pad_token_id,
+        bos_token_id=original.bos_token_id, decoder_start_token_id=getattr(
+            original, "decoder_start_token_id", None))
+    try:
+        yield
+    finally:
+        model.generation_config = original

@@ -187,6 +187,7 @@ class VLLMEngine(Engine):
                     prompt=prompt_text, prompt_tokens=len(output.prompt_token_ids or []),
                     completion_tokens=[len(o.token_ids) for o in outs],
                     finish_reasons=[str(o.finish_reason) for o in outs],
+                    token_ids=[list(o.token_ids) for o in outs],
                 )
             if time.monotonic() - shown > ACTIVITY_EVERY_S:
                 shown = time.monotonic()
