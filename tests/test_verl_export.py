@@ -23,20 +23,29 @@ import pytest
 from PIL import Image
 
 from ovr_eval.prompting import build_request, load_template
+from ovr_eval.types import UserError
 from ovr_trainer.config import load_recipe
 from ovr_trainer.evaluation import resolve_data_dir
 from ovr_trainer.rl import prompt_pool
 from ovr_trainer.verl_export import export_verl, flatten_messages, script
 
 OVR = [sys.executable, "-m", "ovr_eval.cli"]
+# the tiny recipe on benchmark-style prompts: MATH500 text and MathVision image problems
+# (free-form and multiple choice), validated on MathVerse (no item shared with them)
+PROMPTS = {"rl.tasks": ["math500", "mathvision"], "rl.splits": {"mathvision": "testmini"},
+           "rl.data_dir": "embedded", "eval.tasks": ["mathverse"],
+           "eval.splits": {"mathverse": "testmini_text_only"}}
+
+
+def tiny_recipe(**extra: object):
+    return load_recipe(Path("tiny"), {**PROMPTS, **extra})
 
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory, tiny_model) -> Path:
-    """The tiny recipe (MATH500 text + MathVision image prompts) exported once."""
+    """The tiny recipe with MATH500 text + MathVision image prompts, exported once."""
     out = tmp_path_factory.mktemp("verl-export")
-    recipe = load_recipe(Path("tiny"), {"model.path": str(tiny_model)})
-    export_verl(recipe, out)
+    export_verl(tiny_recipe(**{"model.path": str(tiny_model)}), out)
     return out
 
 
@@ -74,7 +83,7 @@ def test_parquet_types_are_verls(export):
 
 
 def test_rows_carry_the_trainers_prompts_images_and_answers(export):
-    recipe = load_recipe(Path("tiny"))
+    recipe = tiny_recipe()
     samples = {s.id: s for s in prompt_pool(recipe.rl, resolve_data_dir(recipe.rl.data_dir))}
     train = rows(export / "train.parquet")
     assert len(train) == len(samples)
@@ -103,7 +112,7 @@ def test_rows_carry_the_trainers_prompts_images_and_answers(export):
 
 
 def test_val_rows_come_from_the_recipes_eval_tasks(export):
-    recipe = load_recipe(Path("tiny"))
+    recipe = tiny_recipe()
     val = rows(export / "val.parquet")
     per_task = {t: sum(r["extra_info"]["task"] == t for r in val) for t in recipe.eval.tasks}
     assert per_task == dict.fromkeys(recipe.eval.tasks, recipe.eval.limit)
@@ -150,7 +159,10 @@ def test_run_script_carries_the_recipe(export):
                      "reward.custom_reward_function.name=compute_score",
                      "trainer.total_training_steps=2", "actor_rollout_ref.rollout.n=2",
                      "data.train_batch_size=4", "critic.cliprange_value=0.2",
-                     "data.val_files=['$HERE/val.parquet']", "data.filter_overlong_prompts=True"):
+                     "data.val_files=['$HERE/val.parquet']", "data.filter_overlong_prompts=True",
+                     # critic_updates = 2 critic steps within one pass over the batch
+                     "critic.ppo_mini_batch_size=2", "critic.ppo_epochs=1",
+                     "actor_rollout_ref.actor.loss_agg_mode=token-mean"):
         assert f'"{override}"' in text, override
     assert 'MODEL="${MODEL:-' in text and text.rstrip().endswith('"$@"')
 
@@ -197,9 +209,21 @@ def test_cli_keeps_train_and_adds_export_verl(tmp_path):
     assert "Traceback" not in missing.stderr
 
 
+def test_rl_prompts_that_are_validation_items_follow_train_overlap(tmp_path):
+    recipe = tiny_recipe(**{"eval.tasks": ["math500"], "eval.limit": 3})
+    with pytest.raises(UserError, match=r"RL prompts .* are evaluation items"):
+        export_verl(recipe, tmp_path / "refused")
+    dropped = export_verl(dataclasses.replace(recipe, eval=dataclasses.replace(
+        recipe.eval, train_overlap="drop")), tmp_path / "dropped")
+    pool = prompt_pool(recipe.rl, resolve_data_dir("embedded"))
+    assert dropped["counts"]["train"]["rows"] == len(pool) - 3
+    assert json.loads((tmp_path / "dropped" / "overlap.json").read_text())[
+        "RL prompts (rl.tasks)"]["dropped"] == 3
+
+
 def test_export_summary_is_json(tmp_path, tiny_model):
-    summary = export_verl(load_recipe(Path("tiny"), {"model.path": str(tiny_model),
-                                                     "eval.enabled": False}), tmp_path)
+    summary = export_verl(tiny_recipe(**{"model.path": str(tiny_model), "eval.enabled": False}),
+                          tmp_path)
     assert json.loads(json.dumps(summary))["counts"]["train"]["image_rows"] > 0
     assert not (tmp_path / "val.parquet").exists()
     text = (tmp_path / "run_verl_ppo.sh").read_text()

@@ -42,15 +42,15 @@ def task_traces(name: str, split: str | None, limit: int | None, data_dir: Path 
                             "solution (metadata 'solution'), so it cannot be an SFT trace")
         messages = chat_messages(build_request(template, sample, 0))
         rows.append({"messages": [*messages, {"role": "assistant", "content": solution}],
-                     "images": list(sample.images)})
+                     "images": list(sample.images), "task": sample.task, "id": sample.id})
     return rows
 
 
 def load_chat_rows(source: str, split: str | None = None, limit: int | None = None,
-                   data_dir: Path | None = None, prompt: str | None = None
-                   ) -> list[dict[str, Any]]:
+                   data_dir: Path | None = None, prompt: str | None = None,
+                   revision: str | None = None) -> list[dict[str, Any]]:
     """Rows with ``messages`` (and ``images``): ``task:NAME`` (a task's worked solutions),
-    a JSONL/parquet file, or a hub dataset id."""
+    a JSONL/parquet file, or a hub dataset id (at ``revision``)."""
     if source.startswith(TASK_PREFIX):
         return task_traces(source[len(TASK_PREFIX):], split, limit, data_dir, prompt)
     from datasets import load_dataset
@@ -69,10 +69,11 @@ def load_chat_rows(source: str, split: str | None = None, limit: int | None = No
         base = path.parent
     else:
         try:
-            table = load_dataset(source, split=split or "train")
+            table = load_dataset(source, split=split or "train", revision=revision)
         except Exception as exc:  # offline, no such dataset or split
             raise UserError(f"SFT data {source!r} is not a task:NAME, a .jsonl/.parquet file "
-                            f"or a loadable hub dataset ({type(exc).__name__})") from exc
+                            f"or a loadable hub dataset ({type(exc).__name__}; offline? give "
+                            "a local .jsonl/.parquet)") from exc
     if "messages" not in table.column_names:
         raise UserError(f"SFT data {source} has no 'messages' column")
     rows = []
@@ -163,23 +164,48 @@ def collate(items: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]
     return batch
 
 
+def fill_by_tokens(order: list[int], lengths: list[int], budget: int) -> list[list[int]]:
+    """Consecutive micro-batches of ``order`` whose padded size (rows × longest) fits
+    ``budget`` tokens; a sequence longer than the budget is a micro-batch of its own."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        widest = max(longest, lengths[i])
+        if current and widest * (len(current) + 1) > budget:
+            batches.append(current)
+            current, widest = [], lengths[i]
+        current.append(i)
+        longest = widest
+    if current:
+        batches.append(current)
+    return batches
+
+
 def batch_plan(lengths: list[int], batch_size: int, epochs: int, seed: int,
-               grouping: str = "length") -> list[list[int]]:
+               grouping: str = "length", batch_tokens: int | None = None) -> list[list[int]]:
     """Micro-batches of indices for every epoch, fixed by ``seed`` (so resume can skip ahead).
 
-    ``length`` grouping sorts shuffled windows of 50 batches by length so a batch holds
-    sequences of similar length (less padding); batch order is then shuffled.
+    A micro-batch holds ``batch_size`` sequences, or with ``batch_tokens`` as many as fit that
+    many padded tokens. ``length`` grouping sorts shuffled windows of about 50 micro-batches by
+    length so a batch holds sequences of similar length (less padding); batch order is then
+    shuffled.
     """
+    mean = max(1, sum(lengths) // max(1, len(lengths)))
+    per_batch = max(1, batch_tokens // mean) if batch_tokens else batch_size
     plan = []
     for epoch in range(epochs):
         rng = random.Random(seed * 1000 + epoch)
         order = list(range(len(lengths)))
         rng.shuffle(order)
         if grouping == "length":
-            window = batch_size * 50
+            window = per_batch * 50
             order = [i for s in range(0, len(order), window)
                      for i in sorted(order[s : s + window], key=lambda i: -lengths[i])]
-        batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+        if batch_tokens:
+            batches = fill_by_tokens(order, lengths, batch_tokens)
+        else:
+            batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
         rng.shuffle(batches)
         plan.extend(batches)
     return plan

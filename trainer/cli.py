@@ -1,5 +1,6 @@
 """``ovr train``: run a recipe into a run folder (re-run the same command to resume);
-``ovr train export-verl``: write the recipe's RL stage as a verl job for many GPUs."""
+``ovr train export-verl``: write the recipe's RL stage as a verl job for many GPUs;
+``ovr train average``: the uniform average of checkpoints (as OVR's released model)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import typer
 import yaml
 
 from ovr_eval.types import UserError
-from ovr_trainer.config import load_recipe
+from ovr_trainer.config import load_recipe, packaged_recipes
 
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="override a recipe value, e.g. --set rl.steps=10 (repeatable)")]
+
+RECIPE_HELP = f"recipe YAML, or a packaged recipe: {', '.join(packaged_recipes())}"
 
 train_app = typer.Typer(add_completion=False, subcommand_metavar="[COMMAND [ARGS]...]")
 
@@ -33,8 +36,7 @@ def parse_overrides(values: list[str]) -> dict[str, object]:
 @train_app.callback(invoke_without_command=True)
 def train_command(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option(
-        help="recipe YAML (or a name in trainer/recipes)", show_default=False)] = None,
+    config: Annotated[str | None, typer.Option(help=RECIPE_HELP, show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(help="run folder", show_default=False)] = None,
     data_dir: Annotated[Path | None, typer.Option(
         help="benchmark-style data folder (task:NAME SFT data, RL prompts, evaluation)")] = None,
@@ -44,17 +46,18 @@ def train_command(
 ) -> None:
     """Train with a recipe: SFT, RL, then ``ovr eval`` of the final checkpoint.
 
-    With the command export-verl: write the recipe's RL stage as a verl job instead.
+    Commands: export-verl writes the recipe's RL stage as a verl job; average averages
+    checkpoints.
     """
     given = config is not None or out is not None
     if ctx.invoked_subcommand is not None:
         if given:
             raise UserError(f"put --config/--out after {ctx.invoked_subcommand!r}: "
-                            f"ovr train {ctx.invoked_subcommand} --config RECIPE --out DIR")
+                            f"ovr train {ctx.invoked_subcommand} ... --out DIR")
         return
     if config is None or out is None:
         raise UserError("ovr train needs --config RECIPE and --out DIR "
-                        "(or a command: ovr train export-verl --help)")
+                        "(or a command: ovr train export-verl --help, ovr train average --help)")
     from ovr_trainer.runner import train
 
     recipe = load_recipe(config, parse_overrides(set_ or []))
@@ -64,7 +67,7 @@ def train_command(
 
 @train_app.command("export-verl")
 def export_verl_command(
-    config: Annotated[Path, typer.Option(help="recipe YAML (or a name in trainer/recipes)")],
+    config: Annotated[str, typer.Option(help=RECIPE_HELP)],
     out: Annotated[Path, typer.Option(help="export folder (created)")],
     data_dir: Annotated[Path | None, typer.Option(
         help="benchmark-style data folder for the RL prompts (default: rl.data_dir)")] = None,
@@ -74,10 +77,27 @@ def export_verl_command(
     from ovr_trainer.verl_export import export_verl
 
     recipe = load_recipe(config, parse_overrides(set_ or []))
-    summary = export_verl(recipe, out, data_dir=data_dir)
+    summary = export_verl(recipe, out, data_dir=data_dir,
+                          say=lambda line: typer.echo(line, err=True))
     for note in summary["notes"]:
         typer.echo(f"note: {note}", err=True)
     typer.echo(json.dumps(summary))
+
+
+@train_app.command("average")
+def average_command(
+    checkpoints: Annotated[list[Path], typer.Argument(
+        help="checkpoint folders (HF format) of one model, e.g. RUN/checkpoints/step-*")],
+    out: Annotated[Path, typer.Option(help="folder for the averaged model (created)")],
+) -> None:
+    """Write the uniform average of CHECKPOINTS' weights to --out (OVR's released model is
+    such an average of intermediate checkpoints). Evaluate it with ``ovr eval --model OUT``."""
+    from ovr_trainer.checkpoint import average
+
+    if out.resolve() in {Path(c).resolve() for c in checkpoints}:
+        raise UserError(f"--out {out} is one of the checkpoints being averaged")
+    average(list(checkpoints), out)
+    typer.echo(json.dumps({"averaged": [str(c) for c in checkpoints], "out": str(out)}))
 
 
 def main() -> None:

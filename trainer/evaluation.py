@@ -24,6 +24,21 @@ def resolve_data_dir(value: str | Path | None) -> Path | None:
     return Path(value) if value else None
 
 
+def hub_note(task_names: list[str], folder: Path | None, what: str) -> str | None:
+    """A line saying that ``what`` (tasks' data) is about to be read from the network, or None
+    when it comes from local files (or is generated)."""
+    if folder is not None:
+        return None
+    from ovr_eval.tasks import resolve
+
+    remote = [f"{t.name} ({t.hub_id}" + (f"@{t.revision[:10]})" if t.revision else ")")
+              for t in resolve(task_names, []) if t.hub_id]
+    if not remote:
+        return None
+    return (f"reading {what} from the network: {', '.join(remote)}; offline, give local files "
+            "(--data-dir, or the recipe's data_dir)")
+
+
 def evaluate_checkpoint(cfg: EvalConfig, checkpoint: Path, out: Path,
                         data_dir: Path | None = None, console: Console | None = None,
                         engine: Engine | None = None) -> dict[str, Any]:

@@ -9,29 +9,46 @@ states, detached (``head``: no second model in memory; critic updates never move
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+
+@dataclass
+class Policy:
+    """The model being trained (float32 master weights), its processor and compute dtype."""
+
+    model: Any
+    processor: Any
+    compute: torch.dtype = torch.float32
+
+    @property
+    def tokenizer(self) -> Any:
+        return getattr(self.processor, "tokenizer", self.processor)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
 VISION_KEYS = ("visual.", "vision_tower.", "vision_model.")
 PROJECTOR_KEYS = ("visual.merger.", "multi_modal_projector.", "mm_projector.")
 
 
-def pick_dtype(name: str) -> torch.dtype:
-    """``auto``: bf16 on GPU, fp32 on CPU."""
-    if name == "auto":
-        return torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    return getattr(torch, name)
+def load_policy(path: str | Path, dtype: str = "float32", device: str | None = None
+                ) -> tuple[Any, Any]:
+    """(model, processor) from an HF checkpoint; processor is the tokenizer for text models.
 
-
-def load_policy(path: str | Path, dtype: str = "auto") -> tuple[Any, Any]:
-    """(model, processor) from an HF checkpoint; processor is the tokenizer for text models."""
+    ``dtype``: the parameters' dtype — float32 for a policy that trains (master weights, see
+    precision.py), the compute dtype for a frozen one, ``auto`` for the checkpoint's own.
+    """
     from transformers import AutoConfig, AutoProcessor, AutoTokenizer
 
     config = AutoConfig.from_pretrained(path)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if getattr(config, "vision_config", None) is not None:
         from transformers import AutoModelForImageTextToText as Loader
 
@@ -40,8 +57,26 @@ def load_policy(path: str | Path, dtype: str = "auto") -> tuple[Any, Any]:
         from transformers import AutoModelForCausalLM as Loader
 
         processor = AutoTokenizer.from_pretrained(path)
-    model = Loader.from_pretrained(path, dtype=pick_dtype(dtype)).to(device)
-    return model, processor
+    model = Loader.from_pretrained(path, dtype=dtype if dtype == "auto" else getattr(torch, dtype))
+    return model.to(device), processor
+
+
+def output_layer(model: nn.Module) -> nn.Module:
+    """The vocabulary projection (``lm_head``)."""
+    return model.get_output_embeddings()
+
+
+def last_hidden(model: nn.Module, inputs: dict[str, torch.Tensor], start: int, width: int
+                ) -> torch.Tensor:
+    """The policy trunk's last hidden states at positions ``start`` … ``start + width − 1``
+    (the logits there are ``output_layer(model)`` of them)."""
+    out = model.base_model(**inputs, use_cache=False)
+    return out.last_hidden_state[:, start : start + width]
+
+
+def enable_gradient_checkpointing(model: nn.Module) -> None:
+    """Recompute decoder-layer activations in the backward pass instead of keeping them."""
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def freeze(model: nn.Module, vision: bool, projector: bool) -> int:
@@ -93,5 +128,5 @@ class Critic(nn.Module):
             if policy_hidden is None:
                 raise ValueError("a head-only critic needs the policy's hidden states")
             return self.head(policy_hidden.detach())  # critic updates never move the policy
-        hidden = self.trunk(**inputs).last_hidden_state[:, start : start + width]
+        hidden = self.trunk(**inputs, use_cache=False).last_hidden_state[:, start : start + width]
         return self.head(hidden)

@@ -2,11 +2,15 @@
 
 One iteration (ORZ/OVR order): sample ``prompts_per_step`` prompts × ``rollouts_per_prompt``
 responses → grade (the reward per ``rl.reward``: by default the last boxed answer, as ORZ/OVR)
-→ score the sequences with the current policy (old log-probs, values, entropy) and the initial
-policy (KL, logged) → advantages (GAE, or group-relative for GRPO) →
-one policy optimiser step (token-mean over the whole batch, accumulated over micro-batches) and
-``critic_updates`` value-head steps → push weights to the engine when it is vLLM.
-Responses are re-tokenised from their text for training, as ORZ does.
+→ score them with the current policy (old log-probs, entropy), the critic
+(values) and, when ``kl_coef`` > 0, the initial policy → advantages (GAE, or group-relative
+for GRPO) → ``critic_updates`` critic steps on disjoint mini-batches of one shuffled pass, then
+one policy step over the whole batch (verl's order; strictly on-policy as ORZ/OVR) → push the
+weights to the engine when it is vLLM.
+
+Training uses the token ids the engine sampled (the stop token included only when generation
+stopped on it); engines that return text only are re-tokenised. Log-probs are taken under
+softmax(logits / temperature), the distribution the rollouts were sampled from.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +30,15 @@ from ovr_eval.engines.images import load_image
 from ovr_eval.evaluate import load_samples
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.tasks import resolve
-from ovr_eval.types import Sample, SamplingConfig, Verdict
+from ovr_eval.types import Completion, Sample, SamplingConfig, Verdict
 from ovr_eval.verify import grade_many
 from ovr_trainer import algos, checkpoint
 from ovr_trainer.chat_data import IMAGE_TENSORS, TOKEN_TYPES
 from ovr_trainer.config import RLConfig
 from ovr_trainer.divergence import check_finite
 from ovr_trainer.logs import TrainLog
-from ovr_trainer.modeling import Critic, load_policy
+from ovr_trainer.modeling import Critic, Policy, last_hidden, load_policy, output_layer
+from ovr_trainer.precision import autocast, dtype_name
 from ovr_trainer.schedule import scheduler
 
 
@@ -100,6 +105,19 @@ def rewards(cfg: RLConfig, items: list[tuple[str, str, list[str] | None, bool]],
     return [v.score for v in grade_many(items, cache=cache, boxed_only=True)]
 
 
+def response_ids(tokenizer: Any, completion: Completion, index: int) -> list[int]:
+    """The token ids of response ``index`` as sampled: the engine's own ids (the stop token
+    included when it stopped on one), or for text-only engines the re-tokenised text with the
+    end-of-turn token appended when the engine reports a stop."""
+    if completion.token_ids:
+        ids = list(completion.token_ids[index])
+    else:
+        ids = tokenizer(completion.responses[index], add_special_tokens=False)["input_ids"]
+        if completion.finish_reasons[index] == "stop":
+            ids.append(tokenizer.eos_token_id)
+    return ids or [tokenizer.eos_token_id]  # an empty response still scores its end
+
+
 def collect(engine: Engine, processor: Any, samples: list[Sample], cfg: RLConfig,
             templates: dict[str, Any], seed: int, max_new_tokens: int
             ) -> tuple[list[Rollout], int]:
@@ -124,15 +142,13 @@ def collect(engine: Engine, processor: Any, samples: list[Sample], cfg: RLConfig
         mc = sample.answer_type == "multiple_choice"
         items = [(r, sample.answer, sample.choices, mc) for r in completion.responses]
         verdicts = grade_many(items, cache=cache)
-        for text, reason, verdict, score in zip(
+        for j, (text, reason, verdict, score) in enumerate(zip(
                 completion.responses, completion.finish_reasons, verdicts,
-                rewards(cfg, items, verdicts, rng, cache), strict=True):
+                rewards(cfg, items, verdicts, rng, cache), strict=True)):
             truncated = reason == "length"
-            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-            ids = ids if truncated else [*ids, tokenizer.eos_token_id]
             zero = truncated and cfg.truncated_reward_zero and cfg.reward != "random"
             reward = 0.0 if zero else score
-            rollouts.append(Rollout(sample, prompt, text, ids or [tokenizer.eos_token_id],
+            rollouts.append(Rollout(sample, prompt, text, response_ids(tokenizer, completion, j),
                                     reward, verdict.correct, truncated))
     return rollouts, generated
 
@@ -177,43 +193,86 @@ def make_batch(rollouts: list[Rollout], pad_id: int, device: torch.device) -> Ba
                  prompt_w - 1)
 
 
-def score(model: Any, batch: Batch, critic: Critic | None = None, with_entropy: bool = False
-          ) -> dict[str, torch.Tensor]:
-    """Per response token: the policy's log-probs (and entropy), the critic's values."""
-    head_only = critic is not None and critic.trunk is None
-    out = model(**batch.inputs, output_hidden_states=head_only, logits_to_keep=batch.width + 1)
-    logits = out.logits[:, :-1]  # outputs at start … start + width − 1
-    result = {"logprobs": algos.token_logprobs(logits, batch.targets)}
-    if with_entropy:
-        result["entropy"] = algos.entropy_from_logits(logits)
-    if critic is not None:
-        hidden = (out.hidden_states[-1][:, batch.start : batch.start + batch.width]
-                  if head_only else None)
-        result["values"] = critic(batch.inputs, hidden, batch.start, batch.width)
-    return result
+@dataclass
+class Scores:
+    """Per response token of a batch: log-probs, and entropy / values when asked for."""
+
+    logprobs: torch.Tensor
+    entropy: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+
+
+def score(model: Any, batch: Batch, critic: Critic | None = None, with_entropy: bool = False,
+          temperature: float = 1.0, chunk: int = 1024, dtype: torch.dtype = torch.float32
+          ) -> Scores:
+    """Log-probs of the response tokens under softmax(logits / temperature) (and the entropy),
+    the critic's values; forward passes in ``dtype`` (autocast), log-probs chunk by chunk."""
+    with autocast(dtype, batch.targets.device):
+        hidden = last_hidden(model, batch.inputs, batch.start, batch.width)
+        logprobs, entropy = algos.logprobs_from_hidden(
+            hidden, output_layer(model), batch.targets, temperature, chunk, with_entropy)
+        values = None
+        if critic is not None:
+            values = critic(batch.inputs, hidden if critic.trunk is None else None,
+                            batch.start, batch.width).float()
+    return Scores(logprobs, entropy, values)
+
+
+@dataclass
+class Experience:
+    """One iteration's rollouts scored before the update, per response token
+    ([rollouts, width] each; ``None`` where the algorithm has no such quantity)."""
+
+    mask: torch.Tensor
+    logprobs: torch.Tensor  # the sampling policy's (old) log-probs
+    entropy: torch.Tensor
+    advantages: torch.Tensor
+    values: torch.Tensor | None = None  # the critic's, before the update (PPO)
+    returns: torch.Tensor | None = None  # GAE targets of the critic (PPO)
+    ref_logprobs: torch.Tensor | None = None  # the initial policy's (kl_coef > 0)
+
+    def rows(self, index: list[int], width: int) -> Experience:
+        """The rows of ``index`` (in that order), cut to ``width`` tokens."""
+        picked = torch.tensor(index, device=self.mask.device)
+        return replace(self, **{f.name: t[picked, :width] for f in fields(self)
+                                if (t := getattr(self, f.name)) is not None})
 
 
 def _pad_cat(chunks: list[torch.Tensor], width: int) -> torch.Tensor:
     return torch.cat([torch.nn.functional.pad(c, (0, width - c.shape[1])) for c in chunks])
 
 
-class RLTrainer:
-    """Owns the policy, critic, optimisers and reference policy of the RL stage."""
+MicroBatch = tuple[list[int], Batch]  # rollout indices and their model inputs
 
-    def __init__(self, cfg: RLConfig, model: Any, processor: Any, ref_path: Path):
-        self.cfg, self.model = cfg, model
-        self.tokenizer = getattr(processor, "tokenizer", processor)
-        self.pad_id = self.tokenizer.pad_token_id
-        self.device = next(model.parameters()).device
-        self.ref, _ = load_policy(ref_path, str(next(model.parameters()).dtype).split(".")[-1])
-        self.ref.eval().requires_grad_(False)
-        self.params = [p for p in model.parameters() if p.requires_grad]
+
+def critic_minibatches(count: int, updates: int, seed: int) -> list[list[int]]:
+    """``updates`` disjoint, non-empty mini-batches covering rollouts 0 … count − 1 once, in a
+    shuffled order (one pass, one critic optimiser step each; fewer when count < updates)."""
+    order = list(range(count))
+    random.Random(seed).shuffle(order)
+    parts = [order[i::updates] for i in range(updates)]
+    return [part for part in parts if part]
+
+
+class RLTrainer:
+    """Owns the policy's optimiser, the critic and (when kl_coef > 0) the reference policy."""
+
+    def __init__(self, cfg: RLConfig, policy: Policy, rl_start: Path):
+        self.cfg, self.policy, self.model = cfg, policy, policy.model
+        self.pad_id = policy.tokenizer.pad_token_id
+        self.device = policy.device
+        self.temperature = cfg.temperature if cfg.temperature > 0 else 1.0
+        self.ref = None
+        if cfg.kl_coef > 0:  # the initial policy, frozen, in the compute dtype
+            self.ref, _ = load_policy(rl_start, dtype_name(policy.compute))
+            self.ref.eval().requires_grad_(False)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.policy_opt = torch.optim.AdamW(self.params, lr=cfg.policy_lr, betas=(0.9, 0.95),
                                             weight_decay=0.0)
         self.policy_sched = scheduler(self.policy_opt, cfg.warmup_steps, 0)
         self.critic: Critic | None = None
         if cfg.algorithm == "ppo":
-            self.critic = Critic(model, cfg.critic)
+            self.critic = Critic(self.model, cfg.critic)
             self.critic_params = [p for p in self.critic.parameters() if p.requires_grad]
             self.critic_opt = torch.optim.AdamW(self.critic_params, lr=cfg.critic_lr,
                                                 betas=(0.9, 0.95), weight_decay=0.0)
@@ -236,97 +295,123 @@ class RLTrainer:
             self.critic_opt.load_state_dict(state["critic_opt"])
             self.critic_sched.load_state_dict(state["critic_sched"])
 
-    def batches(self, rollouts: list[Rollout]) -> list[tuple[slice, Batch]]:
-        """Micro-batches of ``micro_batch_size`` rollouts, as model inputs."""
-        size = self.cfg.micro_batch_size
-        chunks = [slice(s, min(s + size, len(rollouts))) for s in range(0, len(rollouts), size)]
-        return [(c, make_batch(rollouts[c], self.pad_id, self.device)) for c in chunks]
+    def _score(self, model: Any, batch: Batch, **kwargs: Any) -> Scores:
+        return score(model, batch, temperature=self.temperature, chunk=self.cfg.logprob_chunk,
+                     dtype=self.policy.compute, **kwargs)
 
-    def critic_values(self, batch: Batch) -> torch.Tensor:
+    def micro_batches(self, rollouts: list[Rollout], order: list[int] | None = None
+                      ) -> list[MicroBatch]:
+        """``micro_batch_size`` rollouts at a time (in ``order``), as model inputs."""
+        order = list(range(len(rollouts))) if order is None else order
+        size = self.cfg.micro_batch_size
+        chunks = [order[s : s + size] for s in range(0, len(order), size)]
+        return [(c, make_batch([rollouts[i] for i in c], self.pad_id, self.device))
+                for c in chunks]
+
+    def experience(self, rollouts: list[Rollout], batches: list[MicroBatch]) -> Experience:
+        """Old log-probs, entropy, values, reference log-probs and advantages of a batch."""
+        cfg, parts = self.cfg, []
+        self.model.eval()  # no dropout while scoring the sampling policy
+        with torch.no_grad():
+            for _, batch in batches:
+                scores = self._score(self.model, batch, critic=self.critic, with_entropy=True)
+                ref = self._score(self.ref, batch).logprobs if self.ref is not None else None
+                parts.append((batch.mask, scores, ref))
+        width = max(mask.shape[1] for mask, _, _ in parts)
+
+        def stack(pick: Callable[[Any], torch.Tensor | None]) -> torch.Tensor | None:
+            chunks = [pick(p) for p in parts]
+            return None if chunks[0] is None else _pad_cat(chunks, width)
+
+        mask = stack(lambda p: p[0])
+        exp = Experience(mask=mask, logprobs=stack(lambda p: p[1].logprobs),
+                         entropy=stack(lambda p: p[1].entropy), advantages=torch.zeros_like(mask),
+                         values=stack(lambda p: p[1].values), ref_logprobs=stack(lambda p: p[2]))
+        rewards = torch.tensor([r.reward for r in rollouts], device=mask.device)
+        if cfg.algorithm == "grpo":
+            per_seq = algos.group_advantages(rewards, cfg.rollouts_per_prompt,
+                                             scale=cfg.normalize_advantages)
+            exp.advantages = per_seq[:, None] * mask
+        else:
+            token_rewards = algos.terminal_rewards(rewards, mask)
+            adv, exp.returns = algos.gae(token_rewards, exp.values, mask, cfg.gamma, cfg.lam)
+            exp.advantages = algos.whiten(adv, mask) if cfg.normalize_advantages else adv
+        return exp
+
+    def critic_steps(self, rollouts: list[Rollout], exp: Experience, step: int
+                     ) -> dict[str, float | None]:
+        """``critic_updates`` optimiser steps of the critic, each on its own mini-batch of one
+        shuffled pass over the rollouts (ORZ's critic_update_steps); the mean value loss."""
+        if self.critic is None:
+            return {"value_loss": None}
+        losses = []
+        self.critic.train()
+        for part in critic_minibatches(len(rollouts), self.cfg.critic_updates,
+                                       self.cfg.seed * 1_000_003 + step):
+            part_exp = exp.rows(part, exp.mask.shape[1])
+            norm = algos.Normaliser.of(part_exp.mask)
+            self.critic_opt.zero_grad(set_to_none=True)
+            total = 0.0
+            for index, batch in self.micro_batches(rollouts, part):
+                rows = exp.rows(index, batch.width)
+                values = self._critic_values(batch)
+                loss = algos.value_loss(values, rows.values, rows.returns, rows.mask,
+                                        self.cfg.value_clip, norm)
+                check_finite(loss.detach(), "the value loss", "RL", step)
+                loss.backward()
+                total += loss.item()
+            norm_ = torch.nn.utils.clip_grad_norm_(self.critic_params, self.cfg.max_grad_norm)
+            check_finite(norm_, "the critic gradient norm", "RL", step)
+            self.critic_opt.step()
+            losses.append(total)
+        self.critic_sched.step()
+        return {"value_loss": sum(losses) / len(losses)}
+
+    def _critic_values(self, batch: Batch) -> torch.Tensor:
         """Values with gradients for the critic only."""
         assert self.critic is not None
         hidden = None
-        if self.critic.trunk is None:  # head on the policy's (frozen) features
-            with torch.no_grad():
-                out = self.model(**batch.inputs, output_hidden_states=True, logits_to_keep=1)
-            hidden = out.hidden_states[-1][:, batch.start : batch.start + batch.width]
-        return self.critic(batch.inputs, hidden, batch.start, batch.width)
+        with autocast(self.policy.compute, self.device):
+            if self.critic.trunk is None:  # head on the policy's (frozen) features
+                with torch.no_grad():
+                    hidden = last_hidden(self.model, batch.inputs, batch.start, batch.width)
+            return self.critic(batch.inputs, hidden, batch.start, batch.width).float()
 
-    def experience(self, rollouts: list[Rollout], batches: list[tuple[slice, Batch]]
-                   ) -> dict[str, torch.Tensor]:
-        """Old log-probs, values, entropy, reference log-probs and advantages of a batch."""
-        cfg, parts = self.cfg, []
-        with torch.no_grad():
-            for _, batch in batches:
-                current = score(self.model, batch, self.critic, with_entropy=True)
-                current["ref_logprobs"] = score(self.ref, batch)["logprobs"]
-                current["mask"] = batch.mask
-                parts.append(current)
-        width = max(p["mask"].shape[1] for p in parts)
-        exp = {k: _pad_cat([p[k] for p in parts], width) for k in parts[0]}
-        mask = exp["mask"]
-        rewards = torch.tensor([r.reward for r in rollouts], device=mask.device)
-        if cfg.algorithm == "grpo":
-            per_seq = algos.group_advantages(rewards, cfg.rollouts_per_prompt)
-            exp["advantages"] = per_seq[:, None] * mask
-        else:
-            token_rewards = algos.terminal_rewards(rewards, mask)
-            adv, exp["returns"] = algos.gae(token_rewards, exp["values"], mask, cfg.gamma,
-                                            cfg.lam)
-            exp["advantages"] = algos.whiten(adv, mask) if cfg.normalize_advantages else adv
-        return exp
-
-    def update(self, batches: list[tuple[slice, Batch]], exp: dict[str, torch.Tensor],
-               step: int) -> dict[str, float | None]:
-        """One policy step and ``critic_updates`` critic steps (token-mean over the whole
-        batch, accumulated over micro-batches); their losses."""
-        cfg, total = self.cfg, exp["mask"].sum().clamp(min=1)
+    def policy_step(self, rollouts: list[Rollout], batches: list[MicroBatch], exp: Experience,
+                    step: int, horizon: int) -> dict[str, float]:
+        """One optimiser step of the policy over the whole batch, the loss aggregated by
+        ``loss_agg`` over every micro-batch (accumulated gradients)."""
+        cfg = self.cfg
+        norm = algos.Normaliser.of(exp.mask, horizon)
         self.model.train()
         self.policy_opt.zero_grad(set_to_none=True)
-        policy_loss = clip = value_loss = 0.0
-        critic_rounds = max(1, cfg.critic_updates) if self.critic is not None else 1
-        for round_ in range(critic_rounds):
-            if self.critic is not None:
-                self.critic_opt.zero_grad(set_to_none=True)
-            round_value = 0.0
-            for chunk, batch in batches:
-                part = {k: v[chunk][:, : batch.width] for k, v in exp.items()}
-                weight = part["mask"].sum() / total
-                loss = torch.zeros((), device=self.device)
-                if round_ == 0:  # the policy step, with the first critic round
-                    new = score(self.model, batch, self.critic)
-                    pl, cf = algos.policy_loss(new["logprobs"], part["logprobs"],
-                                               part["advantages"], part["mask"], cfg.clip_eps)
-                    loss = loss + pl
-                    if cfg.kl_coef:
-                        kl = algos.masked_mean(
-                            algos.kl_k3(new["logprobs"], part["ref_logprobs"]), part["mask"])
-                        loss = loss + cfg.kl_coef * kl
-                    policy_loss += pl.item() * float(weight)
-                    clip += float(cf) * float(weight)
-                    values = new.get("values")
-                else:
-                    values = self.critic_values(batch)
-                if values is not None:
-                    vl = algos.value_loss(values, part["values"], part["returns"],
-                                          part["mask"], cfg.value_clip)
-                    loss = loss + vl
-                    round_value += vl.item() * float(weight)
-                check_finite(loss.detach(), "the loss", "RL", step)
-                (loss * weight).backward()
-            if round_ == 0:
-                norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
-                check_finite(norm, "the policy gradient norm", "RL", step)
-                self.policy_opt.step()
-                self.policy_sched.step()
-            if self.critic is not None:
-                norm = torch.nn.utils.clip_grad_norm_(self.critic_params, cfg.max_grad_norm)
-                check_finite(norm, "the critic gradient norm", "RL", step)
-                self.critic_opt.step()
-                self.critic_sched.step()
-                value_loss = round_value
+        policy_loss = clip = 0.0
+        for index, batch in batches:
+            rows = exp.rows(index, batch.width)
+            new = self._score(self.model, batch).logprobs
+            loss, clipped = algos.policy_loss(new, rows.logprobs, rows.advantages, rows.mask,
+                                              cfg.clip_eps, cfg.loss_agg, norm)
+            policy_loss += loss.item()
+            clip += float(clipped) * float(rows.mask.sum()) / max(norm.tokens, 1.0)
+            if cfg.kl_coef:
+                kl = algos.aggregate(algos.kl_k3(new, rows.ref_logprobs), rows.mask,
+                                     cfg.loss_agg, norm)
+                loss = loss + cfg.kl_coef * kl
+            check_finite(loss.detach(), "the loss", "RL", step)
+            loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+        check_finite(grad_norm, "the policy gradient norm", "RL", step)
+        self.policy_opt.step()
+        self.policy_sched.step()
         return {"policy_loss": policy_loss, "clip_fraction": clip,
-                "value_loss": value_loss if self.critic is not None else None}
+                "grad_norm": float(grad_norm)}
+
+    def update(self, rollouts: list[Rollout], batches: list[MicroBatch], exp: Experience,
+               step: int, horizon: int) -> dict[str, float | None]:
+        """The critic steps, then the policy step (verl's order: the critic learns from the
+        features of the policy that sampled the batch)."""
+        return {**self.critic_steps(rollouts, exp, step),
+                **self.policy_step(rollouts, batches, exp, step, horizon)}
 
 
 def max_new_tokens_at(cfg: RLConfig, step: int) -> int:
@@ -338,13 +423,14 @@ def max_new_tokens_at(cfg: RLConfig, step: int) -> int:
     return cap
 
 
-def step_record(cfg: RLConfig, rollouts: list[Rollout], exp: dict[str, torch.Tensor]
-                ) -> dict[str, Any]:
-    """Rollout statistics of one iteration: reward, accuracy (text / image), length, KL,
-    entropy and the share of responses showing each cognitive behaviour (the paper's
-    analysis)."""
-    mask = exp["mask"]
-    kl = algos.masked_mean(algos.kl_k3(exp["logprobs"], exp["ref_logprobs"]), mask)
+def step_record(cfg: RLConfig, rollouts: list[Rollout], exp: Experience) -> dict[str, Any]:
+    """Rollout statistics of one iteration: reward, accuracy (text / image), length, KL (when
+    a reference is loaded), entropy and the share of responses showing each cognitive
+    behaviour (the paper's analysis)."""
+    mask = exp.mask
+    kl = None
+    if exp.ref_logprobs is not None:
+        kl = float(algos.masked_mean(algos.kl_k3(exp.logprobs, exp.ref_logprobs), mask))
     image = [r for r in rollouts if r.sample.images]
     text = [r for r in rollouts if not r.sample.images]
     return {
@@ -355,53 +441,53 @@ def step_record(cfg: RLConfig, rollouts: list[Rollout], exp: dict[str, torch.Ten
         "accuracy_image": sum(r.correct for r in image) / len(image) if image else None,
         "response_length": float(mask.sum(dim=1).mean()),
         "truncated_fraction": sum(r.truncated for r in rollouts) / len(rollouts),
-        "entropy": float(algos.masked_mean(exp["entropy"], mask)), "kl": float(kl),
+        "entropy": float(algos.masked_mean(exp.entropy, mask)), "kl": kl,
         **{f"behaviour_{name}": value["frequency"] for name, value in summarise(
             [count_behaviours(r.response) for r in rollouts]).items()},
     }
 
 
-def train_rl(
-    cfg: RLConfig, model: Any, processor: Any, engine: Engine, ref_path: Path, ckpt_root: Path,
-    log: TrainLog, step_offset: int, resume: checkpoint.Saved | None = None,
-    data_dir: Path | None = None,
-    after_step: Callable[[int], None] | None = None,
-    push: Callable[[], dict[str, float]] | None = None,
-    evaluate: tuple[int, Callable[[int, Path], None]] | None = None,
-) -> Path | None:
-    """Run (or finish) the RL stage; global step numbers continue after ``step_offset``.
+@dataclass
+class Hooks:
+    """What the runner plugs into the RL loop."""
 
-    ``evaluate`` = (every, fn): every ``every`` iterations a checkpoint is saved and
-    ``fn(global_step, checkpoint)`` runs (the last iteration is left to the caller).
-    """
-    pool = prompt_pool(cfg, data_dir)
+    push: Callable[[], dict[str, float]] | None = None  # weights → engine after an update
+    evaluate: Callable[[int, Path], None] | None = None  # (global step, weights checkpoint)
+    evaluate_every: int = 0  # iterations between evaluations (the last is left to the caller)
+    after_step: Callable[[int], None] | None = None  # after each iteration (test hook)
+
+
+def train_rl(cfg: RLConfig, policy: Policy, engine: Engine, pool: list[Sample],
+             rl_start: Path, ckpts: checkpoint.Checkpointer, log: TrainLog, step_offset: int,
+             resume: checkpoint.Saved | None = None, hooks: Hooks | None = None) -> Path | None:
+    """Run (or finish) the RL stage on ``pool``; global step numbers continue after
+    ``step_offset``. Returns the final checkpoint."""
+    hooks = hooks or Hooks()
     templates = task_templates(cfg.tasks, cfg.prompt)
-    trainer = RLTrainer(cfg, model, processor, ref_path)
+    trainer = RLTrainer(cfg, policy, rl_start)
     start, final = 0, resume.path if resume is not None else None
-    if resume is not None:
-        state = resume.state
-        if state["stage"] == "rl":
-            trainer.load(state["rl"])
-            checkpoint.set_rng_state(state["rng"])
-            start = state["stage_step"]
-    every = evaluate[0] if evaluate else 0
+    if resume is not None and resume.state.stage == "rl":
+        trainer.load(resume.state.optimiser)
+        checkpoint.set_rng_state(resume.state.rng)
+        start = resume.state.stage_step
+    log.stage("rl", start, cfg.steps)
     for step in range(start, cfg.steps):
         global_step = step_offset + step + 1
         began = time.monotonic()
         samples = prompts_for_step(pool, step, cfg.prompts_per_step, cfg.seed)
-        rollouts, generated = collect(engine, processor, samples, cfg, templates,
-                                      cfg.seed + step, max_new_tokens_at(cfg, step))
+        horizon = max_new_tokens_at(cfg, step)
+        rollouts, generated = collect(engine, policy.processor, samples, cfg, templates,
+                                      cfg.seed + step, horizon)
         gen_s = time.monotonic() - began
-        batches = trainer.batches(rollouts)
+        batches = trainer.micro_batches(rollouts)
         exp = trainer.experience(rollouts, batches)
-        losses = trainer.update(batches, exp, global_step)
-        sync = push() if push is not None else {}  # e.g. weight_sync_s, sync_logprob_gap
+        losses = trainer.update(rollouts, batches, exp, global_step, horizon)
+        sync = hooks.push() if hooks.push is not None else {}  # weight_sync_s, logprob gap
         elapsed = time.monotonic() - began
         tokens = sum(len(r.prompt["input_ids"]) + len(r.response_ids) for r in rollouts)
         log.metrics({
             "step": global_step, "stage": "rl", **step_record(cfg, rollouts, exp), **losses,
-            "lr": trainer.policy_sched.get_last_lr()[0],
-            "max_new_tokens": max_new_tokens_at(cfg, step),
+            "lr": trainer.policy_sched.get_last_lr()[0], "max_new_tokens": horizon,
             # throughput: prompt + response tokens of the iteration per wall second (TRL's
             # num_tokens convention), and generated tokens alone
             "tokens": tokens, "tokens_per_s": tokens / max(elapsed, 1e-9),
@@ -413,13 +499,15 @@ def train_rl(
                        "response": r.response, "reward": r.reward, "correct": r.correct}
                       for r in rollouts])
         last = step + 1 == cfg.steps
-        due_eval = bool(every) and (step + 1) % every == 0 and not last
-        if last or due_eval or (cfg.save_every and (step + 1) % cfg.save_every == 0):
-            final = checkpoint.save(ckpt_root, global_step, model, processor, {
-                "stage": "rl", "stage_step": step + 1, "stage_steps": cfg.steps,
-                "rl": trainer.state(), "ref_path": str(ref_path)})
-        if due_eval and evaluate is not None:
-            evaluate[1](global_step, final)
-        if after_step is not None:
-            after_step(global_step)
+        due_eval = (bool(hooks.evaluate_every) and (step + 1) % hooks.evaluate_every == 0
+                    and not last)
+        if last or (cfg.save_every and (step + 1) % cfg.save_every == 0):
+            final = ckpts.full(global_step, policy.model, policy.processor, checkpoint.TrainState(
+                "rl", step + 1, cfg.steps, global_step, str(rl_start), trainer.state()))
+        elif due_eval:
+            final = ckpts.weights(global_step, policy.model, policy.processor)
+        if due_eval and hooks.evaluate is not None:
+            hooks.evaluate(global_step, final)
+        if hooks.after_step is not None:
+            hooks.after_step(global_step)
     return final

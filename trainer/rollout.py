@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -22,6 +22,7 @@ from ovr_eval.engines.images import load_image
 from ovr_eval.engines.vllm_engine import VLLMEngine
 from ovr_eval.types import Completion, Request, SamplingConfig
 from ovr_trainer.config import RLConfig
+from ovr_trainer.precision import autocast, dtype_name
 
 # Mean |trainer - engine| log-prob over the probe's response tokens above which the engine is
 # taken to serve stale weights. Same weights measure 1e-6..6e-6 in float32 and 0.02..0.04 in
@@ -36,20 +37,26 @@ FALLBACK_PROBE = ("What is 7 times 6?", "7 times 6 is 42, so the answer is \\box
 
 
 class LiveHFEngine(HFEngine):
-    """ovr_eval's HF engine generating with an already loaded (training) model."""
+    """ovr_eval's HF engine generating with an already loaded (training) model, its forward
+    passes in the compute dtype (autocast over the float32 master weights)."""
 
-    def __init__(self, model: Any, processor: Any, batch_size: int = 16):
-        self.model_name, self.revision, self.batch_size = "live-policy", None, batch_size
-        self.use(model, processor)
+    def __init__(self, model: Any, processor: Any, batch_size: int = 16,
+                 compute: torch.dtype = torch.float32):
+        super().__init__("live-policy", batch_size=batch_size, loaded=(model, processor))
+        self.compute = compute
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig
                  ) -> Iterator[Completion]:
         was_training = self.model.training
         self.model.eval()
         try:
-            yield from super().generate(requests, sampling)
+            with autocast(self.compute, self.device):
+                yield from super().generate(requests, sampling)
         finally:
             self.model.train(was_training)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "dtype": str(self.compute)}  # what the passes run in
 
     def close(self) -> None:
         """The trainer owns the model."""
@@ -76,20 +83,21 @@ def image_token_budget(processor: Any) -> int:
     return int(pixels) // patch**2 if pixels else TEXT_PROMPT_TOKENS
 
 
-def kv_bytes_per_token(model: Any) -> int:
+def kv_bytes_per_token(model: Any, dtype: torch.dtype) -> int:
     """Bytes of K and V cache one token takes in every layer of the policy's language model."""
     text = getattr(model.config, "text_config", None) or model.config
     head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
     kv_heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
-    element = torch.finfo(model.dtype).bits // 8
+    element = torch.finfo(dtype).bits // 8
     return 2 * text.num_hidden_layers * kv_heads * head_dim * element
 
 
 def rollout_engine_options(cfg: RLConfig, model: Any, processor: Any,
-                           longest_response: int = 0) -> dict[str, Any]:
+                           longest_response: int = 0, compute: torch.dtype = torch.float32
+                           ) -> dict[str, Any]:
     """vLLM engine arguments for RL rollouts of this policy.
 
-    Same dtype as the trainer (so log-probs can be compared); room for one step's sequences
+    The trainer's compute dtype (so log-probs can be compared); room for one step's sequences
     at once; a context of the longest prompt (the text budget plus one image at the
     processor's largest size) and the longest response: the largest cap of the length
     schedule, or ``longest_response`` (evaluations sharing the engine). On CPU the KV cache
@@ -101,32 +109,39 @@ def rollout_engine_options(cfg: RLConfig, model: Any, processor: Any,
     rollout = max([cfg.max_new_tokens, *map(int, cfg.length_schedule.values())])
     max_len = min(int(text.max_position_embeddings), prompt + max(rollout, longest_response))
     seqs = min(256, cfg.prompts_per_step * cfg.rollouts_per_prompt)
-    options: dict[str, Any] = {"dtype": str(model.dtype).removeprefix("torch."),
-                               "max_model_len": max_len, "max_num_seqs": seqs}
+    options: dict[str, Any] = {"dtype": dtype_name(compute), "max_model_len": max_len,
+                               "max_num_seqs": seqs}
     if torch.cuda.is_available():
         options["gpu_memory_utilization"] = COLOCATED_GPU_MEMORY_UTILIZATION
     else:  # prompts are shared by their n samples (prefix cache), responses are not
         tokens = max(max_len, cfg.prompts_per_step * prompt + seqs * rollout)
         options["kv_cache_memory_bytes"] = max(MIN_CPU_KV_CACHE_BYTES,
-                                               tokens * kv_bytes_per_token(model))
+                                               tokens * kv_bytes_per_token(model, compute))
     return options
 
 
-def policy_weights(model: Any, with_lm_head: bool = True) -> list[tuple[str, torch.Tensor]]:
-    """The policy's HF-format weights, output layer always included even when tied: vLLM
-    keeps its own copy of a tied ``lm_head`` and does not re-tie it on reload, so a push
-    without it leaves the output layer stale (``with_lm_head=False`` shows the check sees it).
+def policy_weights(model: Any, with_lm_head: bool = True, dtype: torch.dtype | None = None
+                   ) -> Iterator[tuple[str, torch.Tensor]]:
+    """The policy's HF-format weights, cast to ``dtype`` one tensor at a time (the float32
+    master weights are never copied whole); the output layer is always included even when
+    tied: vLLM keeps its own copy of a tied ``lm_head`` and does not re-tie it on reload, so a
+    push without it leaves the output layer stale (``with_lm_head=False`` shows the check
+    sees it).
     """
     weights = dict(model.state_dict())
     if with_lm_head:
         weights.setdefault("lm_head.weight", model.get_output_embeddings().weight)
     else:
         weights.pop("lm_head.weight", None)
-    return [(name, tensor.detach()) for name, tensor in weights.items()]
+    for name, tensor in weights.items():
+        tensor = tensor.detach()
+        yield name, tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 
 
-def push_to_vllm(engine: VLLMEngine, model: Any, with_lm_head: bool = True) -> float:
-    """Load the policy's current weights into an in-process ovr_eval VLLMEngine; seconds taken.
+def push_to_vllm(engine: VLLMEngine, model: Any, with_lm_head: bool = True,
+                 dtype: torch.dtype | None = None) -> float:
+    """Load the policy's current weights (cast to the engine's ``dtype``) into an in-process
+    ovr_eval VLLMEngine; seconds taken.
 
     Uses vLLM's public ``reload_weights`` RPC with the full HF-format state dict, then resets
     the prefix cache (no stale KV reused) and the encoder cache: the RPC empties the worker's
@@ -137,7 +152,7 @@ def push_to_vllm(engine: VLLMEngine, model: Any, with_lm_head: bool = True) -> f
     began = time.monotonic()
     with torch.no_grad():
         engine.llm.collective_rpc("reload_weights", kwargs={
-            "weights_iterator": iter(policy_weights(model, with_lm_head)),
+            "weights_iterator": policy_weights(model, with_lm_head, dtype),
             "is_checkpoint_format": True})
     engine.llm.reset_prefix_cache()
     engine.engine.reset_encoder_cache()
@@ -154,12 +169,14 @@ class Probe:
     images: list[Any]
     response: str
     stopped: bool  # the response ended with EOS (then EOS is scored too, as in training)
+    response_ids: list[int] = field(default_factory=list)  # as sampled (empty: re-tokenise)
 
 
 def policy_logprobs(model: Any, processor: Any, prompt: str, images: list[Any],
-                    response_ids: list[int]) -> tuple[list[int], torch.Tensor]:
+                    response_ids: list[int], compute: torch.dtype = torch.float32
+                    ) -> tuple[list[int], torch.Tensor]:
     """(full token ids, log-probs of the response tokens) under the trainer's model, computed
-    exactly as the RL update scores a rollout."""
+    exactly as the RL update scores a rollout (at temperature 1: engines score prompts so)."""
     from ovr_trainer.rl import Rollout, encode_prompt, make_batch, score
 
     encoded = encode_prompt(processor, prompt, images)
@@ -170,10 +187,10 @@ def policy_logprobs(model: Any, processor: Any, prompt: str, images: list[Any],
     model.eval()
     try:
         with torch.no_grad():
-            logprobs = score(model, batch)["logprobs"][0]
+            logprobs = score(model, batch, dtype=compute).logprobs[0]
     finally:
         model.train(was_training)
-    return encoded["input_ids"] + response_ids, logprobs.cpu()
+    return encoded["input_ids"] + response_ids, logprobs.float().cpu()
 
 
 class VLLMRollouts(VLLMEngine):
@@ -183,11 +200,12 @@ class VLLMRollouts(VLLMEngine):
     of the next :meth:`push`.
     """
 
-    def __init__(self, model: str, policy: Any, processor: Any, **engine_args: Any):
-        super().__init__(model, **engine_args)
-        self.policy, self.processor = policy, processor
+    def __init__(self, model: str, policy: Any, processor: Any,
+                 compute: torch.dtype = torch.float32, **engine_args: Any):
+        super().__init__(model, **{"dtype": dtype_name(compute), **engine_args})
+        self.policy, self.processor, self.compute = policy, processor, compute
         self.tokenizer = getattr(processor, "tokenizer", processor)
-        self.tolerance = sync_tolerance(policy.dtype)
+        self.tolerance = sync_tolerance(compute)
         self.probe: Probe | None = None
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig
@@ -199,7 +217,8 @@ class VLLMRollouts(VLLMEngine):
             if fresh or (request.images and self.probe and not self.probe.images):
                 self.probe = Probe(completion.prompt, list(request.images),
                                    completion.responses[0],
-                                   completion.finish_reasons[0] == "stop")
+                                   completion.finish_reasons[0] == "stop",
+                                   list(completion.token_ids[0]) if completion.token_ids else [])
                 fresh = False
             yield completion
 
@@ -209,7 +228,8 @@ class VLLMRollouts(VLLMEngine):
         Raises RuntimeError when the engine's log-probs on the probe still differ from the
         trainer's by more than the tolerance (stale weights).
         """
-        return {"weight_sync_s": push_to_vllm(self, self.policy), **self.check()}
+        return {"weight_sync_s": push_to_vllm(self, self.policy, dtype=self.compute),
+                **self.check()}
 
     def check(self) -> dict[str, float]:
         """Compare the engine's and the trainer's log-probs on the probe; raise if stale."""
@@ -219,7 +239,7 @@ class VLLMRollouts(VLLMEngine):
             raise RuntimeError(
                 f"vLLM is serving stale weights: mean |log-prob gap| {gap:.3g} (max "
                 f"{worst:.3g}) between trainer and engine on a probe rollout, tolerance "
-                f"{self.tolerance:g} for {self.policy.dtype}")
+                f"{self.tolerance:g} for {dtype_name(self.compute)}")
         return {"sync_check_s": time.monotonic() - began, "sync_logprob_gap": gap,
                 "sync_logprob_gap_max": worst}
 
@@ -227,11 +247,13 @@ class VLLMRollouts(VLLMEngine):
         """Mean and max |trainer - engine| log-prob over the probe's response tokens."""
         probe = self.probe or self._fallback_probe()
         images = [load_image(i) for i in probe.images]
-        response = self.tokenizer(probe.response, add_special_tokens=False)["input_ids"]
-        if probe.stopped or not response:
-            response = [*response, self.tokenizer.eos_token_id]
+        response = probe.response_ids
+        if not response:
+            response = self.tokenizer(probe.response, add_special_tokens=False)["input_ids"]
+            if probe.stopped or not response:
+                response = [*response, self.tokenizer.eos_token_id]
         ids, trainer = policy_logprobs(self.policy, self.processor, probe.prompt, images,
-                                       response)
+                                       response, self.compute)
         prompt = self.tokenizer(probe.prompt, add_special_tokens=False)["input_ids"]
         engine_ids, engine = self.prompt_logprobs(prompt + response, images)
         if engine_ids != ids:

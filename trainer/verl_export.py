@@ -13,7 +13,7 @@ import dataclasses
 import json
 import shlex
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from ovr_eval.prompting import build_request
 from ovr_eval.tasks import resolve
 from ovr_eval.types import Sample, UserError
 from ovr_trainer.config import Recipe
-from ovr_trainer.evaluation import resolve_data_dir
+from ovr_trainer.evaluation import hub_note, resolve_data_dir
+from ovr_trainer.overlap import EvalIndex, apply_policy, sample_key
 from ovr_trainer.rl import prompt_pool, task_templates
 
 VERL_VERSION = "0.9.1"
@@ -172,7 +173,7 @@ def overrides(recipe: Recipe, has_val: bool) -> list[tuple[str, str]]:
         ("actor_rollout_ref.actor.clip_ratio", repr(rl.clip_eps)),
         ("actor_rollout_ref.actor.clip_ratio_low", repr(rl.clip_eps)),
         ("actor_rollout_ref.actor.clip_ratio_high", repr(rl.clip_eps)),
-        ("actor_rollout_ref.actor.loss_agg_mode", "token-mean"),
+        ("actor_rollout_ref.actor.loss_agg_mode", rl.loss_agg),
         ("actor_rollout_ref.actor.entropy_coeff", "0"),
         *_kl(rl.kl_coef),
         *_optim("actor_rollout_ref.actor.optim", rl.policy_lr, rl.warmup_steps, rl.max_grad_norm),
@@ -193,8 +194,10 @@ def overrides(recipe: Recipe, has_val: bool) -> list[tuple[str, str]]:
             ("critic.model.path", "'$MODEL'"),
             ("critic.model.enable_gradient_checkpointing", "True"),
             ("critic.model.use_remove_padding", "True"),
-            # ORZ/OVR: several critic steps per batch, one policy step
+            # ORZ/OVR: critic_updates critic steps within one pass over the batch (ovr train:
+            # the same), one policy step
             ("critic.ppo_mini_batch_size", str(max(1, batch // max(1, rl.critic_updates)))),
+            ("critic.ppo_epochs", "1"),
             ("critic.ppo_max_token_len_per_gpu", "$CRITIC_TOKENS_PER_GPU"),
             ("critic.cliprange_value", repr(rl.value_clip)),
             *_optim("critic.optim", rl.critic_lr, rl.warmup_steps, rl.max_grad_norm),
@@ -261,6 +264,10 @@ def caveats(recipe: Recipe) -> list[str]:
     if rl.algorithm == "ppo" and rl.prompts_per_step % max(1, rl.critic_updates):
         notes.append("rl.prompts_per_step is not a multiple of rl.critic_updates: the critic "
                      "mini-batch is rounded down")
+    if recipe.checkpoints.average_last > 1:
+        notes.append(f"checkpoints.average_last={recipe.checkpoints.average_last} is not "
+                     "applied: merge verl's checkpoints to HF format (verl.model_merger), then "
+                     "`ovr train average CKPT... --out DIR`")
     return notes
 
 
@@ -356,28 +363,42 @@ def readme(recipe: Recipe, counts: dict[str, dict[str, int]], skipped: list[str]
     return "\n".join(lines) + "\n"
 
 
-def export_verl(recipe: Recipe, out: Path, data_dir: Path | None = None) -> dict[str, Any]:
+def export_verl(recipe: Recipe, out: Path, data_dir: Path | None = None,
+                say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Write the verl export of ``recipe`` into ``out``; returns counts and file paths.
 
     RL prompts come from ``rl.tasks`` (``data_dir`` wins over ``rl.data_dir``, as in
-    ``ovr train``), validation prompts from ``eval.tasks`` / ``eval.data_dir``.
+    ``ovr train``), validation prompts from ``eval.tasks`` / ``eval.data_dir``. RL prompts that
+    are validation items follow ``eval.train_overlap``, as in ``ovr train``. ``say`` hears
+    what is read from the network before it is.
     """
+    say = say or (lambda line: None)
     if not recipe.rl.enabled:
         raise UserError(f"recipe {recipe.name!r} has no RL stage (rl.enabled is false)")
     if recipe.rl.algorithm not in ("ppo", "grpo"):
         raise UserError(f"rl.algorithm {recipe.rl.algorithm!r}: expected ppo or grpo")
-    out.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []
-    rl = recipe.rl
-    pool = prompt_pool(rl, data_dir or resolve_data_dir(rl.data_dir))
+    rl, ev = recipe.rl, recipe.eval
+    val: list[Sample] = []
+    if ev.enabled and ev.tasks:
+        val_dir = resolve_data_dir(ev.data_dir)
+        if note := hub_note(ev.tasks, val_dir, "the validation prompts (eval.tasks)"):
+            say(note)
+        val_cfg = dataclasses.replace(rl, tasks=ev.tasks, splits=ev.splits, limit=ev.limit)
+        val = prompt_pool(val_cfg, val_dir)
+    rl_dir = data_dir or resolve_data_dir(rl.data_dir)
+    if note := hub_note(rl.tasks, rl_dir, "the RL prompts (rl.tasks)"):
+        say(note)
+    pool = prompt_pool(rl, rl_dir)
     if not pool:
         raise UserError(f"no usable RL prompts in rl.tasks {rl.tasks}")
+    out.mkdir(parents=True, exist_ok=True)
+    if ev.train_overlap != "allow":
+        pool = apply_policy(pool, sample_key, EvalIndex(val), "RL prompts (rl.tasks)",
+                            ev.train_overlap, out / "overlap.json")
     counts = {"train": write_parquet(
         rows(pool, rl.tasks, rl.prompt, rl.splits, "train", skipped), out / "train.parquet")}
-    ev = recipe.eval
-    if ev.enabled and ev.tasks:
-        val_cfg = dataclasses.replace(rl, tasks=ev.tasks, splits=ev.splits, limit=ev.limit)
-        val = prompt_pool(val_cfg, resolve_data_dir(ev.data_dir))
+    if val:
         counts["val"] = write_parquet(rows(val, ev.tasks, ev.prompt, ev.splits, "val", skipped),
                                       out / "val.parquet")
     if counts["train"]["rows"] == 0:

@@ -27,17 +27,26 @@ class HFEngine(Engine):
     def __init__(
         self, model: str, revision: str | None = None, dtype: str = "auto",
         batch_size: int = 16, device: str | None = None, trust_remote_code: bool = False,
+        loaded: tuple[Any, Any] | None = None,
     ):
+        """Load ``model`` (hub id or folder), or generate with ``loaded`` = (model, processor)
+        already in memory (``model`` is then only the name reported)."""
+        self.model_name, self.revision, self.batch_size = model, revision, batch_size
+        if loaded is None:
+            loaded = self._load(model, revision, dtype, device, trust_remote_code)
+        self.use(*loaded)
+
+    @staticmethod
+    def _load(model: str, revision: str | None, dtype: str, device: str | None,
+              trust_remote_code: bool) -> tuple[Any, Any]:
         import torch
         from transformers import AutoConfig, AutoProcessor, AutoTokenizer
 
-        self.model_name, self.revision, self.batch_size = model, revision, batch_size
         kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
         config = AutoConfig.from_pretrained(model, **kwargs)
-        self.supports_images = getattr(config, "vision_config", None) is not None
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = getattr(torch, dtype) if dtype != "auto" else "auto"
-        if self.supports_images:
+        if getattr(config, "vision_config", None) is not None:
             from transformers import AutoModelForImageTextToText
 
             processor = AutoProcessor.from_pretrained(model, **kwargs)
@@ -47,8 +56,8 @@ class HFEngine(Engine):
 
             processor = AutoTokenizer.from_pretrained(model, **kwargs)
             loader = AutoModelForCausalLM
-        loaded = loader.from_pretrained(model, dtype=torch_dtype, **kwargs).to(self.device)
-        self.use(loaded.eval(), processor)
+        loaded = loader.from_pretrained(model, dtype=torch_dtype, **kwargs).to(device)
+        return loaded.eval(), processor
 
     def use(self, model: Any, processor: Any) -> None:
         """Generate with this model and processor (or tokenizer), already loaded."""
