@@ -9,12 +9,18 @@ from dataclasses import replace
 import pytest
 import torch
 
-from ovr_eval.types import Sample, UserError
+from ovr_eval.types import Completion, Sample, UserError
 from ovr_trainer import algos
 from ovr_trainer.config import RLConfig, load_recipe
 from ovr_trainer.modeling import Policy, enable_gradient_checkpointing, load_policy, output_layer
 from ovr_trainer.precision import compute_dtype
-from ovr_trainer.rl import RLTrainer, Rollout, critic_minibatches, encode_prompt
+from ovr_trainer.rl import (
+    RLTrainer,
+    Rollout,
+    critic_minibatches,
+    encode_prompt,
+    response_ids,
+)
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +187,16 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_model, processor):
         grads.append(torch.cat([p.grad.flatten() for p in trainer.params
                                 if p.grad is not None]))
     assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+def test_training_uses_the_engines_token_ids(processor):
+    tokenizer = processor.tokenizer
+    end = tokenizer.eos_token_id
+    sampled = Completion("q", ["a b", "a b"], finish_reasons=["stop", "length"],
+                         token_ids=[[64, 293, end], [64, 293]])
+    assert response_ids(tokenizer, sampled, 0) == [64, 293, end]  # exactly as sampled
+    assert response_ids(tokenizer, sampled, 1) == [64, 293]  # no end-of-turn when cut off
+    text_only = Completion("q", ["The sum is 4.", "The sum is"], finish_reasons=["stop", "length"])
+    ids = tokenizer("The sum is 4.", add_special_tokens=False)["input_ids"]
+    assert response_ids(tokenizer, text_only, 0) == [*ids, end]  # re-tokenised, stopped
+    assert response_ids(tokenizer, text_only, 1)[-1] != end
