@@ -5,13 +5,14 @@ and of a policy forward/backward with and without gradient checkpointing.
 Each case runs in a fresh process; the number is its peak RSS above the RSS just before the
 scored operation (inputs and weights already allocated), so it is what the operation adds.
 - ``head``: hidden states [1, T, 896] (Qwen2.5-0.5B's width) and Qwen2.5's 151,936-token
-  vocabulary, T = 512 … 4096, float32: full = ``log_softmax(hidden @ W.T)``, chunked = 1,024
-  positions at a time with recomputation in the backward pass.
+  vocabulary, T = 512 … 2048, float32: full = ``log_softmax(hidden @ W.T)``, chunked =
+  ``--chunk`` positions at a time (``rl.logprob_chunk``) with recomputation in the backward
+  pass. A chunk costs about 5 × chunk × vocabulary × 4 bytes whatever T is.
 - ``trunk``: a randomly initialised Qwen2 language model (8 layers, width 512, Qwen2.5's
   vocabulary) on one 4,096-token sequence, ovr train's scoring + backward with and without
   ``model.gradient_checkpointing``.
 
-Usage: python benchmarks/logprob_memory.py [--lengths 512,1024,2048]
+Usage: python benchmarks/logprob_memory.py [--lengths 512,1024,2048] [--chunk 256]
 Prints a table and writes benchmarks/results/logprob_memory.json.
 """
 
@@ -29,7 +30,7 @@ from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "logprob_memory.json"
-VOCAB, WIDTH, CHUNK = 151_936, 896, 1024
+VOCAB, WIDTH = 151_936, 896
 
 HEAD = """
 import json, resource, sys, time
@@ -76,7 +77,7 @@ batch = Batch({"input_ids": ids, "attention_mask": torch.ones_like(ids)}, ids[:,
 def rss(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 base = rss()
 began = time.monotonic()
-score(model, batch, chunk=1024).logprobs.sum().backward()
+score(model, batch, chunk=256).logprobs.sum().backward()
 print(json.dumps({"peak_extra_bytes": rss() - base, "seconds": time.monotonic() - began}))
 """
 
@@ -90,21 +91,23 @@ def run(code: str, *args: object) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lengths", default="512,1024,2048")
+    parser.add_argument("--chunk", type=int, default=256)
     parser.add_argument("--trunk-length", type=int, default=4096)
     args = parser.parse_args()
+    chunk = args.chunk
     lengths = [int(x) for x in args.lengths.split(",")]
     console = Console()
     head = {}
     for length in lengths:
         for mode in ("full", "chunked"):
-            head[f"{mode}@{length}"] = run(HEAD, mode, length, VOCAB, WIDTH, CHUNK)
+            head[f"{mode}@{length}"] = run(HEAD, mode, length, VOCAB, WIDTH, chunk)
             console.print(f"head {mode} T={length}: {head[f'{mode}@{length}']}")
     trunk = {("checkpointed" if flag else "plain"): run(TRUNK, int(flag), args.trunk_length)
              for flag in (False, True)}
     gib = 1 << 30
     table = Table(title=f"Extra peak RSS of log-probs + entropy + backward (vocab {VOCAB:,}, "
                         f"width {WIDTH}, float32)")
-    for column in ("tokens", "all logits (GiB)", f"chunks of {CHUNK} (GiB)", "ratio",
+    for column in ("tokens", "all logits (GiB)", f"chunks of {chunk} (GiB)", "ratio",
                    "full s", "chunked s"):
         table.add_column(column, justify="right")
     for length in lengths:
@@ -119,7 +122,7 @@ def main() -> None:
                               for k, v in trunk.items()))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
-        "machine": f"{platform.machine()} CPU", "vocab": VOCAB, "width": WIDTH, "chunk": CHUNK,
+        "machine": f"{platform.machine()} CPU", "vocab": VOCAB, "width": WIDTH, "chunk": chunk,
         "head": head, "trunk_tokens": args.trunk_length, "trunk": trunk,
         "note": "peak RSS above the RSS before the operation, fresh process per case",
     }, indent=2) + "\n")

@@ -165,7 +165,7 @@ def _chunk_scores(hidden: torch.Tensor, output_layer: Any, tokens: torch.Tensor,
 
 
 def logprobs_from_hidden(hidden: torch.Tensor, output_layer: Any, tokens: torch.Tensor,
-                         temperature: float = 1.0, chunk: int = 1024,
+                         temperature: float = 1.0, chunk: int = 256,
                          with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probabilities of ``tokens`` [batch, tokens] (and the entropy of each next-token
     distribution) under softmax(output_layer(hidden) / temperature), ``chunk`` positions at a

@@ -121,8 +121,10 @@ class RLConfig:
     critic_updates: int = 4
     micro_batch_size: int = 8  # rollouts per forward/backward (gradient accumulation)
     # positions per chunk when scoring log-probs and entropy: the vocabulary projection of a
-    # whole response is never held at once (memory: chunk × vocabulary)
-    logprob_chunk: int = 1024
+    # whole response is never held at once. Peak memory stays ~1.6 GiB at 256 for Qwen's 152k
+    # vocabulary whatever the length (all logits: 5.8 GiB at 2k tokens, ~140 GiB at 48k by
+    # extrapolation; benchmarks/logprob_memory.py)
+    logprob_chunk: int = 256
     engine: str = "hf"  # hf (live model, CPU) | vllm (GPU, weights pushed after each update)
     save_every: int = 0  # full checkpoints (optimiser state included) every N iterations
     seed: int = 0

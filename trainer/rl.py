@@ -203,7 +203,7 @@ class Scores:
 
 
 def score(model: Any, batch: Batch, critic: Critic | None = None, with_entropy: bool = False,
-          temperature: float = 1.0, chunk: int = 1024, dtype: torch.dtype = torch.float32
+          temperature: float = 1.0, chunk: int = 256, dtype: torch.dtype = torch.float32
           ) -> Scores:
     """Log-probs of the response tokens under softmax(logits / temperature) (and the entropy),
     the critic's values; forward passes in ``dtype`` (autocast), log-probs chunk by chunk."""

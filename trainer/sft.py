@@ -47,7 +47,7 @@ def sft_rows(cfg: SFTConfig, data_dir: Path | None = None,
                           cfg.data_revision)
 
 
-def sft_loss(model: Any, batch: dict[str, torch.Tensor], chunk: int = 1024
+def sft_loss(model: Any, batch: dict[str, torch.Tensor], chunk: int = 256
              ) -> tuple[torch.Tensor, int]:
     """Summed next-token cross-entropy over labelled tokens, and how many there were.
 
