@@ -12,11 +12,12 @@ a JSON list of two-turn dialogues ``[{"from": "human", "value": QUESTION}, {"fro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.tasks import Task, read_json_rows
+from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample, UserError
 
 REPOSITORY = "Open-Reasoner-Zero/Open-Reasoner-Zero"
@@ -26,9 +27,15 @@ FILES = {"train": "orz_math_57k_collected.json",
          "hard": "orz_math_13k_collection_hard.json"}
 
 
-def dialogue_rows(dialogues: Iterable[Any]) -> Iterator[dict[str, Any]]:
-    """ORZ dialogues as flat rows (question, answer, index); malformed ones kept for
-    ``row_to_sample`` to name."""
+def dialogue_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The dialogues of an ORZ file as flat rows (question, answer, index); malformed ones are
+    kept for ``row_to_sample`` to name."""
+    try:
+        dialogues = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} is not valid JSON ({exc}); fix or replace the file") from None
+    if not isinstance(dialogues, list):
+        raise UserError(f"{path} must hold a JSON array of two-turn dialogues")
     for index, dialogue in enumerate(dialogues):
         row: dict[str, Any] = {"index": index, "question": None, "answer": None}
         if isinstance(dialogue, list) and len(dialogue) == 2:
@@ -52,13 +59,13 @@ class OrzMath(Task):
             raise UserError(f"could not download {url}: {type(exc).__name__}. Offline? Put "
                             f"{FILES[split]} in DATA_DIR/{self.name}/ and pass --data-dir "
                             "(or rl.data_dir)") from exc
-        return dialogue_rows(read_json_rows(Path(path)))
+        return dialogue_rows(Path(path))
 
     def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
         path = self.local_dir(data_dir) / FILES[split]
         if not path.is_file():
             raise self._missing_split(self.local_dir(data_dir), split, FILES[split])
-        return dialogue_rows(read_json_rows(path))
+        return dialogue_rows(path)
 
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         sample_id = f"orz-{row['index']}"
