@@ -65,7 +65,7 @@ class StepPrinter:
 
     def line(self, record: dict[str, Any]) -> None:
         console = self.progress.console if self.progress is not None else self.console
-        console.print(step_line(record), highlight=False, markup=False)
+        console.print(step_line(record), highlight=False, markup=False, soft_wrap=True)
         if self.progress is not None and record.get("stage") != "eval":
             self.progress.advance(self.task)
 
