@@ -140,6 +140,24 @@ def test_reward_shim_scores_with_the_verifier(export, shim):
     assert score(choice, f"\\boxed{{{other}}}", letter)["score"] == 0.0
 
 
+def test_reward_shim_reads_answers_as_the_recipe_says(export, shim, tmp_path):
+    """rl.reward boxed (the default): only a boxed answer earns the reward; lenient: the
+    evaluation's extraction, as `ovr train` itself does."""
+    from ovr_trainer.verl_export import write_reward
+
+    row = next(r for r in rows(export / "train.parquet")
+               if r["extra_info"]["answer_type"] == "free_form")
+    gold = row["reward_model"]["ground_truth"]
+    prose = f"After checking, the final answer is {gold}."
+    assert shim.BOXED_ONLY is True
+    assert shim.compute_score(row["data_source"], prose, gold, row["extra_info"])["score"] == 0.0
+    write_reward(tmp_path / "lenient.py", boxed_only=False)
+    spec = importlib.util.spec_from_file_location("ovr_reward_lenient", tmp_path / "lenient.py")
+    lenient = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lenient)
+    assert lenient.compute_score(row["data_source"], prose, gold, row["extra_info"])["score"] == 1.0
+
+
 def test_reward_shim_is_thread_safe(export, shim):
     """verl calls a synchronous compute_score from a thread pool."""
     row = rows(export / "train.parquet")[0]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
-import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -238,15 +237,24 @@ def _optim(prefix: str, lr: float, warmup: int, clip: float) -> list[tuple[str, 
             (f"{prefix}.clip_grad", repr(clip))]
 
 
+def write_reward(path: Path, boxed_only: bool) -> None:
+    """The reward shim, reading answers as the recipe's ``rl.reward`` says."""
+    source = REWARD_SOURCE.read_text(encoding="utf-8")
+    marker = "\nBOXED_ONLY = True\n"
+    if marker not in source:
+        raise RuntimeError(f"{REWARD_SOURCE} lost its BOXED_ONLY setting")
+    path.write_text(source.replace(marker, f"\nBOXED_ONLY = {boxed_only}\n"), encoding="utf-8")
+
+
 def caveats(recipe: Recipe) -> list[str]:
     """Recipe settings verl 0.9.1 cannot express (written into the script and printed)."""
     rl, notes = recipe.rl, []
     if recipe.sft.enabled:
         notes.append("the recipe's SFT stage is not exported: the run starts from model.path "
                      "(run the SFT stage first and pass --set model.path=CHECKPOINT)")
-    if rl.reward != "lenient":
-        notes.append(f"rl.reward={rl.reward}: the verl reward (ovr_reward.py) grades with the "
-                     "evaluation's lenient answer extraction")
+    if rl.reward == "random":
+        notes.append("rl.reward=random (a control) is not exported: ovr_reward.py rewards the "
+                     "boxed answer")
     if rl.truncated_reward_zero:
         notes.append("truncated responses are not forced to reward 0 (verl's naive reward "
                      "manager passes no finish reason to compute_score)")
@@ -405,7 +413,7 @@ def export_verl(recipe: Recipe, out: Path, data_dir: Path | None = None,
         raise UserError("every RL prompt was skipped: " + "; ".join(skipped[:3]))
     has_val = counts.get("val", {}).get("rows", 0) > 0
     model, in_folder = model_path(recipe, out)
-    shutil.copyfile(REWARD_SOURCE, out / "ovr_reward.py")
+    write_reward(out / "ovr_reward.py", boxed_only=recipe.rl.reward != "lenient")
     run = out / "run_verl_ppo.sh"
     run.write_text(script(recipe, model, in_folder, has_val))
     run.chmod(0o755)

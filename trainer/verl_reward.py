@@ -12,6 +12,11 @@ to a response that hit the length limit; verl's naive reward manager passes only
 response text (no finish reason), so that part of the rule cannot be applied here: a
 truncated response that already wrote a correct ``\\boxed{}`` answer earns 1.0.
 
+Which answer earns the reward follows the recipe's ``rl.reward``: ``BOXED_ONLY`` below (set by
+``ovr train export-verl``; True = only the last ``\\boxed{}`` answer counts, as ORZ/OVR and
+``ovr train``'s default; False = the evaluation's lenient extraction). A ``boxed_only`` key in
+verl's ``reward_kwargs`` overrides it.
+
 verl runs a synchronous ``compute_score`` in a thread pool; ovr-eval's verifier worker pool
 serves one caller at a time, so calls in one process are serialised by a lock (verl's
 ``reward.num_workers`` reward workers still run in parallel, each with its own pool).
@@ -25,6 +30,7 @@ from typing import Any
 from ovr_eval.verify import grade
 
 _LOCK = threading.Lock()
+BOXED_ONLY = True
 
 
 def compute_score(data_source: str, solution_str: str, ground_truth: str,
@@ -33,7 +39,8 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str,
     info = extra_info or {}
     choices = info.get("choices")
     multiple_choice = info.get("answer_type") == "multiple_choice"
+    boxed_only = bool(kwargs.get("boxed_only", BOXED_ONLY))
     with _LOCK:
         verdict = grade(solution_str, ground_truth, list(choices) if choices is not None else None,
-                        multiple_choice)
+                        multiple_choice, boxed_only=boxed_only)
     return {"score": verdict.score, "acc": verdict.score, "pred": verdict.extracted or ""}
