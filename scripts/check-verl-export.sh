@@ -30,13 +30,14 @@ echo "verl environment ready in $((SECONDS - began)) s"
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 # The tiny recipe (local tiny Qwen2.5-VL) on the embedded MATH500 text and MathVision image
-# prompts (free-form and multiple choice), validated on MathVerse; and the OVR-7B RL recipe (its
+# prompts (free-form and multiple choice), validated on arithmetic sums (text and image rows,
+# no overlap with the training prompts); and the OVR-7B RL recipe (its
 # hub checkpoint and training sets are not downloadable here: arithmetic prompts instead, the
 # embedded benchmark slices for validation).
 .venv/bin/ovr train export-verl --config tiny --out "$OUT/tiny" \
   --set "rl.tasks=[math500, mathvision]" --set rl.data_dir=embedded \
-  --set "rl.splits={mathvision: testmini}" --set "eval.tasks=[mathverse]" \
-  --set "eval.splits={mathverse: testmini_text_only}" > /dev/null
+  --set "rl.splits={mathvision: testmini}" --set "eval.tasks=[arithmetic]" \
+  --set "eval.splits={arithmetic: test}" --set eval.limit=4 > /dev/null
 .venv/bin/ovr train export-verl --config trainer/recipes/ovr-7b-rl.yaml --out "$OUT/ovr-7b-rl" \
   --set "rl.tasks=[arithmetic]" --set "rl.splits={arithmetic: train}" \
   --set eval.data_dir=embedded --set eval.limit=4 \
