@@ -7,6 +7,7 @@ import os
 import sys
 import warnings
 from dataclasses import asdict
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +31,6 @@ from ovr_eval.cli_judge import (
 from ovr_eval.cli_report import report_command
 from ovr_eval.types import Interrupted, SamplingConfig, UserError
 from ovr_eval.verify.equivalence import DEFAULT_TIMEOUT_S
-from ovr_trainer.cli import train_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Evaluate and train multimodal reasoning models (Open Vision Reasoner).")
@@ -40,6 +40,7 @@ DEMO_SPLITS = {"mathvision": "testmini", "mathverse": "testmini_text_only"}
 PAPER_SUITES = ("ovr-language", "ovr-visual", "ovr-all")
 TRUNCATION_WARNING = 0.10  # warn when more responses than this hit --max-tokens
 PIPE_WIDTH = 200  # widest table printed to a file or a pipe
+COMMANDS_GROUP = "ovr_eval.commands"  # entry points: command groups other packages add to ovr
 
 
 def print_table(table: Table, out: Console | None = None) -> None:
@@ -338,7 +339,22 @@ def compare_command(
 app.command("report")(report_command)
 app.command("import")(import_command)
 app.command("behaviours")(behaviours_command)
-app.add_typer(train_app, name="train")
+
+
+def mount_commands(root: typer.Typer) -> None:
+    """Mount the command groups that installed packages add to ``ovr`` through the
+    ``ovr_eval.commands`` entry-point group (each names a typer app; ``ovr train`` is the
+    trainer's), so that ovr_eval itself never imports them. A group that fails to import is
+    left out with one line saying why; the other commands work."""
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            group = entry.load()
+        except Exception as exc:  # a broken plugin must not take `ovr eval` down with it
+            Console(stderr=True, soft_wrap=True).print(
+                f"[yellow]warning:[/] `ovr {entry.name}` is unavailable: {entry.value} failed "
+                f"to import ({type(exc).__name__}: {escape(str(exc))})", highlight=False)
+            continue
+        root.add_typer(group, name=entry.name)
 
 
 @app.command("tasks")
@@ -374,6 +390,9 @@ def build_tiny_command(
 
     path = build_tiny_qwen2_5_vl(out, seed=seed, force=True)
     console.print(f"tiny Qwen2.5-VL written to {path}")
+
+
+mount_commands(app)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 CHECK = """
 import ovr_eval, ovr_tasks
+from importlib.metadata import entry_points
 from ovr_eval.tasks import discover
 from ovr_eval.prompting import available_prompts
 from ovr_eval.tiny import EMBEDDED, TOKENIZER_SOURCE
@@ -19,6 +20,7 @@ assert {"math500", "mathvision", "mathverse"} <= set(discover()), discover()
 assert {"plain", "reasoning"} <= set(available_prompts())
 assert (TOKENIZER_SOURCE / "qwen.tiktoken").is_file()
 assert len(list((EMBEDDED / "data" / "mathvision" / "images").glob("*.jpg"))) == 8
+assert [e.value for e in entry_points(group="ovr_eval.commands")] == ["ovr_trainer.cli:train_app"]
 print("ok")
 """
 

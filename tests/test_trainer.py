@@ -22,10 +22,10 @@ TINY_RECIPE = REPO / "trainer" / "recipes" / "tiny.yaml"
 
 
 def run_train(out: Path, *args: str) -> subprocess.CompletedProcess:
-    code = "from ovr_trainer.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, "--config", str(TINY_RECIPE),
-                           "--out", str(out), *args], capture_output=True, text=True,
-                          cwd=REPO, timeout=600)
+    """``ovr train`` as users run it (the trainer's commands mounted on the ovr command line)."""
+    command = [sys.executable, "-m", "ovr_eval.cli", "train", "--config", str(TINY_RECIPE),
+               "--out", str(out), *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
 
 
 def metrics(out: Path) -> list[dict]:
