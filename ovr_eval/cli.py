@@ -305,14 +305,9 @@ def compare_command(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """Runs against the paper's reported scores; with several runs, the first against the rest."""
-    from ovr_eval.compare import (
-        compare_runs,
-        compare_to_reference,
-        load_run,
-        reference_table,
-        runs_table,
-    )
+    from ovr_eval.compare import compare_runs, compare_to_reference, reference_table, runs_table
     from ovr_eval.judge_views import with_judged_rows
+    from ovr_eval.runs import load_run
 
     loaded = [load_run(path) for path in runs]
     output: dict[str, Any] = {"reference": {}, "runs": {},

@@ -1,71 +1,33 @@
-"""Compare a run with the scores a paper reports, or two runs with each other.
+"""Compare a run with the scores a paper reports, or two runs with each other: the statistics
+and the tables of ``ovr compare``.
 
-Reported scores live in ``reports/reported.yaml`` (package ``ovr_reports``); a benchmark there
-is a paper column, which a task fills with its headline or another part of its results
-(WeMath's loose score). All scores in the rows built here are in percent points, like the
-paper's tables. A run against the paper asks "same model, same problems?", so its interval is
+The reported scores and the paper columns a run fills are ``ovr_eval.reference``'s; run folders
+are read by ``ovr_eval.runs``. All scores in the rows built here are in percent points, like
+the paper's tables. A run against the paper asks "same model, same problems?", so its interval is
 the rerun noise (plus the reported number's, when the paper gives its samples per problem);
 two runs are compared on the headline, paired over the units both scored.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from rich.table import Table
 
-from ovr_eval.metrics import Z95, record_units, wilson_from_stderr
-from ovr_eval.runs import RunDir
-from ovr_eval.types import PathLike, UserError
+from ovr_eval.metrics import Z95, wilson_from_stderr
+from ovr_eval.reference import column_part, columns_of, comparability, load_reference, resolve_model
+from ovr_eval.runs import SavedRun
 
-REFERENCE_FILE = "reported.yaml"
 NOT_REPORTED = "not reported"
 TOO_FEW = "too few samples to tell"
 WIDE_INTERVAL = 20.0  # points: an interval this wide separates none of the paper's models
 
-Verdict = Literal["consistent", "above", "below", "too few samples to tell", "not reported",
+# where a reported score lies against a run's interval (a grading verdict is types.Verdict)
+Outcome = Literal["consistent", "above", "below", "too few samples to tell", "not reported",
                   "not comparable"]
-
-
-@dataclass(frozen=True)
-class Run:
-    """A run folder as saved by ``ovr eval``: its config, per-task results and sample records."""
-
-    path: Path
-    model: str
-    config: dict[str, Any]
-    tasks: dict[str, dict[str, Any]]
-    partial: list[str] = field(default_factory=list)  # why the run is unfinished; [] if done
-
-    def units(self, task: str) -> dict[str, list[float]] | None:
-        """The headline's units of a task (unit id -> slot values), by the task plugin's own
-        rules (MathVerse: Vision Only items; WeMath: problems; DynaMath: seeds; ...), or one
-        per record for a task no plugin here knows; None if the run saved no records."""
-        run_dir = RunDir(self.path)
-        if not run_dir.samples_path(task).is_file():
-            return None
-        records = run_dir.records(task)
-        try:
-            plugin = _plugins().get(task)
-            return plugin.units(records) if plugin is not None else record_units(records)
-        except (KeyError, TypeError, ValueError) as error:
-            raise UserError(f"{run_dir.samples_path(task)} has a malformed record: {error}"
-                            ) from None
-
-
-@functools.cache
-def _plugins() -> dict[str, Any]:
-    """The task plugins this installation knows (built-in and entry points), by name."""
-    from ovr_eval.tasks import discover
-
-    return discover()
 
 
 @dataclass
@@ -96,7 +58,7 @@ class ReferenceRow:
     reported: float | None
     reported_k: int | None
     difference: float | None
-    verdict: Verdict
+    verdict: Outcome
     source: str | None = None
     note: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -131,141 +93,6 @@ class RunDiffRow:
     warnings: list[str] = field(default_factory=list)
 
 
-# ---------------------------------------------------------------- loading
-
-
-def reference_path() -> Path:
-    """Where ``reported.yaml`` is installed (the ``ovr_reports`` package folder)."""
-    from ovr_reports import REPORTS_DIR
-
-    return REPORTS_DIR / REFERENCE_FILE
-
-
-def load_reference(path: PathLike | None = None) -> dict[str, Any]:
-    """The reported scores: ``reported.yaml`` from the ``ovr_reports`` package, or ``path``."""
-    where = Path(path) if path is not None else reference_path()
-    try:
-        text = where.read_text("utf-8")
-    except OSError as error:
-        raise UserError(f"cannot read reported scores {where}: {error.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise UserError(f"{where} is not valid YAML: {error}") from None
-    if not (isinstance(data, dict) and isinstance(data.get("benchmarks"), dict)
-            and isinstance(data.get("models"), dict)):
-        raise UserError(f"{where} must map 'benchmarks' and 'models'")
-    for name, model in data["models"].items():
-        scores = model.get("scores") if isinstance(model, dict) else None
-        if not isinstance(scores, dict):
-            raise UserError(f"{where}: model {name!r} has no 'scores' mapping")
-        unknown = sorted(set(scores) - set(data["benchmarks"]))
-        if unknown:
-            raise UserError(f"{where}: model {name!r} scores unknown benchmarks {unknown}")
-        for owner in (model, *scores.values()):
-            k = owner.get("samples_per_item") if isinstance(owner, dict) else None
-            if k is not None and not (isinstance(k, int) and k > 0):
-                raise UserError(f"{where}: model {name!r} has samples_per_item {k!r}; "
-                                "expected a positive whole number")
-    return data
-
-
-def resolve_model(reference: dict[str, Any], name: str) -> str:
-    """The reference's model key for a name, alias or hub id (case-insensitive)."""
-    models = reference["models"]
-    wanted = {name.lower(), name.rsplit("/", 1)[-1].lower()}
-    for key, model in models.items():
-        names = {key, *model.get("aliases", [])}
-        if wanted & {n.lower() for n in names}:
-            return key
-    close = difflib.get_close_matches(name, list(models), n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise UserError(f"no reported scores for model {name!r}{hint} "
-                    f"(known: {', '.join(sorted(models))})")
-
-
-def load_run(path: PathLike) -> Run:
-    """Read a run folder's results.json and config.json; clear errors for anything unusable.
-
-    An unfinished run (interrupted, still running, or never scored) is read too: each task
-    whose records are newer than results.json is scored from its records, and ``partial``
-    says what is missing."""
-    path = Path(path)
-    if not path.is_dir():
-        raise UserError(f"run folder {path} does not exist")
-    run_dir = RunDir(path)
-    config: dict[str, Any] = {}
-    config_path = run_dir.config_path
-    if config_path.is_file():
-        try:
-            config = json.loads(config_path.read_text("utf-8"))
-        except json.JSONDecodeError as error:
-            raise UserError(f"{config_path} is not valid JSON ({error})") from None
-    results_path = run_dir.results_path
-    saved = sorted(p.stem for p in run_dir.samples_dir.glob("*.jsonl")
-                   if p.stat().st_size > 0) if run_dir.samples_dir.is_dir() else []
-    if not results_path.is_file() and not saved:
-        raise UserError(f"{results_path} not found: is {path} a finished `ovr eval` run? "
-                        "It holds no sample records either")
-    results: dict[str, Any] = {"tasks": {}}
-    if results_path.is_file():
-        results = _read_results(results_path)
-    tasks = dict(results["tasks"])
-    partial = []
-    written = results_path.stat().st_mtime_ns if results_path.is_file() else -1
-    for name in saved:
-        if name in tasks and run_dir.samples_path(name).stat().st_mtime_ns <= written:
-            continue
-        scored = _score_saved(run_dir, name, config)
-        if scored is not None:
-            tasks[name] = scored
-            partial.append(f"{name}: {scored['n']} sample(s) saved, not yet in results.json")
-    if not tasks:
-        raise UserError(f"{path} holds no usable sample records yet")
-    busy = run_dir.in_use()
-    if busy:
-        partial.append(f"still being written ({busy})")
-    model = results.get("model") or config.get("model") or path.name
-    return Run(path=path, model=str(model), config=config, tasks=tasks, partial=partial)
-
-
-def _read_results(results_path: Path) -> dict[str, Any]:
-    try:
-        results = json.loads(results_path.read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{results_path} is not valid JSON ({error})") from None
-    if not isinstance(results, dict):
-        raise UserError(f"{results_path} is malformed: expected a JSON object")
-    tasks = results.get("tasks")
-    if not isinstance(tasks, dict):
-        raise UserError(f"{results_path} is in an older format (no 'tasks' mapping); "
-                        "run the same `ovr eval` command again to rewrite it")
-    for name, task in tasks.items():
-        missing = [k for k in ("score", "stderr", "ci95", "n")
-                   if not isinstance(task, dict) or k not in task]
-        if missing:
-            raise UserError(f"{results_path}: task {name!r} lacks {', '.join(missing)} "
-                            "(older format); run the same `ovr eval` command again to rewrite it")
-    return results
-
-
-def _score_saved(run_dir: RunDir, name: str, config: dict[str, Any]) -> dict[str, Any] | None:
-    """A task's scores from its saved records (its plugin's metric when the task is known)."""
-    from ovr_eval.tasks import score_records
-
-    records = run_dir.records(name)
-    if not records:
-        return None
-    try:
-        scores = score_records(name, records)
-    except (KeyError, TypeError, ValueError) as error:
-        raise UserError(f"{run_dir.samples_path(name)} has a malformed record: {error}"
-                        ) from None
-    splits = config.get("splits")
-    split = (splits.get(name) if isinstance(splits, dict) else None) or records[0].get("split")
-    return {"split": split, **scores, "partial": True}
-
-
 # ---------------------------------------------------------------- run vs paper
 
 
@@ -275,40 +102,6 @@ def _percent(value: float | None) -> float | None:
 
 def _percents(values: list[float] | None) -> list[float] | None:
     return None if values is None else [100.0 * v for v in values]
-
-
-def columns_of(reference: dict[str, Any], task: str) -> list[tuple[str, dict[str, Any]]]:
-    """The reference's benchmark columns a task fills (``task:`` names it; by default the
-    column's own key), in the reference's order: WeMath fills "wemath" and "wemath_loose"."""
-    return [(key, bench) for key, bench in reference["benchmarks"].items()
-            if bench.get("task", key) == task]
-
-
-def column_part(task: dict[str, Any], bench: dict[str, Any]) -> tuple[dict[str, Any] | None,
-                                                                        str | None]:
-    """The part of a task's results that a column reports (``part:`` a key of the results,
-    ``subset:`` a per-subset score; default the headline), or None and why it is missing."""
-    if bench.get("part"):
-        found = task.get(bench["part"])
-        return (found, None) if isinstance(found, dict) else (
-            None, f"the run has no {bench['part']!r} score")
-    subset = bench.get("subset")
-    if subset:
-        found = task.get("subsets", {}).get(subset["key"], {}).get(subset["value"])
-        return (found, None) if found is not None else (
-            None, f"the run has no {subset['key']}={subset['value']!r} item")
-    return task, None
-
-
-def comparability(task: dict[str, Any], bench: dict[str, Any]) -> list[str]:
-    """Why a run's result cannot be set against a column (another split or unit); [] if it can."""
-    reasons = []
-    split, ref_split = task.get("split"), bench.get("split")
-    if split and ref_split and ref_split != "unknown" and split != ref_split:
-        reasons.append(f"the run used split {split!r}; the reported score is on {ref_split!r}")
-    if bench.get("unit", "percent") != "percent":
-        reasons.append(f"reported scores are in {bench['unit']}; the run's are percentages")
-    return reasons
 
 
 def same_problems_interval(part: dict[str, Any], reported_k: int | None
@@ -332,7 +125,7 @@ def same_problems_interval(part: dict[str, Any], reported_k: int | None
     return wilson_from_stderr(p, se, low, high, at_bound=trials), error
 
 
-def reference_verdict(interval: list[float], reported: float) -> Verdict:
+def reference_verdict(interval: list[float], reported: float) -> Outcome:
     """Where the reported score (percent) lies against the interval (percent)."""
     low, high = interval
     if low <= reported <= high:
@@ -341,7 +134,7 @@ def reference_verdict(interval: list[float], reported: float) -> Verdict:
 
 
 def compare_to_reference(
-    run: Run, reference_model: str, reference: dict[str, Any] | None = None
+    run: SavedRun, reference_model: str, reference: dict[str, Any] | None = None
 ) -> list[ReferenceRow]:
     """One row per paper column each task of the run fills, against ``reference_model``."""
     reference = reference if reference is not None else load_reference()
@@ -432,7 +225,7 @@ def _diff_verdict(ci: list[float] | None) -> str:
     return "no clear difference"
 
 
-def compare_runs(run_a: Run, run_b: Run) -> list[RunDiffRow]:
+def compare_runs(run_a: SavedRun, run_b: SavedRun) -> list[RunDiffRow]:
     """Per task in both runs: B minus A on the headline, with 95% intervals.
 
     Paired over the headline units both runs share when they share at least two (the usual

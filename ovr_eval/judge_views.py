@@ -49,12 +49,13 @@ def judge_notes(entry: dict[str, Any]) -> list[str]:
 def with_judged_rows(run: Any, rows: list[Any], reference: str) -> list[Any]:
     """``compare_to_reference`` rows with a judged row after each judged task's rule row, and
     each row marked with whether it follows the benchmark's official protocol."""
-    from ovr_eval.compare import Run, compare_to_reference
+    from ovr_eval.compare import compare_to_reference
+    from ovr_eval.runs import SavedRun
 
     judged = {name: t for name, task in run.tasks.items() if (t := judged_task(task))}
     judged_rows = {}
     if judged:
-        pseudo = Run(path=run.path, model=run.model, config=run.config, tasks=judged)
+        pseudo = SavedRun(path=run.path, model=run.model, config=run.config, tasks=judged)
         judged_rows = {r.task: r for r in compare_to_reference(pseudo, reference)}
     out = []
     for row in rows:

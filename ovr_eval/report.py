@@ -25,20 +25,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from ovr_eval.compare import (
-    Run,
-    column_part,
-    comparability,
-    load_reference,
-    load_run,
-    resolve_model,
-)
 from ovr_eval.judge_views import (
     add_judged_columns,
     response_judgement,
     rules_and_judge_disagree,
 )
-from ovr_eval.runs import RunDir, read_jsonl
+from ovr_eval.reference import column_part, comparability, load_reference, resolve_model
+from ovr_eval.runs import RunDir, SavedRun, load_run, read_jsonl
 from ovr_eval.types import PathLike, UserError
 
 SCHEMA = 1
@@ -185,7 +178,7 @@ class Report:
 # ---------------------------------------------------------------- reading run folders
 
 
-def read_records(run: Run, label: str, task: str, warnings: list[str]
+def read_records(run: SavedRun, label: str, task: str, warnings: list[str]
                  ) -> list[dict[str, Any]] | None:
     """A task's sample records (first per id, as ``ovr eval`` counts them); None if unsaved."""
     run_dir = RunDir(run.path)
@@ -203,7 +196,7 @@ def read_records(run: Run, label: str, task: str, warnings: list[str]
     return records
 
 
-def load_runs(paths: list[Path]) -> tuple[list[Run], list[str]]:
+def load_runs(paths: list[Path]) -> tuple[list[SavedRun], list[str]]:
     """The run folders (clear :class:`UserError` for unusable ones), each once."""
     if not paths:
         raise UserError("give at least one run folder written by `ovr eval`")
@@ -247,7 +240,7 @@ def run_settings(config: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def run_labels(runs: list[Run]) -> list[str]:
+def run_labels(runs: list[SavedRun]) -> list[str]:
     """Folder names, or full paths where two folders share a name."""
     names = [r.path.resolve().name or str(r.path) for r in runs]
     return [str(r.path) if names.count(n) > 1 else n for r, n in zip(runs, names, strict=True)]
@@ -256,7 +249,7 @@ def run_labels(runs: list[Run]) -> list[str]:
 # ---------------------------------------------------------------- leaderboard
 
 
-def build_columns(runs: list[Run], reference: dict[str, Any]) -> list[Column]:
+def build_columns(runs: list[SavedRun], reference: dict[str, Any]) -> list[Column]:
     """Every paper column the runs' tasks fill, in reported.yaml's order (WeMath: strict and
     loose); tasks it lacks come last."""
     tasks = list(dict.fromkeys(t for run in runs for t in run.tasks))
@@ -318,7 +311,7 @@ def reference_keys(reference: dict[str, Any], names: list[str] | None, tasks: li
     return list(dict.fromkeys(resolve_model(reference, n) for n in names))
 
 
-def build_rows(runs: list[Run], labels: list[str], columns: list[Column],
+def build_rows(runs: list[SavedRun], labels: list[str], columns: list[Column],
                reference: dict[str, Any], model_keys: list[str]) -> list[Row]:
     """One row per run, then per reported model; ordered by average, missing averages last."""
     benchmarks = reference["benchmarks"]
@@ -438,7 +431,7 @@ def sample_verdict(correct: Any) -> SampleVerdict:
     return "correct" if right == len(correct) else "incorrect" if right == 0 else "mixed"
 
 
-def sample_view(record: dict[str, Any], run_index: int, run: Run, task: str,
+def sample_view(record: dict[str, Any], run_index: int, run: SavedRun, task: str,
                 images: ImageStore) -> SampleView:
     """A record (any age of the format: absent fields are shown as absent) for the browser."""
     metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
@@ -501,7 +494,7 @@ def _span(values: list[float]) -> list[float]:
     return [low, high]
 
 
-def read_curves(runs: list[Run], labels: list[str], warnings: list[str]) -> list[Curve]:
+def read_curves(runs: list[SavedRun], labels: list[str], warnings: list[str]) -> list[Curve]:
     """Curves from each run's ``train/metrics.jsonl`` (see the module docstring)."""
     per_metric: dict[str, list[Series]] = {}
     for index, (run, label) in enumerate(zip(runs, labels, strict=True)):

@@ -1,9 +1,12 @@
-"""The run directory: config.json, append-only samples/<task>.jsonl, results.json; resume."""
+"""The run folder, the one module that reads and writes it: config.json, append-only
+samples/<task>.jsonl, results.json; the lock, resume and growth (:class:`RunDir`), and a saved
+run read back for ``ovr compare`` / ``ovr report`` (:class:`SavedRun`, :func:`load_run`)."""
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import json
 import os
 import socket
@@ -11,11 +14,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.types import UserError
+from ovr_eval.metrics import record_units
+from ovr_eval.types import PathLike, UserError
 
 FSYNC_EVERY_S = 2.0
 LOCK_FILE = ".lock"
@@ -383,3 +388,122 @@ class RunDir:
 
     def writer(self, task: str) -> RecordWriter:
         return RecordWriter(self.samples_path(task))
+
+
+# ---------------------------------------------------------------- a saved run, read
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A run folder as saved by ``ovr eval``: its config, per-task results and sample records."""
+
+    path: Path
+    model: str
+    config: dict[str, Any]
+    tasks: dict[str, dict[str, Any]]
+    partial: list[str] = field(default_factory=list)  # why the run is unfinished; [] if done
+
+    def units(self, task: str) -> dict[str, list[float]] | None:
+        """The headline's units of a task (unit id -> slot values), by the task plugin's own
+        rules (MathVerse: Vision Only items; WeMath: problems; DynaMath: seeds; ...), or one
+        per record for a task no plugin here knows; None if the run saved no records."""
+        run_dir = RunDir(self.path)
+        if not run_dir.samples_path(task).is_file():
+            return None
+        records = run_dir.records(task)
+        try:
+            plugin = _plugins().get(task)
+            return plugin.units(records) if plugin is not None else record_units(records)
+        except (KeyError, TypeError, ValueError) as error:
+            raise UserError(f"{run_dir.samples_path(task)} has a malformed record: {error}"
+                            ) from None
+
+
+@functools.cache
+def _plugins() -> dict[str, Any]:
+    """The task plugins this installation knows (built-in and entry points), by name."""
+    from ovr_eval.tasks import discover
+
+    return discover()
+
+
+def load_run(path: PathLike) -> SavedRun:
+    """Read a run folder's results.json and config.json; clear errors for anything unusable.
+
+    An unfinished run (interrupted, still running, or never scored) is read too: each task
+    whose records are newer than results.json is scored from its records, and ``partial``
+    says what is missing."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"run folder {path} does not exist")
+    run_dir = RunDir(path)
+    config: dict[str, Any] = {}
+    config_path = run_dir.config_path
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text("utf-8"))
+        except json.JSONDecodeError as error:
+            raise UserError(f"{config_path} is not valid JSON ({error})") from None
+    results_path = run_dir.results_path
+    saved = sorted(p.stem for p in run_dir.samples_dir.glob("*.jsonl")
+                   if p.stat().st_size > 0) if run_dir.samples_dir.is_dir() else []
+    if not results_path.is_file() and not saved:
+        raise UserError(f"{results_path} not found: is {path} a finished `ovr eval` run? "
+                        "It holds no sample records either")
+    results: dict[str, Any] = {"tasks": {}}
+    if results_path.is_file():
+        results = _read_results(results_path)
+    tasks = dict(results["tasks"])
+    partial = []
+    written = results_path.stat().st_mtime_ns if results_path.is_file() else -1
+    for name in saved:
+        if name in tasks and run_dir.samples_path(name).stat().st_mtime_ns <= written:
+            continue
+        scored = _score_saved(run_dir, name, config)
+        if scored is not None:
+            tasks[name] = scored
+            partial.append(f"{name}: {scored['n']} sample(s) saved, not yet in results.json")
+    if not tasks:
+        raise UserError(f"{path} holds no usable sample records yet")
+    busy = run_dir.in_use()
+    if busy:
+        partial.append(f"still being written ({busy})")
+    model = results.get("model") or config.get("model") or path.name
+    return SavedRun(path=path, model=str(model), config=config, tasks=tasks, partial=partial)
+
+
+def _read_results(results_path: Path) -> dict[str, Any]:
+    try:
+        results = json.loads(results_path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{results_path} is not valid JSON ({error})") from None
+    if not isinstance(results, dict):
+        raise UserError(f"{results_path} is malformed: expected a JSON object")
+    tasks = results.get("tasks")
+    if not isinstance(tasks, dict):
+        raise UserError(f"{results_path} is in an older format (no 'tasks' mapping); "
+                        "run the same `ovr eval` command again to rewrite it")
+    for name, task in tasks.items():
+        missing = [k for k in ("score", "stderr", "ci95", "n")
+                   if not isinstance(task, dict) or k not in task]
+        if missing:
+            raise UserError(f"{results_path}: task {name!r} lacks {', '.join(missing)} "
+                            "(older format); run the same `ovr eval` command again to rewrite it")
+    return results
+
+
+def _score_saved(run_dir: RunDir, name: str, config: dict[str, Any]) -> dict[str, Any] | None:
+    """A task's scores from its saved records (its plugin's metric when the task is known)."""
+    from ovr_eval.tasks import score_records
+
+    records = run_dir.records(name)
+    if not records:
+        return None
+    try:
+        scores = score_records(name, records)
+    except (KeyError, TypeError, ValueError) as error:
+        raise UserError(f"{run_dir.samples_path(name)} has a malformed record: {error}"
+                        ) from None
+    splits = config.get("splits")
+    split = (splits.get(name) if isinstance(splits, dict) else None) or records[0].get("split")
+    return {"split": split, **scores, "partial": True}

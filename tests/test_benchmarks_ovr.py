@@ -456,7 +456,8 @@ OFFICIAL_SUBSETS = {"mathverse": "problem_version", "mathvista": "question_type"
 
 @pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")
 def test_ovr_all_through_vllm_reports_every_official_metric(tmp_path, tiny_model, ovr_data_dir):
-    from ovr_eval.compare import compare_to_reference, load_run
+    from ovr_eval.compare import compare_to_reference
+    from ovr_eval.runs import load_run
 
     out = tmp_path / "run"
     result = subprocess.run(

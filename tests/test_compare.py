@@ -14,15 +14,14 @@ from conftest import REPO
 from ovr_eval.compare import (
     compare_runs,
     compare_to_reference,
-    load_reference,
-    load_run,
     reference_table,
-    resolve_model,
     rows_to_json,
     runs_table,
     same_problems_interval,
 )
 from ovr_eval.metrics import Z95, summarize, task_scores, wilson
+from ovr_eval.reference import load_reference, resolve_model
+from ovr_eval.runs import load_run
 from ovr_eval.types import UserError
 
 RESEARCH_NOTES = REPO.parent / "shared" / "research" / "ovr.md"

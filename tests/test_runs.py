@@ -515,7 +515,7 @@ def test_tasks_lists_suites_without_cutting_at_80_columns():
 
 
 def test_unfinished_runs_are_read_and_marked_partial(tmp_path, no_results_run):
-    from ovr_eval.compare import load_run
+    from ovr_eval.runs import load_run
 
     run = load_run(no_results_run)
     assert run.tasks["math500"]["n"] == 2 and run.tasks["math500"]["partial"]
