@@ -113,7 +113,7 @@ def study_file(path: Path, workers: int) -> dict[str, Any]:
     from ovr_eval.metrics import record_units, summarize
     from ovr_eval.tasks import resolve
     from ovr_eval.verify import grade_many
-    from ovr_tasks._ovr import method_counts
+    from ovr_tasks._official import method_counts
     from ovr_tasks.mathverse import multiple_choice_gold
 
     benchmark = path.name.split("-", 1)[0]

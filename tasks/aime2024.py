@@ -9,7 +9,7 @@ from typing import Any
 
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._ovr import folder_with_alias
+from ovr_tasks._rows import folder_with_alias
 
 
 @dataclass

@@ -22,16 +22,14 @@ from typing import Any
 from ovr_eval.metrics import summarize, task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._ovr import (
+from ovr_tasks._official import (
     extracted_at,
-    inline_choices,
     method_counts,
     numeric_value,
     official_records,
     plain_number,
-    read_parquet,
-    round_robin,
 )
+from ovr_tasks._rows import inline_choices, read_parquet, round_robin
 
 VARIANTS = 10
 FLOAT_TOLERANCE = 1e-3

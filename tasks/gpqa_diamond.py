@@ -23,15 +23,14 @@ from ovr_eval.metrics import task_scores
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
 from ovr_eval.verify.extract import strip_thinking
-from ovr_tasks._ovr import (
+from ovr_tasks._official import (
     method_counts,
     named_option,
     official_records,
     response_at,
-    shuffled_options,
     verifier_summary,
-    with_choices,
 )
+from ovr_tasks._rows import shuffled_options, with_choices
 
 WRONG = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 # the official phrases in the official order; for each only its first occurrence is read

@@ -21,7 +21,7 @@ from typing import Any
 from ovr_eval.metrics import record_units, summarize, task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._ovr import inline_choices
+from ovr_tasks._rows import inline_choices
 from ovr_tasks.mathverse import multiple_choice_gold
 
 EMPTY_ITEMS = ("v1_382",)  # no question, no answer in the release; official: counted wrong

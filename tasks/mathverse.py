@@ -15,7 +15,7 @@ from typing import Any
 from ovr_eval.metrics import record_units, summarize, task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._common import IMAGE_ONLY_QUESTION
+from ovr_tasks._rows import IMAGE_ONLY_QUESTION
 
 VERSIONS = ("Text Dominant", "Text Lite", "Vision Intensive", "Vision Dominant", "Vision Only")
 PAPER_VERSION = "Vision Only"  # the version OVR's table reports

@@ -7,12 +7,7 @@ from typing import Any
 
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import Sample
-from ovr_tasks._common import (
-    IMAGE_ONLY_QUESTION,
-    LETTERS,
-    format_choices,
-    strip_image_tags,
-)
+from ovr_tasks._rows import IMAGE_ONLY_QUESTION, LETTERS, format_choices, strip_image_tags
 
 
 class MathVision(Task):

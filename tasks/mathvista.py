@@ -20,15 +20,14 @@ from typing import Any
 from ovr_eval.metrics import task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._common import IMAGE_ONLY_QUESTION, LETTERS
-from ovr_tasks._ovr import (
+from ovr_tasks._official import (
     extracted_at,
     method_counts,
     numeric_value,
     official_records,
     verifier_summary,
-    with_choices,
 )
+from ovr_tasks._rows import IMAGE_ONLY_QUESTION, LETTERS, with_choices
 
 
 def official_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:

@@ -9,8 +9,7 @@ from typing import Any
 
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._common import LETTERS
-from ovr_tasks._ovr import option_letters, parquet_files, read_parquet, with_choices
+from ovr_tasks._rows import LETTERS, option_letters, parquet_files, read_parquet, with_choices
 
 
 class MMLU(Task):

@@ -21,18 +21,14 @@ from ovr_eval.metrics import task_scores
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
 from ovr_eval.verify.extract import strip_thinking
-from ovr_tasks._common import LETTERS
-from ovr_tasks._ovr import (
+from ovr_tasks._official import (
     method_counts,
     named_option,
     official_records,
-    option_letters,
-    parquet_files,
-    read_parquet,
     response_at,
     verifier_summary,
-    with_choices,
 )
+from ovr_tasks._rows import LETTERS, option_letters, parquet_files, read_parquet, with_choices
 
 GUESS_SEED = 12345  # the official script re-seeds with it before every guess
 _ANSWER_IS = re.compile(r"answer is \(?([A-J])\)?")  # the first one counts

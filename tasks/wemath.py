@@ -25,7 +25,7 @@ from typing import Any
 from ovr_eval.metrics import record_units, summarize, task_scores
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._ovr import lettered_options
+from ovr_tasks._rows import lettered_options
 
 _KEY = re.compile(r"^(\d)steps_(\d|multi)$")
 

@@ -43,7 +43,7 @@ def mathverse_hub_fixture(tmp_path_factory, shared_data) -> Path:
     import datasets
     from PIL import Image, ImageDraw
 
-    from ovr_tasks._common import read_json_rows
+    from ovr_eval.tasks import read_json_rows
     from ovr_tasks.mathverse import VERSIONS
 
     rows = list(read_json_rows(shared_data / "mathverse" / "testmini_text_only.json"))[:2]

@@ -16,7 +16,7 @@ from ovr_eval.evaluate import make_record
 from ovr_eval.metrics import task_scores
 from ovr_eval.tasks import resolve
 from ovr_eval.types import Completion, Sample
-from ovr_tasks._ovr import numeric_value, plain_number
+from ovr_tasks._official import numeric_value, plain_number
 
 TEN = [f"option text {i}" for i in range(10)]
 
