@@ -27,6 +27,7 @@ import os
 import platform
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ def dynamath_study(samples: int, seed: int = 1) -> dict[str, Any]:
     """Seeds whose solve rate is drawn from Beta(0.6, 0.4) (mean 0.6, intra-seed correlation
     0.5); every variant of a seed is a Bernoulli draw at the seed's rate."""
     from ovr_eval.metrics import task_scores
+    from ovr_eval.records import Record
     from ovr_tasks.dynamath import average
 
     rng = random.Random(seed)
@@ -81,8 +83,8 @@ def dynamath_study(samples: int, seed: int = 1) -> dict[str, Any]:
         records = []
         for s in range(501):
             rate = rng.betavariate(0.6, 0.4)
-            records += [{"id": f"{s}/v{v}", "correct": [rng.random() < rate],
-                         "metadata": {"seed": str(s)}} for v in range(10)]
+            records += [Record(id=f"{s}/v{v}", correct=[rng.random() < rate],
+                               metadata={"seed": str(s)}) for v in range(10)]
         averages.append(average(records)["score"])
         clustered.append(average(records)["stderr"])
         naive.append(task_scores(records)["stderr"])
@@ -101,11 +103,14 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def to_records(rows: list[dict[str, Any]], verdicts: list[Any], gold: list[str],
-               metadata: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"id": str(row["id"]), "gold": g, "choices": row.get("choices"),
-             "answer_type": "multiple_choice" if row.get("choices") else "free_form",
-             "metadata": meta, "responses": [row["response"] or ""],
-             "extracted": [v.extracted], "correct": [v.correct]}
+               metadata: list[dict[str, Any]]) -> list[Any]:
+    from ovr_eval.records import Record
+
+    return [Record.from_json({"id": str(row["id"]), "gold": g, "choices": row.get("choices"),
+                              "answer_type": "multiple_choice" if row.get("choices")
+                              else "free_form",
+                              "metadata": meta, "responses": [row["response"] or ""],
+                              "extracted": [v.extracted], "correct": [v.correct]})
             for row, v, g, meta in zip(rows, verdicts, gold, metadata, strict=True)]
 
 
@@ -139,9 +144,9 @@ def study_file(path: Path, workers: int) -> dict[str, Any]:
                  "setting": setting, "skill": rows[i].get("skill") or []} for i in kept]
     records = to_records([rows[i] for i in kept], verdicts, gold, metadata)
     if benchmark == "mmmu_pro":  # one setting per file: ids as the task writes them
-        records = [{**r, "id": f"{setting}/{r['id']}"} for r in records]
+        records = [replace(r, id=f"{setting}/{r.id}") for r in records]
     ours = task.official(records)
-    ours_by_id = {r["id"].split("/")[-1]: r["correct"][0] for r in ours}
+    ours_by_id = {r.id.split("/")[-1]: r.correct[0] for r in ours}
     agree = [ours_by_id.get(str(row["id"]), False) == o for row, o in zip(rows, official,
                                                                           strict=True)]
     headline = summarize(task.units(records)) if benchmark == "logicvista" else summarize(
@@ -150,7 +155,7 @@ def study_file(path: Path, workers: int) -> dict[str, Any]:
         "file": path.name, "items": len(rows), "graded_s": seconds,
         "official": sum(official) / len(official),
         "ours_official": headline["score"],
-        "verifier": sum(r["correct"][0] for r in records) / len(rows),
+        "verifier": sum(r.correct[0] for r in records) / len(rows),
         "agreement": sum(agree) / len(agree),
         "official_methods": method_counts(ours) or {"verifier": len(ours)},
     }
@@ -162,15 +167,17 @@ def study_file(path: Path, workers: int) -> dict[str, Any]:
 def mathvista_rule_check(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The official numeric rules (ovr_tasks.mathvista.official_rule) on the official
     extraction: do they give the official verdict on each free-form number item?"""
+    from ovr_eval.records import Record
     from ovr_tasks.mathvista import official_rule
 
     checked = agree = unreadable = 0
     for row in rows:
         if row.get("choices") or row.get("answer_type") not in ("float", "integer"):
             continue
-        record = {"id": row["id"], "gold": str(row["answer"]), "answer_type": "free_form",
-                  "metadata": {"answer_type": row["answer_type"], "precision": row["precision"]},
-                  "extracted": [str(row.get("official_extracted") or "")], "correct": [False]}
+        record = Record(id=str(row["id"]), gold=str(row["answer"]), answer_type="free_form",
+                        metadata={"answer_type": row["answer_type"],
+                                  "precision": row["precision"]},
+                        extracted=[str(row.get("official_extracted") or "")], correct=[False])
         decided = official_rule(record, 0)
         if decided is None:
             unreadable += 1

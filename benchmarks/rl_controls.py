@@ -214,15 +214,15 @@ def run_arm(arm: str, start: Path, start_probe: dict[str, float], work: Path,
     with (run / "train/metrics.jsonl").open("a") as log:  # curves for `ovr report`
         for record in probes:  # step 0: the SFT checkpoint the arm started from
             log.write(json.dumps({"stage": "probe", **record}) + "\n")
-    heldout = summary["eval"]["tasks"][TASK]
+    heldout = summary["eval"].tasks[TASK]
     return {
         "probes": probes,
         "reward_by_step": [round(m["reward"], 4) for m in steps],
         "accuracy_by_step": [round(m["accuracy"], 4) for m in steps],
         "tokens_per_s": round(sum(m["tokens"] for m in steps)
                               / sum(m["step_s"] for m in steps), 1),
-        "final_eval_heldout": {"accuracy": heldout["score"], "ci95": heldout["ci95"],
-                               "n": heldout["n"]},
+        "final_eval_heldout": {"accuracy": heldout.score, "ci95": heldout.ci95,
+                               "n": heldout.n},
         "train_wall_s": round(train_s, 1), "run": str(run),
     }
 

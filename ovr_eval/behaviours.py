@@ -179,9 +179,8 @@ def _task_pairs(run: RunDir, task: str) -> list[tuple[dict[str, int], bool]]:
     """(behaviour counts, correct) for every saved response of a task."""
     pairs = []
     for record in run.records(task):
-        responses, correct = record.get("responses") or [], record.get("correct") or []
-        pairs += [(count_behaviours(str(r or "")), bool(c))
-                  for r, c in zip(responses, correct, strict=False)]
+        pairs += [(count_behaviours(r), c)
+                  for r, c in zip(record.responses, record.correct, strict=False)]
     return pairs
 
 
@@ -220,7 +219,7 @@ def behaviours_for_run(run_dir: PathLike) -> dict[str, Any]:
     if not root.is_dir():
         raise UserError(f"run folder {root} does not exist")
     run = RunDir(root)
-    tasks = sorted(p.stem for p in (root / "samples").glob("*.jsonl"))
+    tasks = run.saved_tasks()
     rollouts = root / ROLLOUTS
     if not tasks and not rollouts.is_file():
         raise UserError(f"{root} has no samples/<task>.jsonl and no {ROLLOUTS}: "

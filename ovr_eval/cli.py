@@ -29,6 +29,7 @@ from ovr_eval.cli_judge import (
     judge_options,
 )
 from ovr_eval.cli_report import report_command
+from ovr_eval.records import RunResults
 from ovr_eval.types import Interrupted, SamplingConfig, UserError
 from ovr_eval.verify.equivalence import DEFAULT_TIMEOUT_S
 
@@ -73,30 +74,31 @@ def parse_shard(value: str) -> tuple[int, int]:
     return int(index), int(count)
 
 
-def _summary(results: dict[str, Any], title: str) -> Table:
+def _summary(results: RunResults, title: str) -> Table:
     table = Table(title=title)
-    failures = any(r.get("check_failures") for r in results["tasks"].values())
+    failures = any(r.check_failures for r in results.tasks.values())
     columns = ["task", "split", "n", "accuracy", "95% CI", "pass@k", "truncated %", "skipped",
                "mean tokens"]
     for column in columns + (["checks failed"] if failures else []):
         table.add_column(column, justify="left" if column in ("task", "split") else "right")
-    for name, r in results["tasks"].items():
-        ci = r.get("ci95") or [0, 0]
-        passk = r.get("pass@k") or {}
+    for name, r in results.tasks.items():
+        ci = r.ci95 or [0, 0]
+        passk = r.pass_at_k or {}
         best = max(passk, key=int) if passk else None
-        truncated = r.get("tokens", {}).get("truncated_fraction", 0.0)
+        tokens = r.tokens or {}
+        truncated = tokens.get("truncated_fraction", 0.0)
         table.add_row(
-            name, str(r.get("split", "")), str(r.get("n", 0)),
-            f"{100 * r['score']:.1f}" if r.get("score") is not None else "-",
+            name, r.split or "", str(r.n),
+            f"{100 * r.score:.1f}" if r.score is not None else "-",
             f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}",
             f"@{best}: {100 * passk[best]:.1f}" if best else "-",
             f"[yellow]{100 * truncated:.0f}[/]" if truncated > TRUNCATION_WARNING
             else f"{100 * truncated:.0f}",
-            str(r.get("skipped", {}).get("count", 0)),
-            f"{r.get('tokens', {}).get('mean_completion_tokens', 0):.0f}",
-            *([_failures_cell(r.get("check_failures") or {})] if failures else []),
+            str(r.skipped.get("count", 0)),
+            f"{tokens.get('mean_completion_tokens', 0):.0f}",
+            *([_failures_cell(r.check_failures)] if failures else []),
         )
-        for key, groups in r.get("subsets", {}).items():
+        for key, groups in (r.subsets or {}).items():
             if key in ("problem_version",):
                 for value, g in groups.items():
                     table.add_row(f"  {value}", "", str(g["n"]), f"{100 * g['score']:.1f}",
@@ -109,11 +111,11 @@ def _failures_cell(failures: dict[str, int]) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in sorted(failures.items())) or "0"
 
 
-def truncation_warnings(results: dict[str, Any], max_tokens: int) -> list[str]:
+def truncation_warnings(results: RunResults, max_tokens: int) -> list[str]:
     """One line per task where many responses stopped at the token limit."""
     lines = []
-    for name, r in results["tasks"].items():
-        fraction = r.get("tokens", {}).get("truncated_fraction", 0.0)
+    for name, r in results.tasks.items():
+        fraction = (r.tokens or {}).get("truncated_fraction", 0.0)
         if fraction > TRUNCATION_WARNING:
             lines.append(f"{name}: {100 * fraction:.0f}% of responses stopped at --max-tokens "
                          f"{max_tokens} before finishing; their answers are likely missing — "

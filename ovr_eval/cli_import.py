@@ -45,14 +45,14 @@ def import_command(
                             judge_max_tokens)
     summary = import_run(kind, files, task, out, split=split, data_dir=data_dir, model=model,
                          judge=judging, task_dirs=task_dir or [], console=console)
-    for name, result in summary["tasks"].items():
-        imported = result.get("imported")
+    for name, result in summary.tasks.items():
+        imported = result.imported
         if not imported:
             continue
         how = ", ".join(f"{n} by {k}" for k, n in imported["matched_by"].items())
-        score = result.get("score")
+        score = result.score
         console.print(
             f"{name}: {imported['matched']} of {imported['rows']} row(s) matched ({how}); "
             f"{imported['unmatched']} unmatched, {imported['duplicates']} duplicate(s); "
-            f"accuracy {'-' if score is None else f'{100 * score:.1f}'} over {result.get('n')}"
+            f"accuracy {'-' if score is None else f'{100 * score:.1f}'} over {result.n}"
             f" sample(s) -> {out}")

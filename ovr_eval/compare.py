@@ -18,6 +18,7 @@ from typing import Any, Literal
 from rich.table import Table
 
 from ovr_eval.metrics import Z95, wilson_from_stderr
+from ovr_eval.records import TaskResult
 from ovr_eval.reference import column_part, columns_of, comparability, load_reference, resolve_model
 from ovr_eval.runs import SavedRun
 
@@ -149,13 +150,13 @@ def compare_to_reference(
     return rows
 
 
-def _reference_row(task_name: str, task: dict[str, Any], column: str, bench: dict[str, Any],
+def _reference_row(task_name: str, task: TaskResult, column: str, bench: dict[str, Any],
                    model: dict[str, Any]) -> ReferenceRow:
     part, missing = column_part(task, bench)
-    shown = part or task
+    shown = part or task.headline()
     row = ReferenceRow(
         task=task_name, column=column, benchmark=bench.get("name", column),
-        split=task.get("split"), reference_split=bench.get("split"), n=shown.get("n"),
+        split=task.split, reference_split=bench.get("split"), n=shown.get("n"),
         samples_per_item=shown.get("samples_per_item"), run_score=_percent(shown.get("score")),
         run_ci95=None, run_ci95_problems=_percents(shown.get("ci95")), error=None,
         reported=None, reported_k=None, difference=None, verdict=NOT_REPORTED)
@@ -238,12 +239,12 @@ def compare_runs(run_a: SavedRun, run_b: SavedRun) -> list[RunDiffRow]:
         ta, tb = run_a.tasks[name], run_b.tasks[name]
         units_a, units_b = run_a.units(name), run_b.units(name)
         warnings = []
-        splits_differ = ta.get("split") != tb.get("split")
+        splits_differ = ta.split != tb.split
         if splits_differ:
-            warnings.append(f"splits differ: {ta.get('split')!r} vs {tb.get('split')!r}")
-        if ta.get("samples_per_item") != tb.get("samples_per_item"):
-            warnings.append(f"responses per sample differ: {ta.get('samples_per_item')} vs "
-                            f"{tb.get('samples_per_item')}")
+            warnings.append(f"splits differ: {ta.split!r} vs {tb.split!r}")
+        if ta.samples_per_item != tb.samples_per_item:
+            warnings.append(f"responses per sample differ: {ta.samples_per_item} vs "
+                            f"{tb.samples_per_item}")
         shared: list[str] = []
         only_a = only_b = 0
         if units_a is not None and units_b is not None:
@@ -270,15 +271,15 @@ def compare_runs(run_a: SavedRun, run_b: SavedRun) -> list[RunDiffRow]:
                 warnings.append(f"paired scores are over the {len(shared)} shared samples")
         else:
             difference = ci95 = None
-            if ta.get("score") is not None and tb.get("score") is not None:
-                difference = tb["score"] - ta["score"]
-                half = Z95 * math.hypot(ta.get("stderr") or 0.0, tb.get("stderr") or 0.0)
+            if ta.score is not None and tb.score is not None:
+                difference = tb.score - ta.score
+                half = Z95 * math.hypot(ta.stderr or 0.0, tb.stderr or 0.0)
                 ci95 = [100.0 * max(-1.0, difference - half), 100.0 * min(1.0, difference + half)]
                 difference *= 100.0
             row = RunDiffRow(
-                task=name, method="unpaired", score_a=_percent(ta.get("score")),
-                score_b=_percent(tb.get("score")), difference=difference, ci95=ci95,
-                ci95_rerun=None, n_a=ta.get("n"), n_b=tb.get("n"), n_shared=len(shared),
+                task=name, method="unpaired", score_a=_percent(ta.score),
+                score_b=_percent(tb.score), difference=difference, ci95=ci95,
+                ci95_rerun=None, n_a=ta.n, n_b=tb.n, n_shared=len(shared),
                 only_in_a=only_a, only_in_b=only_b,
                 same_samples=None if units_a is None or units_b is None
                 else not (only_a or only_b),

@@ -32,6 +32,7 @@ from ovr_eval.presets import get_preset
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.quiet import engine_output
 from ovr_eval.recording import RecordSink
+from ovr_eval.records import Record, RunResults, TaskResult
 from ovr_eval.runs import RunDir, write_json_atomic
 from ovr_eval.tasks import Task, resolve, score_records
 from ovr_eval.types import BadRow, Completion, Interrupted, Sample, SamplingConfig, UserError
@@ -120,34 +121,32 @@ def load_samples(task: Task, split: str, data_dir: Path | None, limit: int | Non
     return samples, skipped
 
 
-def check_failures(records: list[dict[str, Any]]) -> dict[str, int]:
+def check_failures(records: list[Record]) -> dict[str, int]:
     """Responses graded wrong because their check did not finish, by reason ("timeout": 3)."""
     counts: dict[str, int] = {}
     for record in records:
-        for error in record.get("errors") or []:
+        for error in record.errors:
             if is_check_failure(error):
                 counts[error] = counts.get(error, 0) + 1
     return counts
 
 
 def make_record(sample: Sample, split: str, completion: Completion, timeout_s: float
-                ) -> dict[str, Any]:
+                ) -> Record:
     """One line of samples/<task>.jsonl: the prompt, every response and its verdict."""
     multiple_choice = sample.answer_type == "multiple_choice"
     verdicts = grade_many([(r, sample.answer, sample.choices, multiple_choice)
                            for r in completion.responses], timeout_s=timeout_s)
-    return {
-        "id": sample.id, "task": sample.task, "split": split, "question": sample.question,
-        "images": [str(i) for i in sample.images if isinstance(i, (str, Path))],
-        "gold": sample.answer, "choices": sample.choices, "answer_type": sample.answer_type,
-        "metadata": sample.metadata, "prompt": completion.prompt,
-        "responses": completion.responses,
-        "extracted": [v.extracted for v in verdicts], "correct": [v.correct for v in verdicts],
-        "methods": [v.method for v in verdicts], "errors": [v.error for v in verdicts],
-        "prompt_tokens": completion.prompt_tokens,
-        "completion_tokens": completion.completion_tokens,
-        "finish_reasons": completion.finish_reasons,
-    }
+    return Record(
+        id=sample.id, task=sample.task, split=split, question=sample.question,
+        images=[str(i) for i in sample.images if isinstance(i, (str, Path))],
+        gold=sample.answer, choices=sample.choices, answer_type=sample.answer_type,
+        metadata=sample.metadata, prompt=completion.prompt, responses=completion.responses,
+        extracted=[v.extracted for v in verdicts], correct=[v.correct for v in verdicts],
+        methods=[v.method for v in verdicts], errors=[v.error for v in verdicts],
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        finish_reasons=completion.finish_reasons)
 
 
 class EngineColumn(ProgressColumn):
@@ -271,7 +270,7 @@ class Evaluation:
                                for s in samples), default=1)
         return loaded
 
-    def run(self, replicas: Callable[[], None] | None = None) -> dict[str, Any]:
+    def run(self, replicas: Callable[[], None] | None = None) -> RunResults:
         """Evaluate every task (resuming what is saved) and write results.json.
 
         ``replicas``: runs data-parallel workers over the locked folder before the rest."""
@@ -279,7 +278,7 @@ class Evaluation:
         loaded = self.load()
         if o.shard is not None:  # a data-parallel worker: its coordinator holds the lock
             self._run_tasks(loaded)
-            return {"model": o.model, "tasks": {}}
+            return RunResults(model=o.model)
         self.weights = weights_fingerprint(o.model, o.engine_options.get("revision"), o.engine)
         with self.run_dir.lock():
             if self.run_dir.start(self.config()):
@@ -288,41 +287,40 @@ class Evaluation:
             if o.judge is not None:  # after the engine is closed: a local judge needs the memory
                 from ovr_eval.judge import judge_run
 
-                ids = {t.name: {str(r["id"]) for r in self.run_dir.records(t.name)}
+                ids = {t.name: {r.id for r in self.run_dir.records(t.name)}
                        for t in self.tasks}  # like the rule scores: every saved record
-                results = judge_run(self.run_dir, self.tasks, ids, results, o.judge,
-                                    self.console)
-            summary = {"model": o.model, "tasks": {**self._other_tasks(results), **results}}
-            write_json_atomic(self.run_dir.results_path, summary)
+                judge_run(self.run_dir, self.tasks, ids, results, o.judge, self.console)
+            summary = RunResults(model=o.model, tasks={**self._other_tasks(results), **results})
+            self.run_dir.write_results(summary)
             write_json_atomic(self.run_dir.path / "behaviours.json", behaviours_for_run(o.out))
         return summary
 
-    def _other_tasks(self, results: dict[str, Any]) -> dict[str, Any]:
+    def _other_tasks(self, results: dict[str, TaskResult]) -> dict[str, TaskResult]:
         """Scores of the run's tasks that this command did not name: kept from results.json
         when up to date, else re-made from their records (a run interrupted in them)."""
-        previous: dict[str, Any] = {}
+        previous: dict[str, TaskResult] = {}
+        with suppress(UserError):  # unreadable: re-made below
+            previous = (self.run_dir.read_results() or RunResults(model="")).tasks
         path = self.run_dir.results_path
-        with suppress(OSError, ValueError, AttributeError):  # unreadable: re-made below
-            previous = json.loads(path.read_text()).get("tasks", {})
         written = path.stat().st_mtime_ns if path.is_file() else -1
         others = {}
-        for records_path in sorted(self.run_dir.samples_dir.glob("*.jsonl")):
-            name = records_path.stem
+        for name in self.run_dir.saved_tasks():
             if name in results:
                 continue
-            if name in previous and records_path.stat().st_mtime_ns <= written:
+            if name in previous and self.run_dir.samples_path(name).stat().st_mtime_ns <= written:
                 others[name] = previous[name]
                 continue
             records = self.run_dir.records(name)
             if records:
-                old = previous.get(name) or {}
-                others[name] = {"split": old.get("split", records[0].get("split")),
-                                **score_records(name, records, self.options.task_dirs),
-                                "skipped": old.get("skipped", {"count": 0, "rows": []})}
+                old = previous.get(name)
+                others[name] = TaskResult.from_scores(
+                    old.split if old else records[0].split,
+                    score_records(name, records, self.options.task_dirs),
+                    skipped=old.skipped if old else {"count": 0, "rows": []})
         return others
 
     def _run_tasks(self, loaded: dict[str, tuple[list[Sample], list[dict[str, str]]]],
-                   replicas: Callable[[], None] | None = None) -> dict[str, Any]:
+                   replicas: Callable[[], None] | None = None) -> dict[str, TaskResult]:
         try:
             if replicas is not None:
                 replicas()
@@ -339,7 +337,7 @@ class Evaluation:
         """What an interrupted run has saved, and how to resume it."""
         def saved(name: str, samples: list[Sample]) -> int:
             ids = {s.id for s in samples}
-            return sum(1 for r in self.run_dir.records(name) if r["id"] in ids)
+            return sum(1 for r in self.run_dir.records(name) if r.id in ids)
 
         counts = ", ".join(f"{name} {saved(name, samples)}/{len(samples)}"
                            for name, (samples, _) in loaded.items())
@@ -347,14 +345,14 @@ class Evaluation:
                 "(results.json not updated); re-run the same command to resume")
 
     def _run_task(self, task: Task, samples: list[Sample], skipped: list[dict[str, str]]
-                  ) -> dict[str, Any]:
+                  ) -> TaskResult:
         o = self.options
         split = self.split_of(task)
         if skipped:
             self.console.print(f"[yellow]{task.name}: skipped {len(skipped)} unusable row(s), "
                                f"e.g. {skipped[0]['id']}: {skipped[0]['reason']}")
         records = self.run_dir.records(task.name)
-        done = {r["id"] for r in records}
+        done = {r.id for r in records}
         index, count = o.shard or (0, 1)
         todo = [s for i, s in enumerate(samples) if i % count == index and s.id not in done]
         if todo:
@@ -362,13 +360,13 @@ class Evaluation:
                                                len(samples))
             records = self.run_dir.records(task.name)
         wanted = {s.id for s in samples}
-        extra = sum(1 for r in records if r["id"] not in wanted)
+        extra = sum(1 for r in records if r.id not in wanted)
         if extra and o.shard is None:
             self.console.print(f"{task.name}: results cover all {len(records)} saved samples, "
                                f"{extra} more than this command selects (the run folder grows)")
-        return {"split": split, **task.score(records),
-                "skipped": {"count": len(skipped), "rows": skipped[:200]},
-                "check_failures": check_failures(records)}
+        return TaskResult.from_scores(
+            split, task.score(records), skipped={"count": len(skipped), "rows": skipped[:200]},
+            check_failures=check_failures(records))
 
     def _generate(self, task: Task, split: str, todo: list[Sample], done: int, total: int
                   ) -> list[dict[str, str]]:

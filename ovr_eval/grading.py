@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from ovr_eval.records import Record
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample, UserError
 from ovr_eval.verify import DEFAULT_TIMEOUT_S, GradeItem, grade_many, is_check_failure
@@ -137,21 +138,21 @@ def _grade_item(item: dict[str, Any]) -> GradeItem:
                      str(prediction) if _is_text(prediction) else None)
 
 
-def _record(item: dict[str, Any], number: int, task: Task, split: str) -> dict[str, Any]:
-    """A graded line in the shape of an ``ovr eval`` record (one response)."""
+def _record(item: dict[str, Any], number: int, task: Task, split: str) -> Record:
+    """A graded line as an ``ovr eval`` record (one response)."""
     multiple_choice = item.get("multiple_choice")
     if multiple_choice is None:
         multiple_choice = bool(item.get("choices"))
-    return {
-        "id": str(item.get("id", number)), "task": task.name, "split": split,
-        "question": str(item.get("question") or ""), "gold": str(item.get("answer") or ""),
-        "choices": item.get("choices"),
-        "answer_type": "multiple_choice" if multiple_choice else "free_form",
-        "metadata": dict(item.get("metadata") or {}),
-        "responses": [str(item.get("response") or item.get("prediction") or "")],
-        "extracted": [item["extracted"]], "correct": [bool(item["correct"])],
-        "methods": [item["method"]], "errors": [item["error"]],
-    }
+    choices = item.get("choices")
+    return Record(
+        id=str(item.get("id", number)), task=task.name, split=split,
+        question=str(item.get("question") or ""), gold=str(item.get("answer") or ""),
+        choices=[str(c) for c in choices] if choices is not None else None,
+        answer_type="multiple_choice" if multiple_choice else "free_form",
+        metadata=dict(item.get("metadata") or {}),
+        responses=[str(item.get("response") or item.get("prediction") or "")],
+        extracted=[item["extracted"]], correct=[bool(item["correct"])],
+        methods=[item["method"]], errors=[item["error"]])
 
 
 def check_paths(sources: list[Path], output: Path | None) -> list[tuple[Path, Path]]:
@@ -187,7 +188,7 @@ def grade_file(source: Path, output: Path, workers: int = 2,
     samples = _task_samples(task, split, data_dir, console) if task else {}
     result = FileGrade(source, output)
     graded: list[dict[str, Any]] = []
-    records: list[dict[str, Any]] = []
+    records: list[Record] = []
     cache: dict = {}
     lines = list(_lines(source))
     with Progress(console=console) as bar:
@@ -218,7 +219,7 @@ def grade_file(source: Path, output: Path, workers: int = 2,
     if task is not None and records:
         official = task.official(records)
         for item, record in zip(graded, official, strict=True):
-            item["task_correct"] = bool(record["correct"][0])
+            item["task_correct"] = record.correct[0]
         result.scores = task.score(records)
     _write_atomic(output, graded)
     return result

@@ -31,7 +31,8 @@ from typing import Any
 from rich.console import Console
 
 from ovr_eval.engines.base import Engine
-from ovr_eval.runs import read_jsonl, write_json_atomic
+from ovr_eval.records import RunResults
+from ovr_eval.runs import read_jsonl
 from ovr_eval.types import Completion, Request, Sample, SamplingConfig, UserError
 
 FORMATS = ("lm-eval", "vlmevalkit")
@@ -278,7 +279,7 @@ class ReplayEngine(Engine):
 def import_run(kind: str, files: Sequence[Path], task_name: str, out: Path,
                split: str | None = None, data_dir: Path | None = None,
                model: str | None = None, judge: Any = None, task_dirs: Sequence[Path] = (),
-               console: Console | None = None) -> dict[str, Any]:
+               console: Console | None = None) -> RunResults:
     """Read another harness's files, match them to the task's samples and write a run folder
     (records graded by the task's rules, results.json, optional judged scores)."""
     from ovr_eval.evaluate import EvalOptions, Evaluation, load_samples
@@ -317,6 +318,6 @@ def import_run(kind: str, files: Sequence[Path], task_name: str, out: Path,
                 "duplicates": matching.duplicates, "unmatched": len(matching.unmatched),
                 "unmatched_rows": matching.unmatched[:200],
                 "samples_without_row": len(samples) - len(matching.rows)}
-    summary["tasks"][task.name]["imported"] = imported
-    write_json_atomic(evaluation.run_dir.results_path, summary)
+    summary.tasks[task.name].imported = imported
+    evaluation.run_dir.write_results(summary)
     return summary

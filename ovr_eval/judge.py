@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ovr_eval.judge_protocols import Protocol, UnreadableReply, protocol_for
-from ovr_eval.runs import RecordWriter, cut_torn_tail, read_jsonl
+from ovr_eval.records import Record, RecordJudgement, TaskResult
+from ovr_eval.runs import RecordWriter, RunDir, cut_torn_tail, read_jsonl
 from ovr_eval.types import Request, SamplingConfig, UserError
 
 JudgeMode = Literal["fallback", "all"]
@@ -246,18 +246,14 @@ def _progress(console: Console) -> Progress:
 # ---------------------------------------------------------------- judging records
 
 
-def rules_found_no_answer(record: dict[str, Any], index: int) -> bool:
+def rules_found_no_answer(record: Record, index: int) -> bool:
     """Whether the rule verifier could not read a usable answer from response ``index``."""
-    extracted = _at(record.get("extracted"), index)
-    return extracted is None or _at(record.get("errors"), index) is not None
+    error = record.errors[index] if index < len(record.errors) else None
+    return record.extraction(index) is None or error is not None
 
 
-def _at(values: Any, index: int) -> Any:
-    return values[index] if isinstance(values, list) and index < len(values) else None
-
-
-def judge_records(records: list[dict[str, Any]], protocol: Protocol, judge: Judge,
-                  label: str = "judging") -> list[dict[str, Any]]:
+def judge_records(records: list[Record], protocol: Protocol, judge: Judge,
+                  label: str = "judging") -> list[Record]:
     """Copies of the records with a ``judge`` entry: per response the judged extraction,
     verdict, method and error (the rule fields are kept as they are)."""
     mode = judge.options.mode
@@ -265,11 +261,10 @@ def judge_records(records: list[dict[str, Any]], protocol: Protocol, judge: Judg
     extract_at: list[tuple[int, int]] = []
     extract_q: list[Question] = []
     for r, record in enumerate(records):
-        for k, response in enumerate(record.get("responses") or []):
-            response = str(response or "")
+        for k, response in enumerate(record.responses):
             if mode == "fallback" and not rules_found_no_answer(record, k):
-                slots[r, k] = {"extracted": _at(record.get("extracted"), k),
-                               "correct": bool(_at(record.get("correct"), k)),
+                slots[r, k] = {"extracted": record.extraction(k),
+                               "correct": k < len(record.correct) and record.correct[k],
                                "method": "rules", "error": None}
                 continue
             shortcut = protocol.shortcut(record, response)
@@ -293,7 +288,7 @@ def judge_records(records: list[dict[str, Any]], protocol: Protocol, judge: Judg
             continue
         decided = protocol.verdict(records[r], slot["extracted"])
         if decided is None:
-            response = str(records[r]["responses"][k] or "")
+            response = records[r].response(k)
             match_at.append((r, k))
             match_q.append(Question(protocol.match_prompt(records[r], slot["extracted"]),
                                     response, protocol.parse_match))
@@ -306,65 +301,53 @@ def judge_records(records: list[dict[str, Any]], protocol: Protocol, judge: Judg
         slot["method"] += "+match"
     out = []
     for r, record in enumerate(records):
-        count = len(record.get("responses") or [])
-        per = [slots[r, k] for k in range(count)]
-        out.append({**record, "judge": {
-            "model": judge.options.model, "mode": mode, "protocol": protocol.name,
-            "extracted": [s["extracted"] for s in per], "correct": [s["correct"] for s in per],
-            "methods": [s["method"] for s in per], "errors": [s["error"] for s in per]}})
+        per = [slots[r, k] for k in range(len(record.responses))]
+        out.append(replace(record, judge=RecordJudgement(
+            model=judge.options.model, mode=mode, protocol=protocol.name,
+            extracted=[s["extracted"] for s in per], correct=[s["correct"] for s in per],
+            methods=[s["method"] for s in per], errors=[s["error"] for s in per])))
     return out
 
 
-def judged_view(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def judged_view(records: list[Record]) -> list[Record]:
     """Records whose ``correct`` / ``extracted`` are the judge's (for a task's ``score``)."""
-    return [{**r, "correct": r["judge"]["correct"], "extracted": r["judge"]["extracted"]}
-            for r in records if isinstance(r.get("judge"), dict)]
+    return [replace(r, correct=r.judge.correct, extracted=r.judge.extracted)
+            for r in records if r.judge is not None]
 
 
-def agreement(records: list[dict[str, Any]]) -> dict[str, Any]:
+def agreement(records: list[Record]) -> dict[str, Any]:
     """How often the rule verdict and the judged verdict agree: per response and per sample."""
     responses = agree = samples_disagreeing = failures = 0
     disagreeing: list[str] = []
     for record in records:
-        judged = record.get("judge") or {}
-        pairs = list(zip(record.get("correct") or [], judged.get("correct") or [], strict=False))
+        judged = record.judge
+        pairs = list(zip(record.correct, judged.correct if judged else [], strict=False))
         same = sum(bool(a) == bool(b) for a, b in pairs)
         responses += len(pairs)
         agree += same
-        failures += sum(e is not None for e in judged.get("errors") or [])
+        failures += sum(e is not None for e in judged.errors) if judged else 0
         if same < len(pairs):
             samples_disagreeing += 1
             if len(disagreeing) < 200:
-                disagreeing.append(str(record.get("id")))
+                disagreeing.append(record.id)
     return {"responses": responses, "agree": agree,
             "rate": agree / responses if responses else None,
             "samples_disagreeing": samples_disagreeing, "disagreeing_ids": disagreeing,
             "failures": failures}
 
 
-def write_jsonl_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Replace a JSONL file so that readers (and a crash) see the old file or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def judge_task_records(path: Path, records: list[dict[str, Any]], task_name: str, judge: Judge
-                       ) -> list[dict[str, Any]]:
+def judge_task_records(run_dir: RunDir, records: list[Record], task_name: str, judge: Judge
+                       ) -> list[Record]:
     """Judge a task's records and rewrite its record file atomically with the judge entries."""
     protocol = protocol_for(task_name)
     if protocol is None:
         return records
     judged = judge_records(records, protocol, judge, task_name)
-    write_jsonl_atomic(path, judged)
+    run_dir.rewrite_records(task_name, judged)
     return judged
 
 
-def judge_summary(task: Any, records: list[dict[str, Any]], judge: Judge) -> dict[str, Any]:
+def judge_summary(task: Any, records: list[Record], judge: Judge) -> dict[str, Any]:
     """The ``judge`` entry of a task in results.json: settings, the judged scores (same shape
     as the task's own), agreement with the rules and the count of judge failures."""
     protocol = protocol_for(task.name)
@@ -375,11 +358,11 @@ def judge_summary(task: Any, records: list[dict[str, Any]], judge: Judge) -> dic
             "failures": agreed["failures"]}
 
 
-def judge_run(run_dir: Any, tasks: Sequence[Any], sample_ids: dict[str, set[str]],
-              results: dict[str, dict[str, Any]], options: JudgeOptions,
-              console: Console | None = None) -> dict[str, dict[str, Any]]:
-    """Judge every task of a run folder that has an official judge protocol; adds a ``judge``
-    entry to each such task's results. Tasks without one are left as they are."""
+def judge_run(run_dir: RunDir, tasks: Sequence[Any], sample_ids: dict[str, set[str]],
+              results: dict[str, TaskResult], options: JudgeOptions,
+              console: Console | None = None) -> None:
+    """Judge every task of a run folder that has an official judge protocol; sets the
+    ``judge`` entry of each such task's result. Tasks without one are left as they are."""
     console = console or Console()
     judged_tasks = [t for t in tasks if protocol_for(t.name) is not None and t.name in results]
     skipped = [t.name for t in tasks if protocol_for(t.name) is None]
@@ -387,27 +370,25 @@ def judge_run(run_dir: Any, tasks: Sequence[Any], sample_ids: dict[str, set[str]
         console.print(f"[dim]judge: {', '.join(skipped)} have rule-based official metrics; "
                       "not judged")
     if not judged_tasks:
-        return results
-    judge = Judge(options, JudgeCache(Path(run_dir.path) / "judge" / "cache.jsonl"), console)
+        return
+    judge = Judge(options, JudgeCache(run_dir.path / "judge" / "cache.jsonl"), console)
     try:
         for task in judged_tasks:
             judge.stats = JudgeStats()
             records = run_dir.records(task.name)
-            judged = judge_task_records(run_dir.samples_path(task.name), records, task.name,
-                                        judge)
-            wanted = [r for r in judged if str(r["id"]) in sample_ids[task.name]]
+            judged = judge_task_records(run_dir, records, task.name, judge)
+            wanted = [r for r in judged if r.id in sample_ids[task.name]]
             summary = judge_summary(task, wanted, judge)
             summary["requests"] = asdict(judge.stats)
-            results[task.name]["judge"] = summary
+            results[task.name].judge = summary
             rate = summary["agreement"]["rate"]
             console.print(
-                f"judge {task.name}: rules {_pct(results[task.name].get('score'))}, judged "
+                f"judge {task.name}: rules {_pct(results[task.name].score)}, judged "
                 f"{_pct(summary['scores'].get('score'))}; agreement "
                 f"{'-' if rate is None else f'{100 * rate:.1f}%'}; "
                 f"{summary['failures']} judge failure(s)")
     finally:
         judge.close()
-    return results
 
 
 def _pct(value: float | None) -> str:

@@ -16,16 +16,10 @@ from typing import Any
 
 from rich.console import Console
 
-from ovr_eval.judge import (
-    Judge,
-    JudgeCache,
-    JudgeOptions,
-    agreement,
-    judge_records,
-    write_jsonl_atomic,
-)
+from ovr_eval.judge import Judge, JudgeCache, JudgeOptions, agreement, judge_records
 from ovr_eval.judge_protocols import PROTOCOLS, protocol_for
-from ovr_eval.runs import read_jsonl
+from ovr_eval.records import Record
+from ovr_eval.runs import read_jsonl, write_jsonl_atomic
 from ovr_eval.types import UserError
 
 META_KEYS = ("question_type", "answer_type", "precision", "unit", "question_for_eval")
@@ -39,17 +33,19 @@ def check_grade_task(task: str | None) -> None:
                         f"a judge ({', '.join(PROTOCOLS)}); {given}")
 
 
-def as_record(line: dict[str, Any], number: int) -> dict[str, Any]:
-    """A graded line in the shape of a run record (one response)."""
+def as_record(line: dict[str, Any], number: int) -> Record:
+    """A graded line as a run record (one response)."""
     meta = dict(line.get("metadata") or {})
     meta.update({k: line[k] for k in META_KEYS if k in line})
     if line.get("choices") and "question_type" not in meta:
         meta["question_type"] = "multi_choice"
-    return {"id": str(line.get("id", number)), "question": str(line.get("question") or ""),
-            "gold": str(line.get("answer", "")), "choices": line.get("choices"),
-            "metadata": meta, "responses": [str(line.get("response", ""))],
-            "extracted": [line.get("extracted")], "correct": [bool(line.get("correct"))],
-            "errors": [line.get("error")]}
+    choices = line.get("choices")
+    return Record(id=str(line.get("id", number)), question=str(line.get("question") or ""),
+                  gold=str(line.get("answer", "")),
+                  choices=[str(c) for c in choices] if choices is not None else None,
+                  metadata=meta, responses=[str(line.get("response", ""))],
+                  extracted=[line.get("extracted")], correct=[bool(line.get("correct"))],
+                  errors=[line.get("error")])
 
 
 def judge_graded_file(path: Path, task: str, options: JudgeOptions,
@@ -68,12 +64,13 @@ def judge_graded_file(path: Path, task: str, options: JudgeOptions,
     finally:
         judge.close()
     for line, record in zip(lines, records, strict=True):
-        judged = record["judge"]
-        line.update(judge_extracted=judged["extracted"][0], judge_correct=judged["correct"][0],
-                    judge_method=judged["methods"][0], judge_error=judged["errors"][0])
+        judged = record.judge
+        assert judged is not None  # judge_records judges every record
+        line.update(judge_extracted=judged.extracted[0], judge_correct=judged.correct[0],
+                    judge_method=judged.methods[0], judge_error=judged.errors[0])
     write_jsonl_atomic(path, lines)
-    summary = {**agreement(records), "judge_correct": sum(r["judge"]["correct"][0]
-                                                          for r in records)}
+    summary = {**agreement(records),
+               "judge_correct": sum(r.judge.correct[0] for r in records if r.judge)}
     rate = summary["rate"]
     console.print(f"judged {len(records)} line(s) with {options.model}: "
                   f"{summary['judge_correct']} correct by the {task} protocol; rules and judge "

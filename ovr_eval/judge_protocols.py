@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
+from ovr_eval.records import Record
 from ovr_eval.verify.extract import strip_thinking
 
 LETTERS = "ABCDEFGHIJ"
@@ -71,11 +71,11 @@ class Protocol:
     name = ""
     source = ""
 
-    def shortcut(self, record: dict[str, Any], response: str) -> Extraction | None:
+    def shortcut(self, record: Record, response: str) -> Extraction | None:
         """An extraction made by an official rule without asking the judge, if one applies."""
         return None
 
-    def extraction_prompt(self, record: dict[str, Any], response: str) -> str:
+    def extraction_prompt(self, record: Record, response: str) -> str:
         raise NotImplementedError
 
     def parse_extraction(self, reply: str) -> str | None:
@@ -84,11 +84,11 @@ class Protocol:
         text = reply.strip()
         return text or None
 
-    def verdict(self, record: dict[str, Any], answer: str | None) -> bool | None:
+    def verdict(self, record: Record, answer: str | None) -> bool | None:
         """Whether ``answer`` is right by the official rule; None: ask ``match_prompt``."""
         raise NotImplementedError
 
-    def match_prompt(self, record: dict[str, Any], answer: str) -> str:
+    def match_prompt(self, record: Record, answer: str) -> str:
         raise NotImplementedError(f"{self.name} decides without a second question")
 
     def parse_match(self, reply: str) -> bool:
@@ -154,12 +154,12 @@ class MathVista(Protocol):
     name = "mathvista"
     source = "lupantech/MathVista evaluation/extract_answer.py + calculate_score.py @ 53d52587"
 
-    def shortcut(self, record: dict[str, Any], response: str) -> Extraction | None:
-        meta = record.get("metadata") or {}
+    def shortcut(self, record: Record, response: str) -> Extraction | None:
+        meta = record.metadata
         text = judge_view(response)
         if text == "":
             return Extraction("", "official rule")
-        if meta.get("question_type") == "multi_choice" and text in (record.get("choices") or []):
+        if meta.get("question_type") == "multi_choice" and text in (record.choices or []):
             return Extraction(text, "official rule")
         try:
             if meta.get("answer_type") == "integer":
@@ -170,19 +170,19 @@ class MathVista(Protocol):
             pass
         return None
 
-    def extraction_prompt(self, record: dict[str, Any], response: str) -> str:
-        return (f"{MATHVISTA_INSTRUCTIONS}\n\n{str(record.get('question', '')).strip()}\n\n"
+    def extraction_prompt(self, record: Record, response: str) -> str:
+        return (f"{MATHVISTA_INSTRUCTIONS}\n\n{record.question.strip()}\n\n"
                 f"Model response: {judge_view(response)}\n\nExtracted answer: ")
 
     def parse_extraction(self, reply: str) -> str | None:
         return re.sub(r"^\s*extracted answer\s*:", "", reply, flags=re.I).strip()
 
-    def verdict(self, record: dict[str, Any], answer: str | None) -> bool:
+    def verdict(self, record: Record, answer: str | None) -> bool:
         """The official normalisation, then string equality with the gold answer. A multiple
         choice extraction that names no option letter goes to the nearest option, so the
         official pipeline can credit a refusal; that is reproduced, not corrected."""
-        meta = record.get("metadata") or {}
-        gold, choices = str(record.get("gold", "")).strip(), record.get("choices") or []
+        meta = record.metadata
+        gold, choices = record.gold.strip(), record.choices or []
         text = (answer or "").strip()
         if meta.get("question_type") == "multi_choice" and choices:
             letter = re.findall(r"\(([a-zA-Z])\)", text)
@@ -285,7 +285,7 @@ class MathVerse(Protocol):
     source = ("ZrrSkywalker/MathVerse evaluation/extract_answer_s1.py + score_answer_s2.py"
               " @ 937b0905")
 
-    def extraction_prompt(self, record: dict[str, Any], response: str) -> str:
+    def extraction_prompt(self, record: Record, response: str) -> str:
         return (f"{MATHVERSE_EXTRACTION}\nModel response: '{judge_view(response)}'\n"
                 "Extracted Answer: ")
 
@@ -293,18 +293,17 @@ class MathVerse(Protocol):
         text = re.sub(r"^\s*extracted answer\s*:", "", reply, flags=re.I).strip()
         return None if text.lower() in ("", "null", "none") else text
 
-    def verdict(self, record: dict[str, Any], answer: str | None) -> bool | None:
+    def verdict(self, record: Record, answer: str | None) -> bool | None:
         if answer is None:
             return False
-        if answer.strip() == str(record.get("gold", "")).strip():
+        if answer.strip() == record.gold.strip():
             return True
         return None
 
-    def match_prompt(self, record: dict[str, Any], answer: str) -> str:
-        meta = record.get("metadata") or {}
-        question = meta.get("question_for_eval") or record.get("question", "")
+    def match_prompt(self, record: Record, answer: str) -> str:
+        question = record.metadata.get("question_for_eval") or record.question
         return (f"{MATHVERSE_MATCH}\n\n[Question]: {question}\n"
-                f"[Standard Answer]: {record.get('gold', '')}\n[Model_answer] : {answer}\n"
+                f"[Standard Answer]: {record.gold}\n[Model_answer] : {answer}\n"
                 "Judgement: ")
 
     def parse_match(self, reply: str) -> bool:
@@ -332,7 +331,7 @@ class LogicVista(Protocol):
     name = "logicvista"
     source = "Yijia-Xiao/LogicVista eval/extract_accuracy.py @ e5795f17"
 
-    def shortcut(self, record: dict[str, Any], response: str) -> Extraction | None:
+    def shortcut(self, record: Record, response: str) -> Extraction | None:
         text = judge_view(response)
         if text == "":
             return Extraction(None, "official rule")
@@ -343,8 +342,8 @@ class LogicVista(Protocol):
                 return Extraction(None, "official rule")
         return None
 
-    def extraction_prompt(self, record: dict[str, Any], response: str) -> str:
-        return (f"{LOGICVISTA_INSTRUCTIONS}\n\nQuestion: {record.get('question', '')}\n\n"
+    def extraction_prompt(self, record: Record, response: str) -> str:
+        return (f"{LOGICVISTA_INSTRUCTIONS}\n\nQuestion: {record.question}\n\n"
                 f"Reply: {judge_view(response)}\n\nChosen letters: ")
 
     def parse_extraction(self, reply: str) -> str | None:
@@ -356,10 +355,10 @@ class LogicVista(Protocol):
             raise UnreadableReply(f"expected option letters or NONE, got {reply.strip()[:80]!r}")
         return ", ".join(sorted({c.upper() for c in joined if c.isalpha()}))
 
-    def verdict(self, record: dict[str, Any], answer: str | None) -> bool:
+    def verdict(self, record: Record, answer: str | None) -> bool:
         if answer is None:
             return False
-        gold = sorted(x.strip().lower() for x in str(record.get("gold", "")).split(","))
+        gold = sorted(x.strip().lower() for x in record.gold.split(","))
         return sorted(x.strip().lower() for x in answer.split(",")) == gold
 
 

@@ -13,22 +13,26 @@ from dataclasses import replace
 from typing import Any
 
 from ovr_eval.judge_protocols import protocol_for
+from ovr_eval.records import Record, TaskResult
 
 
-def judge_entry(task: dict[str, Any] | None) -> dict[str, Any] | None:
+def judge_entry(task: TaskResult | None) -> dict[str, Any] | None:
     """A task result's ``judge`` entry when it holds judged scores."""
-    entry = (task or {}).get("judge")
+    entry = task.judge if task is not None else None
     if isinstance(entry, dict) and isinstance(entry.get("scores"), dict):
         return entry
     return None
 
 
-def judged_task(task: dict[str, Any]) -> dict[str, Any] | None:
-    """The judged scores of a task result, shaped like the task result itself."""
+def judged_task(task: TaskResult | None) -> TaskResult | None:
+    """The judged scores of a task result, as a task result of their own."""
     entry = judge_entry(task)
-    if entry is None:
+    if task is None or entry is None:
         return None
-    return {**entry["scores"], "split": task.get("split")}
+    try:
+        return TaskResult.from_scores(task.split, entry["scores"])
+    except KeyError:  # judged scores without a headline: nothing to show
+        return None
 
 
 def judge_notes(entry: dict[str, Any]) -> list[str]:
@@ -94,8 +98,7 @@ def add_judged_columns(columns: list[Any], rows: list[Any], runs: list[Any], lab
     for column in columns:
         out.append(column)
         task_name = column.task or column.key
-        judged = {label: judged_task(run.tasks.get(task_name) or {})
-                  for label, run in by_label.items()}
+        judged = {label: judged_task(run.tasks.get(task_name)) for label, run in by_label.items()}
         if not any(judged.values()):
             continue
         column.name = f"{column.name} · rules"
@@ -111,7 +114,7 @@ def add_judged_columns(columns: list[Any], rows: list[Any], runs: list[Any], lab
                 if task is None:
                     cell.missing = "not judged"
                 else:
-                    entry = judge_entry(by_label[row.label].tasks[task_name]) or {}
+                    entry = judge_entry(by_label[row.label].tasks.get(task_name)) or {}
                     cell.warnings = [*cell.warnings, *judge_notes(entry)[1:]]
             else:
                 model = reference["models"].get(row.label, {})
@@ -120,26 +123,22 @@ def add_judged_columns(columns: list[Any], rows: list[Any], runs: list[Any], lab
     return out
 
 
-def response_judgement(record: dict[str, Any], index: int) -> dict[str, Any] | None:
+def response_judgement(record: Record, index: int) -> dict[str, Any] | None:
     """The judge's extraction and verdict on response ``index`` of a record, if judged."""
-    entry = record.get("judge")
-    if not isinstance(entry, dict):
+    entry = record.judge
+    if entry is None:
         return None
 
-    def at(key: str) -> Any:
-        values = entry.get(key)
-        return values[index] if isinstance(values, list) and index < len(values) else None
+    def at(values: list[Any]) -> Any:
+        return values[index] if index < len(values) else None
 
-    correct = at("correct")
-    return {"extracted": None if at("extracted") is None else str(at("extracted")),
-            "correct": None if correct is None else bool(correct),
-            "method": at("methods"), "error": at("errors")}
+    return {"extracted": at(entry.extracted), "correct": at(entry.correct),
+            "method": at(entry.methods), "error": at(entry.errors)}
 
 
-def rules_and_judge_disagree(record: dict[str, Any]) -> bool:
+def rules_and_judge_disagree(record: Record) -> bool:
     """Whether any response's rule verdict differs from its judged verdict."""
-    entry = record.get("judge")
-    if not isinstance(entry, dict):
+    if record.judge is None:
         return False
-    pairs = zip(record.get("correct") or [], entry.get("correct") or [], strict=False)
+    pairs = zip(record.correct, record.judge.correct, strict=False)
     return any(bool(a) != bool(b) for a, b in pairs)

@@ -30,6 +30,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ovr_eval.records import Record
+
 Z95 = 1.959964
 Units = Mapping[str, Sequence[float]]  # unit id -> its slot values (one per response)
 
@@ -113,31 +115,32 @@ def summarize(units: Units, weights: Mapping[str, float] | None = None) -> dict[
             "samples_per_item": min(len(s) for s in slots)}
 
 
-def record_slots(record: dict[str, Any]) -> list[float]:
-    """A record's responses as slot values (1.0 correct, 0.0 wrong)."""
-    return [1.0 if c else 0.0 for c in record["correct"]]
+def record_slots(record: Record) -> list[float]:
+    """A record's responses as slot values (1.0 correct, 0.0 wrong); ValueError for a record
+    that holds no verdicts (every record ``ovr eval`` writes has one per response)."""
+    if not record.correct:
+        raise ValueError(f"record {record.id!r} holds no verdicts ('correct')")
+    return [1.0 if c else 0.0 for c in record.correct]
 
 
-def record_units(records: Iterable[dict[str, Any]]) -> dict[str, list[float]]:
+def record_units(records: Iterable[Record]) -> dict[str, list[float]]:
     """One unit per record (its id), the slots being its responses."""
-    return {str(r["id"]): record_slots(r) for r in records}
+    return {r.id: record_slots(r) for r in records}
 
 
-def grouped_summaries(records: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
+def grouped_summaries(records: Sequence[Record], key: str) -> dict[str, Any]:
     """Scores per value of a metadata field; a list value counts the record for each label."""
     groups: dict[str, dict[str, list[float]]] = defaultdict(dict)
     for record in records:
-        labels = record.get("metadata", {}).get(key)
+        labels = record.metadata.get(key)
         if labels is None:
             continue
         for label in labels if isinstance(labels, list) else [labels]:
-            groups[str(label)][str(record["id"])] = record_slots(record)
+            groups[str(label)][record.id] = record_slots(record)
     return {label: summarize(units) for label, units in sorted(groups.items())}
 
 
-def task_scores(
-    records: Iterable[dict[str, Any]], subset_keys: Sequence[str] = ()
-) -> dict[str, Any]:
+def task_scores(records: Iterable[Record], subset_keys: Sequence[str] = ()) -> dict[str, Any]:
     """Accuracy (avg@k) with both errors, pass@k for k = 1, 2, 4, ... k, per-subset scores."""
     records = list(records)
     result = {"metric": "accuracy", **summarize(record_units(records))}
@@ -145,14 +148,14 @@ def task_scores(
     if k_max > 1:
         ks = [k for k in (2**i for i in range(12)) if k <= k_max]
         result["pass@k"] = {
-            str(k): sum(pass_at_k(len(r["correct"]), sum(r["correct"]), k) for r in records)
+            str(k): sum(pass_at_k(len(r.correct), sum(r.correct), k) for r in records)
             / len(records)
             for k in ks
         }
     subsets = {key: groups for key in subset_keys if (groups := grouped_summaries(records, key))}
     result["subsets"] = subsets
-    tokens = [t for r in records for t in r.get("completion_tokens", [])]
-    reasons = [f for r in records for f in r.get("finish_reasons", [])]
+    tokens = [t for r in records for t in r.completion_tokens]
+    reasons = [f for r in records for f in r.finish_reasons]
     result["tokens"] = {
         "mean_completion_tokens": sum(tokens) / len(tokens) if tokens else 0.0,
         "truncated_fraction": reasons.count("length") / len(reasons) if reasons else 0.0,

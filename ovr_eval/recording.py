@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ovr_eval.records import Record
 from ovr_eval.runs import RecordWriter
 
 _STOP = object()
@@ -17,7 +18,7 @@ class RecordSink:
     thread. The verifier's symbolic checks run in their own worker processes, so grading
     overlaps generation. ``close`` waits for everything queued and re-raises any error."""
 
-    def __init__(self, writer: RecordWriter, make: Callable[..., dict[str, Any]]):
+    def __init__(self, writer: RecordWriter, make: Callable[..., Record]):
         self.writer, self.make = writer, make
         self.items: queue.Queue = queue.Queue()
         self.error: BaseException | None = None

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ovr_eval.records import TaskResult
 from ovr_eval.types import PathLike, UserError
 
 REFERENCE_FILE = "reported.yaml"
@@ -76,26 +77,27 @@ def columns_of(reference: dict[str, Any], task: str) -> list[tuple[str, dict[str
             if bench.get("task", key) == task]
 
 
-def column_part(task: dict[str, Any], bench: dict[str, Any]) -> tuple[dict[str, Any] | None,
-                                                                        str | None]:
-    """The part of a task's results that a column reports (``part:`` a key of the results,
-    ``subset:`` a per-subset score; default the headline), or None and why it is missing."""
+def column_part(task: TaskResult, bench: dict[str, Any]) -> tuple[dict[str, Any] | None,
+                                                                  str | None]:
+    """The summary (``ovr_eval.metrics.summarize``'s keys) of the part of a task's results that
+    a column reports (``part:`` a key of the results, ``subset:`` a per-subset score; default
+    the headline), or None and why it is missing."""
     if bench.get("part"):
-        found = task.get(bench["part"])
-        return (found, None) if isinstance(found, dict) else (
+        found = task.part(bench["part"])
+        return (found, None) if found is not None else (
             None, f"the run has no {bench['part']!r} score")
     subset = bench.get("subset")
     if subset:
-        found = task.get("subsets", {}).get(subset["key"], {}).get(subset["value"])
+        found = (task.subsets or {}).get(subset["key"], {}).get(subset["value"])
         return (found, None) if found is not None else (
             None, f"the run has no {subset['key']}={subset['value']!r} item")
-    return task, None
+    return task.headline(), None
 
 
-def comparability(task: dict[str, Any], bench: dict[str, Any]) -> list[str]:
+def comparability(task: TaskResult, bench: dict[str, Any]) -> list[str]:
     """Why a run's result cannot be set against a column (another split or unit); [] if it can."""
     reasons = []
-    split, ref_split = task.get("split"), bench.get("split")
+    split, ref_split = task.split, bench.get("split")
     if split and ref_split and ref_split != "unknown" and split != ref_split:
         reasons.append(f"the run used split {split!r}; the reported score is on {ref_split!r}")
     if bench.get("unit", "percent") != "percent":

@@ -30,6 +30,7 @@ from ovr_eval.judge_views import (
     response_judgement,
     rules_and_judge_disagree,
 )
+from ovr_eval.records import Record, TaskResult
 from ovr_eval.reference import column_part, comparability, load_reference, resolve_model
 from ovr_eval.runs import RunDir, SavedRun, load_run, read_jsonl
 from ovr_eval.types import PathLike, UserError
@@ -179,7 +180,7 @@ class Report:
 
 
 def read_records(run: SavedRun, label: str, task: str, warnings: list[str]
-                 ) -> list[dict[str, Any]] | None:
+                 ) -> list[Record] | None:
     """A task's sample records (first per id, as ``ovr eval`` counts them); None if unsaved."""
     run_dir = RunDir(run.path)
     path = run_dir.samples_path(task)
@@ -264,14 +265,14 @@ def build_columns(runs: list[SavedRun], reference: dict[str, Any]) -> list[Colum
                       for t in tasks if t not in covered]
 
 
-def run_cell(task: dict[str, Any] | None, column: Column, bench: dict[str, Any]) -> Cell:
+def run_cell(task: TaskResult | None, column: Column, bench: dict[str, Any]) -> Cell:
     """A run's score for a column: the part of its results the column reports (a subset such as
     MathVerse's Vision Only, or WeMath's loose score), else its headline."""
     if task is None:
         return Cell(missing="not run")
     part, missing = column_part(task, bench)
     if part is None:
-        return Cell(missing=f"not comparable: {missing}", n=task.get("n"))
+        return Cell(missing=f"not comparable: {missing}", n=task.n)
     warnings = comparability(task, bench) if column.known else [
         "the reported table has no such benchmark"]
     if part.get("score") is None:
@@ -331,14 +332,14 @@ def build_rows(runs: list[SavedRun], labels: list[str], columns: list[Column],
     return rows
 
 
-def check_sample_sets(records: list[dict[str, list[dict[str, Any]] | None]], labels: list[str],
+def check_sample_sets(records: list[dict[str, list[Record] | None]], labels: list[str],
                       rows: list[Row]) -> list[str]:
     """Warn (page and cells) where runs scored different samples of the same task."""
     warnings = []
     tasks = dict.fromkeys(t for by_task in records for t in by_task)
     for task in tasks:
-        ids = {i: {str(r["id"]) for r in by_task[task]} for i, by_task in enumerate(records)
-               if by_task.get(task) is not None}
+        ids = {i: {r.id for r in found} for i, by_task in enumerate(records)
+               if (found := by_task.get(task)) is not None}
         if len(ids) < 2 or len({frozenset(s) for s in ids.values()}) == 1:
             continue
         shared = set.intersection(*ids.values())
@@ -405,14 +406,8 @@ class ImageStore:
         return self._keys[path]
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _at(values: Any, i: int) -> Any:
-    return values[i] if isinstance(values, list) and i < len(values) else None
+def _at(values: list[Any], i: int) -> Any:
+    return values[i] if i < len(values) else None
 
 
 def clip(text: str) -> tuple[str, int]:
@@ -424,53 +419,47 @@ def clip(text: str) -> tuple[str, int]:
             f"{text[-RESPONSE_TAIL:]}", cut)
 
 
-def sample_verdict(correct: Any) -> SampleVerdict:
-    if not isinstance(correct, list) or not correct:
+def sample_verdict(correct: list[bool]) -> SampleVerdict:
+    if not correct:
         return "unknown"
     right = sum(bool(c) for c in correct)
     return "correct" if right == len(correct) else "incorrect" if right == 0 else "mixed"
 
 
-def sample_view(record: dict[str, Any], run_index: int, run: SavedRun, task: str,
+def sample_view(record: Record, run_index: int, run: SavedRun, task: str,
                 images: ImageStore) -> SampleView:
     """A record (any age of the format: absent fields are shown as absent) for the browser."""
-    metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
-    subset_keys = run.tasks.get(task, {}).get("subsets") or {}
-    texts = record.get("responses") if isinstance(record.get("responses"), list) else []
+    result = run.tasks.get(task)
+    subset_keys = (result.subsets if result is not None else None) or {}
     responses = []
-    for i, raw in enumerate(texts[:MAX_RESPONSES]):
-        text, cut = clip(_text(raw) or "")
-        correct, tokens = _at(record.get("correct"), i), _at(record.get("completion_tokens"), i)
+    for i, raw in enumerate(record.responses[:MAX_RESPONSES]):
+        text, cut = clip(raw)
+        tokens = _at(record.completion_tokens, i)
         responses.append(ResponseView(
-            text=text, extracted=_text(_at(record.get("extracted"), i)),
-            correct=None if correct is None else bool(correct),
-            finish=_text(_at(record.get("finish_reasons"), i)),
-            tokens=tokens if isinstance(tokens, int) else None, chars_left_out=cut,
+            text=text, extracted=_at(record.extracted, i), correct=_at(record.correct, i),
+            finish=_at(record.finish_reasons, i), tokens=tokens, chars_left_out=cut,
             judge=response_judgement(record, i)))
-    refs = record.get("images") if isinstance(record.get("images"), list) else []
-    keys = [(str(ref), images.add(str(ref), run.path)) for ref in refs]
-    choices = record.get("choices")
+    keys = [(ref, images.add(ref, run.path)) for ref in record.images]
+    metadata = record.metadata
     return SampleView(
-        run=run_index, task=task, id=str(record["id"]),
+        run=run_index, task=task, id=record.id,
         subsets=[f"{k}={metadata[k]}" for k in subset_keys if metadata.get(k) is not None],
-        question=_text(record.get("question")) or "", gold=_text(record.get("gold")),
-        choices=[_text(c) or "" for c in choices] if isinstance(choices, list) else None,
+        question=record.question, gold=record.gold, choices=record.choices,
         images=[k for _, k in keys if k], missing_images=[r for r, k in keys if not k],
-        responses=responses, responses_left_out=max(0, len(texts) - MAX_RESPONSES),
-        verdict=sample_verdict(record.get("correct")), disagree=rules_and_judge_disagree(record))
+        responses=responses, responses_left_out=max(0, len(record.responses) - MAX_RESPONSES),
+        verdict=sample_verdict(record.correct), disagree=rules_and_judge_disagree(record))
 
 
-def pick_records(records: list[dict[str, list[dict[str, Any]] | None]], task: str,
-                 max_samples: int) -> list[list[dict[str, Any]]]:
+def pick_records(records: list[dict[str, list[Record] | None]], task: str,
+                 max_samples: int) -> list[list[Record]]:
     """Up to ``max_samples`` records of a task per run, the same samples across runs first."""
-    order = list(dict.fromkeys(str(r["id"]) for by_task in records
-                               for r in by_task.get(task) or []))
+    order = list(dict.fromkeys(r.id for by_task in records for r in by_task.get(task) or []))
     rank = {i: n for n, i in enumerate(order[:max_samples])}
     picked = []
     for by_task in records:
         mine = by_task.get(task) or []
-        shared = sorted((r for r in mine if str(r["id"]) in rank), key=lambda r: rank[str(r["id"])])
-        rest = [r for r in mine if str(r["id"]) not in rank]
+        shared = sorted((r for r in mine if r.id in rank), key=lambda r: rank[r.id])
+        rest = [r for r in mine if r.id not in rank]
         picked.append(shared + rest[:max_samples - len(shared)])
     return picked
 
@@ -561,7 +550,7 @@ def build_report(paths: list[Path], reference_models: list[str] | None = None,
     columns = add_judged_columns(columns, rows, runs, labels, reference)
     infos = [RunInfo(label=label, path=str(run.path), model=run.model,
                      settings=run_settings(run.config), partial=run.partial,
-                     splits={t: str(v.get("split", "")) for t, v in run.tasks.items()})
+                     splits={t: str(v.split or "") for t, v in run.tasks.items()})
              for run, label in zip(runs, labels, strict=True)]
     return Report(created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                   runs=infos, columns=columns, rows=rows, curves=curves, samples=samples,

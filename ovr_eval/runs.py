@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import record_units
+from ovr_eval.records import NewerSchema, Record, RunResults, TaskResult
 from ovr_eval.types import PathLike, UserError
 
 FSYNC_EVERY_S = 2.0
@@ -95,9 +96,25 @@ def cut_torn_tail(path: Path, chunk: int = 1 << 16) -> None:
         handle.truncate(0)
 
 
+def write_jsonl_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Replace a JSONL file so that readers (and a crash) see the old file or the new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise write_failure(path, exc) from None
+
+
 class RecordWriter:
-    """Appends records as JSON lines, each with one O_APPEND write (so several processes can
-    share a file without interleaving lines); fsynced regularly."""
+    """Appends records (or any JSON objects) as JSON lines, each with one O_APPEND write (so
+    several processes can share a file without interleaving lines); fsynced regularly."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -108,8 +125,9 @@ class RecordWriter:
         self.last_sync = time.monotonic()
         self.written = 0
 
-    def write(self, record: dict[str, Any]) -> None:
-        line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
+    def write(self, record: Record | dict[str, Any]) -> None:
+        row = record.to_json() if isinstance(record, Record) else record
+        line = (json.dumps(row, ensure_ascii=False, default=str) + "\n").encode()
         try:
             written = os.write(self.fd, line)  # in the OS now: survives a kill -9 of the process
             while written < len(line):  # not expected for regular files; never leave half a line
@@ -366,9 +384,17 @@ class RunDir:
                             "); resume it with the same settings or choose another --out")
 
     # -- records -------------------------------------------------------------------------
-    def read_records(self, task: str) -> tuple[list[dict[str, Any]], int]:
+    def saved_tasks(self) -> list[str]:
+        """The tasks with at least one saved line, by name."""
+        if not self.samples_dir.is_dir():
+            return []
+        return sorted(p.stem for p in self.samples_dir.glob("*.jsonl") if p.stat().st_size > 0)
+
+    def read_records(self, task: str) -> tuple[list[Record], int]:
         """The task's saved records (the first per sample id) and the number of unusable
-        lines. Read-only: a line torn by a crash is skipped, not repaired."""
+        lines (not a JSON object, or no id). Read-only: a line torn by a crash is skipped, not
+        repaired. Fields an old record lacks read as their defaults; a record of a newer
+        layout is one clear error."""
         path = self.samples_path(task)
         if not path.is_file():
             return [], 0
@@ -377,17 +403,60 @@ class RunDir:
         for row in rows:
             if "id" not in row:
                 bad += 1
-            elif str(row["id"]) not in seen:
-                seen.add(str(row["id"]))
-                records.append(row)
+                continue
+            try:
+                record = Record.from_json(row)
+            except NewerSchema as error:
+                raise UserError(f"{path}: {error}") from None
+            except ValueError as error:
+                raise UserError(f"{path} has a malformed record: {error}") from None
+            if record.id not in seen:
+                seen.add(record.id)
+                records.append(record)
         return records, bad
 
-    def records(self, task: str) -> list[dict[str, Any]]:
+    def records(self, task: str) -> list[Record]:
         """The task's saved records, the first per sample id."""
         return self.read_records(task)[0]
 
     def writer(self, task: str) -> RecordWriter:
         return RecordWriter(self.samples_path(task))
+
+    def rewrite_records(self, task: str, records: list[Record]) -> None:
+        """Replace the task's record file (atomically) with ``records`` (e.g. judged)."""
+        write_jsonl_atomic(self.samples_path(task), [r.to_json() for r in records])
+
+    # -- results -------------------------------------------------------------------------
+    def read_results(self) -> RunResults | None:
+        """results.json (None when there is none); one clear line when it is unusable."""
+        path = self.results_path
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise UserError(f"{path} is not valid JSON ({error})") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{path} is malformed: expected a JSON object")
+        tasks = data.get("tasks")
+        if not isinstance(tasks, dict):
+            raise UserError(f"{path} is in an older format (no 'tasks' mapping); "
+                            "run the same `ovr eval` command again to rewrite it")
+        for name, task in tasks.items():
+            missing = [k for k in ("score", "stderr", "ci95", "n")
+                       if not isinstance(task, dict) or k not in task]
+            if missing:
+                raise UserError(f"{path}: task {name!r} lacks {', '.join(missing)} (older "
+                                "format); run the same `ovr eval` command again to rewrite it")
+        try:
+            return RunResults.from_json(data)
+        except NewerSchema as error:
+            raise UserError(f"{path}: {error}") from None
+        except (TypeError, ValueError) as error:
+            raise UserError(f"{path} is malformed ({error})") from None
+
+    def write_results(self, results: RunResults) -> None:
+        write_json_atomic(self.results_path, results.to_json())
 
 
 # ---------------------------------------------------------------- a saved run, read
@@ -400,7 +469,7 @@ class SavedRun:
     path: Path
     model: str
     config: dict[str, Any]
-    tasks: dict[str, dict[str, Any]]
+    tasks: dict[str, TaskResult]
     partial: list[str] = field(default_factory=list)  # why the run is unfinished; [] if done
 
     def units(self, task: str) -> dict[str, list[float]] | None:
@@ -437,62 +506,32 @@ def load_run(path: PathLike) -> SavedRun:
     if not path.is_dir():
         raise UserError(f"run folder {path} does not exist")
     run_dir = RunDir(path)
-    config: dict[str, Any] = {}
-    config_path = run_dir.config_path
-    if config_path.is_file():
-        try:
-            config = json.loads(config_path.read_text("utf-8"))
-        except json.JSONDecodeError as error:
-            raise UserError(f"{config_path} is not valid JSON ({error})") from None
-    results_path = run_dir.results_path
-    saved = sorted(p.stem for p in run_dir.samples_dir.glob("*.jsonl")
-                   if p.stat().st_size > 0) if run_dir.samples_dir.is_dir() else []
-    if not results_path.is_file() and not saved:
-        raise UserError(f"{results_path} not found: is {path} a finished `ovr eval` run? "
-                        "It holds no sample records either")
-    results: dict[str, Any] = {"tasks": {}}
-    if results_path.is_file():
-        results = _read_results(results_path)
-    tasks = dict(results["tasks"])
+    config = run_dir.read_config() or {}
+    saved = run_dir.saved_tasks()
+    results = run_dir.read_results()
+    if results is None and not saved:
+        raise UserError(f"{run_dir.results_path} not found: is {path} a finished `ovr eval` "
+                        "run? It holds no sample records either")
+    tasks = dict(results.tasks) if results is not None else {}
     partial = []
-    written = results_path.stat().st_mtime_ns if results_path.is_file() else -1
+    written = run_dir.results_path.stat().st_mtime_ns if results is not None else -1
     for name in saved:
         if name in tasks and run_dir.samples_path(name).stat().st_mtime_ns <= written:
             continue
         scored = _score_saved(run_dir, name, config)
         if scored is not None:
             tasks[name] = scored
-            partial.append(f"{name}: {scored['n']} sample(s) saved, not yet in results.json")
+            partial.append(f"{name}: {scored.n} sample(s) saved, not yet in results.json")
     if not tasks:
         raise UserError(f"{path} holds no usable sample records yet")
     busy = run_dir.in_use()
     if busy:
         partial.append(f"still being written ({busy})")
-    model = results.get("model") or config.get("model") or path.name
+    model = (results.model if results is not None else "") or config.get("model") or path.name
     return SavedRun(path=path, model=str(model), config=config, tasks=tasks, partial=partial)
 
 
-def _read_results(results_path: Path) -> dict[str, Any]:
-    try:
-        results = json.loads(results_path.read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{results_path} is not valid JSON ({error})") from None
-    if not isinstance(results, dict):
-        raise UserError(f"{results_path} is malformed: expected a JSON object")
-    tasks = results.get("tasks")
-    if not isinstance(tasks, dict):
-        raise UserError(f"{results_path} is in an older format (no 'tasks' mapping); "
-                        "run the same `ovr eval` command again to rewrite it")
-    for name, task in tasks.items():
-        missing = [k for k in ("score", "stderr", "ci95", "n")
-                   if not isinstance(task, dict) or k not in task]
-        if missing:
-            raise UserError(f"{results_path}: task {name!r} lacks {', '.join(missing)} "
-                            "(older format); run the same `ovr eval` command again to rewrite it")
-    return results
-
-
-def _score_saved(run_dir: RunDir, name: str, config: dict[str, Any]) -> dict[str, Any] | None:
+def _score_saved(run_dir: RunDir, name: str, config: dict[str, Any]) -> TaskResult | None:
     """A task's scores from its saved records (its plugin's metric when the task is known)."""
     from ovr_eval.tasks import score_records
 
@@ -505,5 +544,5 @@ def _score_saved(run_dir: RunDir, name: str, config: dict[str, Any]) -> dict[str
         raise UserError(f"{run_dir.samples_path(name)} has a malformed record: {error}"
                         ) from None
     splits = config.get("splits")
-    split = (splits.get(name) if isinstance(splits, dict) else None) or records[0].get("split")
-    return {"split": split, **scores, "partial": True}
+    split = (splits.get(name) if isinstance(splits, dict) else None) or records[0].split
+    return TaskResult.from_scores(split, scores, partial=True)

@@ -19,6 +19,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from ovr_eval.records import Record
 from ovr_eval.types import BadRow, Sample, UserError
 
 DATA_DIR_ENV = "OVR_DATA_DIR"
@@ -102,7 +103,7 @@ class Task:
         """Turn one dataset row into a Sample; raise BadRow for a row that cannot be used."""
         raise NotImplementedError
 
-    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def score(self, records: list[Record]) -> dict[str, Any]:
         """The task's metrics from its records. Default: accuracy (avg@k) with its errors,
         pass@k and per-subset scores; override for a benchmark's official metric (keep the
         keys of ``ovr_eval.metrics.summarize`` -- "score", "stderr", "ci95", "n", ... -- for the
@@ -111,12 +112,12 @@ class Task:
 
         return task_scores(self.official(records), self.subset_keys)
 
-    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def official(self, records: list[Record]) -> list[Record]:
         """The records with the benchmark's official verdicts where its rules differ from the
         verifier's (a numeric tolerance, a fallback); default: the records as saved."""
         return records
 
-    def units(self, records: list[dict[str, Any]]) -> dict[str, list[float]]:
+    def units(self, records: list[Record]) -> dict[str, list[float]]:
         """The headline's units (unit id -> slot values, see ``ovr_eval.metrics``): its score
         is their mean, and run-vs-run comparisons pair them. Default: one unit per record."""
         from ovr_eval.metrics import record_units
@@ -321,7 +322,7 @@ def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Task]:
     return _scan(extra_dirs)[0]
 
 
-def score_records(name: str, records: list[dict[str, Any]], extra_dirs: Iterable[Path] = ()
+def score_records(name: str, records: list[Record], extra_dirs: Iterable[Path] = ()
                   ) -> dict[str, Any]:
     """Scores of saved records with the task's own metric (the default accuracy when no
     plugin provides the task)."""

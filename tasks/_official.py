@@ -11,9 +11,11 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ovr_eval.metrics import record_units, summarize
+from ovr_eval.records import Record
 from ovr_eval.verify.normalize import as_number, normalize
 from ovr_tasks._rows import LETTERS, stable_rng
 
@@ -77,47 +79,34 @@ def plain_number(text: str | None) -> float | None:
 
 
 # rule(record, j) -> (verdict, method) for response j, or None: the verifier's verdict stands
-OfficialRule = Callable[[dict[str, Any], int], "tuple[bool, str] | None"]
+OfficialRule = Callable[[Record, int], "tuple[bool, str] | None"]
 
 
-def extracted_at(record: dict[str, Any], j: int) -> str | None:
-    """The verifier's extracted answer of response j (None when absent)."""
-    extracted = record.get("extracted") or []
-    return extracted[j] if j < len(extracted) else None
-
-
-def response_at(record: dict[str, Any], j: int) -> str:
-    """Response j's text ("" when the record keeps none)."""
-    responses = record.get("responses") or []
-    return str(responses[j] or "") if j < len(responses) else ""
-
-
-def official_records(records: Sequence[dict[str, Any]], rule: OfficialRule
-                     ) -> list[dict[str, Any]]:
+def official_records(records: Sequence[Record], rule: OfficialRule) -> list[Record]:
     """Copies of the records whose ``correct`` holds the benchmark's official verdicts and whose
     ``official_method`` says where each came from ("verifier" where ``rule`` returns None). The
     saved records keep the verifier's verdicts; only the task's scores use these copies."""
     out = []
     for record in records:
         correct, methods = [], []
-        for j, verdict in enumerate(record["correct"]):
+        for j, verdict in enumerate(record.correct):
             decided = rule(record, j)
             correct.append(bool(verdict) if decided is None else decided[0])
             methods.append("verifier" if decided is None else decided[1])
-        out.append({**record, "correct": correct, "official_method": methods})
+        out.append(replace(record, correct=correct, official_method=methods))
     return out
 
 
-def method_counts(records: Sequence[dict[str, Any]]) -> dict[str, int]:
+def method_counts(records: Sequence[Record]) -> dict[str, int]:
     """How many responses each official rule decided (from :func:`official_records`)."""
     counts: dict[str, int] = defaultdict(int)
     for record in records:
-        for method in record.get("official_method", ()):
+        for method in record.official_method or ():
             counts[method] += 1
     return dict(sorted(counts.items()))
 
 
-def verifier_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def verifier_summary(records: Sequence[Record]) -> dict[str, Any]:
     """The headline as the verifier alone scores it (the saved records' verdicts)."""
     return summarize(record_units(records))
 
@@ -127,16 +116,15 @@ def verifier_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 _LETTER = re.compile(r"^[A-J]$")
 
 
-def named_option(record: dict[str, Any], j: int) -> str | None:
+def named_option(record: Record, j: int) -> str | None:
     """The option letter the verifier read in response j, or None when it named none."""
-    extracted = extracted_at(record, j)
+    extracted = record.extraction(j)
     return extracted if isinstance(extracted, str) and _LETTER.match(extracted) else None
 
 
-def option_count(record: dict[str, Any]) -> int:
+def option_count(record: Record) -> int:
     """How many options the item offers (its choices; ten when it keeps none)."""
-    choices = record.get("choices")
-    return len(choices) if choices else 10
+    return len(record.choices) if record.choices else 10
 
 
 def seeded_guess(key: str, options: int) -> str:
@@ -145,10 +133,10 @@ def seeded_guess(key: str, options: int) -> str:
     return LETTERS[stable_rng(key).randrange(options)]
 
 
-def guess_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
+def guess_rule(record: Record, j: int) -> tuple[bool, str] | None:
     """MMMU's fallback for a multiple-choice item: when no option is named, a random option
     (seeded per response)."""
-    if not record.get("choices") or named_option(record, j) is not None:
+    if not record.choices or named_option(record, j) is not None:
         return None
-    guess = seeded_guess(f"{record['id']}/{j}", option_count(record))
-    return guess == str(record.get("gold", "")).strip(), "guess"
+    guess = seeded_guess(f"{record.id}/{j}", option_count(record))
+    return guess == record.gold.strip(), "guess"

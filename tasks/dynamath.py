@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import summarize, task_scores
+from ovr_eval.records import Record
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._official import (
-    extracted_at,
     method_counts,
     numeric_value,
     official_records,
@@ -35,30 +35,30 @@ VARIANTS = 10
 FLOAT_TOLERANCE = 1e-3
 
 
-def official_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
+def official_rule(record: Record, j: int) -> tuple[bool, str] | None:
     """DynaMath's rule for response j: floats within 0.001, text by substring (None: a
     multiple-choice item, or a float answer with no readable number -- the verifier decides)."""
-    kind = record.get("metadata", {}).get("answer_type")
-    extracted = extracted_at(record, j)
+    kind = record.metadata.get("answer_type")
+    extracted = record.extraction(j)
     if kind == "float":
-        value, gold = numeric_value(extracted), plain_number(record.get("gold"))
+        value, gold = numeric_value(extracted), plain_number(record.gold)
         if value is None or gold is None:
             return None
         return abs(value - gold) <= FLOAT_TOLERANCE, "float within 0.001"
     if kind == "text":
-        gold = str(record.get("gold") or "")
+        gold = record.gold
         return bool(gold) and extracted is not None and gold in extracted, "gold substring"
     return None
 
 
-def _by_seed(records: list[dict[str, Any]]) -> dict[str, list[list[bool]]]:
+def _by_seed(records: list[Record]) -> dict[str, list[list[bool]]]:
     by_seed: dict[str, list[list[bool]]] = defaultdict(list)
     for record in records:
-        by_seed[str(record["metadata"]["seed"])].append(record["correct"])
+        by_seed[str(record.metadata["seed"])].append(record.correct)
     return by_seed
 
 
-def worst_case_units(records: list[dict[str, Any]]) -> dict[str, list[float]]:
+def worst_case_units(records: list[Record]) -> dict[str, list[float]]:
     """Per seed, per response slot (1st, 2nd, ... response): 1.0 when every variant of the
     seed is right in that slot."""
     units = {}
@@ -68,7 +68,7 @@ def worst_case_units(records: list[dict[str, Any]]) -> dict[str, list[float]]:
     return units
 
 
-def average(records: list[dict[str, Any]]) -> dict[str, Any]:
+def average(records: list[Record]) -> dict[str, Any]:
     """Average accuracy over variants, its errors clustered by seed (a seed's variants are not
     independent problems): a unit per seed, weighted by its number of variants, whose slot j is
     the share of its variants answered right by response j."""
@@ -135,13 +135,13 @@ class DynaMath(Task):
                       "level": row.get("knowledge_level") or row.get("level")},
         )
 
-    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def official(self, records: list[Record]) -> list[Record]:
         return official_records(records, official_rule)
 
-    def units(self, records: list[dict[str, Any]]) -> dict[str, list[float]]:
+    def units(self, records: list[Record]) -> dict[str, list[float]]:
         return worst_case_units(self.official(records))
 
-    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def score(self, records: list[Record]) -> dict[str, Any]:
         official = self.official(records)
         per_variant = task_scores(official, self.subset_keys)
         worst = summarize(worst_case_units(official))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import task_scores
+from ovr_eval.records import Record
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
 from ovr_eval.verify.extract import strip_thinking
@@ -27,7 +28,6 @@ from ovr_tasks._official import (
     method_counts,
     named_option,
     official_records,
-    response_at,
     verifier_summary,
 )
 from ovr_tasks._rows import shuffled_options, with_choices
@@ -44,9 +44,9 @@ def _first_letter(pattern: re.Pattern[str], text: str) -> str | None:
     return match.group(1) if match and match.group(1) in "ABCD" else None
 
 
-def official_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
+def official_rule(record: Record, j: int) -> tuple[bool, str] | None:
     """The GPQA baselines' reading of response j (None: the verifier's letter stands)."""
-    text, gold = strip_thinking(response_at(record, j)), str(record.get("gold", "")).strip()
+    text, gold = strip_thinking(record.response(j)), record.gold.strip()
     for pattern in ANSWER_PHRASES:
         if letter := _first_letter(pattern, text):
             return letter == gold, "answer is (X)"
@@ -58,10 +58,10 @@ def official_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
 
 
 class GPQADiamond(Task):
-    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def official(self, records: list[Record]) -> list[Record]:
         return official_records(records, official_rule)
 
-    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def score(self, records: list[Record]) -> dict[str, Any]:
         official = self.official(records)
         return {**task_scores(official, self.subset_keys), "verifier": verifier_summary(records),
                 "official_methods": method_counts(official),

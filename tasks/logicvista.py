@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import record_units, summarize, task_scores
+from ovr_eval.records import Record
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._rows import inline_choices
@@ -33,11 +34,11 @@ def _index(item_id: Any) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def official_units(records: list[dict[str, Any]]) -> dict[str, list[float]]:
+def official_units(records: list[Record]) -> dict[str, list[float]]:
     """One unit per item asked, plus a wrong one for each empty release item the run passed."""
     units = record_units(records)
-    reached = max((i for r in records if (i := _index(r["id"])) is not None), default=-1)
-    k = min((len(r["correct"]) for r in records), default=1)
+    reached = max((i for r in records if (i := _index(r.id)) is not None), default=-1)
+    k = min((len(r.correct) for r in records), default=1)
     for item in EMPTY_ITEMS:
         if item not in units and (_index(item) or 0) < reached:
             units[item] = [0.0] * k
@@ -79,14 +80,14 @@ class LogicVista(Task):
                       "capability": as_list(row.get("broad_capability"))},
         )
 
-    def units(self, records: list[dict[str, Any]]) -> dict[str, list[float]]:
+    def units(self, records: list[Record]) -> dict[str, list[float]]:
         return official_units(records)
 
-    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def score(self, records: list[Record]) -> dict[str, Any]:
         result = task_scores(records, ("skill", "capability"))
         units = official_units(records)
         return {**result, **summarize(units), "items_asked": summarize(record_units(records)),
-                "counted_wrong_unasked": sorted(set(units) - {str(r["id"]) for r in records}),
+                "counted_wrong_unasked": sorted(set(units) - {r.id for r in records}),
                 "official_rules": "set of letters; the release's empty item counted wrong"}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import record_units, summarize, task_scores
+from ovr_eval.records import Record
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._rows import IMAGE_ONLY_QUESTION
@@ -54,11 +55,11 @@ def multiple_choice_gold(answer: str, choices: list[str] | None) -> str:
 
 
 class MathVerse(Task):
-    def units(self, records: list[dict[str, Any]]) -> dict[str, list[float]]:
+    def units(self, records: list[Record]) -> dict[str, list[float]]:
         """Vision Only items when the run has any (the headline), else every item."""
         return record_units(paper_records(records) or records)
 
-    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def score(self, records: list[Record]) -> dict[str, Any]:
         result = task_scores(records, self.subset_keys)
         every = {k: result[k] for k in summarize({})}
         paper = paper_records(records)
@@ -107,9 +108,9 @@ class MathVerse(Task):
         )
 
 
-def paper_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def paper_records(records: list[Record]) -> list[Record]:
     """The records of the paper's version (Vision Only)."""
-    return [r for r in records if r.get("metadata", {}).get("problem_version") == PAPER_VERSION]
+    return [r for r in records if r.metadata.get("problem_version") == PAPER_VERSION]
 
 
 TASK = MathVerse(

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import task_scores
+from ovr_eval.records import Record
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._official import (
-    extracted_at,
     method_counts,
     numeric_value,
     official_records,
@@ -30,14 +30,14 @@ from ovr_tasks._official import (
 from ovr_tasks._rows import IMAGE_ONLY_QUESTION, LETTERS, with_choices
 
 
-def official_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
+def official_rule(record: Record, j: int) -> tuple[bool, str] | None:
     """MathVista's numeric rules for response j; None (the verifier decides) for multiple
     choice, lists, or an answer with no readable number."""
-    meta = record.get("metadata", {})
-    kind, gold = meta.get("answer_type"), str(record.get("gold", "")).strip()
-    if record.get("answer_type") == "multiple_choice" or kind not in ("float", "integer"):
+    meta = record.metadata
+    kind, gold = meta.get("answer_type"), record.gold.strip()
+    if record.answer_type == "multiple_choice" or kind not in ("float", "integer"):
         return None
-    value = numeric_value(extracted_at(record, j))
+    value = numeric_value(record.extraction(j))
     if value is None:
         return None
     if kind == "integer":
@@ -91,10 +91,10 @@ class MathVista(Task):
             },
         )
 
-    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def official(self, records: list[Record]) -> list[Record]:
         return official_records(records, official_rule)
 
-    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def score(self, records: list[Record]) -> dict[str, Any]:
         official = self.official(records)
         return {**task_scores(official, self.subset_keys),
                 "verifier": verifier_summary(records),

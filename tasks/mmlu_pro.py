@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import task_scores
+from ovr_eval.records import Record
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
 from ovr_eval.verify.extract import strip_thinking
@@ -25,7 +26,6 @@ from ovr_tasks._official import (
     method_counts,
     named_option,
     official_records,
-    response_at,
     verifier_summary,
 )
 from ovr_tasks._rows import LETTERS, option_letters, parquet_files, read_parquet, with_choices
@@ -50,23 +50,23 @@ def official_guess(options: int) -> str:
     return LETTERS[random.Random(GUESS_SEED).randint(0, options - 1)]
 
 
-def official_rule(record: dict[str, Any], j: int) -> tuple[bool, str] | None:
+def official_rule(record: Record, j: int) -> tuple[bool, str] | None:
     """The official fallbacks for response j where the verifier named no option."""
     if named_option(record, j) is not None:
         return None
-    gold = str(record.get("gold", "")).strip()
-    letter = official_letter(strip_thinking(response_at(record, j)))
+    gold = record.gold.strip()
+    letter = official_letter(strip_thinking(record.response(j)))
     if letter is not None:
         return letter == gold, "official extraction"
-    options = [c for c in record.get("choices") or [] if c != "N/A"] or [None] * 10
+    options: list[str | None] = [c for c in record.choices or [] if c != "N/A"] or [None] * 10
     return official_guess(len(options)) == gold, "guess"
 
 
 class MMLUPro(Task):
-    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def official(self, records: list[Record]) -> list[Record]:
         return official_records(records, official_rule)
 
-    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def score(self, records: list[Record]) -> dict[str, Any]:
         official = self.official(records)
         methods = method_counts(official)
         return {**task_scores(official, self.subset_keys), "verifier": verifier_summary(records),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import task_scores
+from ovr_eval.records import Record
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._official import guess_rule, method_counts, official_records, verifier_summary
@@ -81,7 +82,7 @@ def open_gold(answer: Any) -> str:
     return text
 
 
-def guessed_scores(task: Task, records: list[dict[str, Any]]) -> dict[str, Any]:
+def guessed_scores(task: Task, records: list[Record]) -> dict[str, Any]:
     """Accuracy with MMMU's random-guess fallback, the verifier's beside it, guesses counted."""
     official = task.official(records)
     methods = method_counts(official)
@@ -91,10 +92,10 @@ def guessed_scores(task: Task, records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class MMMU(Task):
-    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def official(self, records: list[Record]) -> list[Record]:
         return official_records(records, guess_rule)
 
-    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def score(self, records: list[Record]) -> dict[str, Any]:
         return guessed_scores(self, records)
 
     def hub_rows(self, split: str) -> Iterable[dict[str, Any]]:

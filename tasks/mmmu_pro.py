@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import record_slots, summarize
+from ovr_eval.records import Record
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._official import guess_rule, official_records
@@ -33,13 +34,13 @@ VISION_PROMPT = ("Answer the multiple-choice question shown in the image "
                  "with the letter of the correct option.")
 
 
-def question_units(records: list[dict[str, Any]], settings: Iterable[str] = OVERALL
+def question_units(records: list[Record], settings: Iterable[str] = OVERALL
                    ) -> dict[str, list[float]]:
     """Per question, per response slot: the mean of its settings' verdicts (the overall score
     paired over the questions both settings ask)."""
     by_question: dict[str, dict[str, list[float]]] = defaultdict(dict)
     for record in records:
-        setting, _, question = str(record["id"]).partition("/")
+        setting, _, question = record.id.partition("/")
         by_question[question][setting] = record_slots(record)
     units = {}
     for question, found in by_question.items():
@@ -100,18 +101,18 @@ class MMMUPro(Task):
                       "difficulty": row.get("topic_difficulty")},
         )
 
-    def official(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def official(self, records: list[Record]) -> list[Record]:
         return official_records(records, guess_rule)
 
-    def units(self, records: list[dict[str, Any]]) -> dict[str, list[float]]:
+    def units(self, records: list[Record]) -> dict[str, list[float]]:
         return question_units(self.official(records), self._overall_settings(records))
 
     @staticmethod
-    def _overall_settings(records: list[dict[str, Any]]) -> list[str]:
-        present = {r.get("metadata", {}).get("setting") for r in records}
+    def _overall_settings(records: list[Record]) -> list[str]:
+        present = {r.metadata.get("setting") for r in records}
         return [s for s in OVERALL if s in present] or sorted(s for s in present if s)
 
-    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def score(self, records: list[Record]) -> dict[str, Any]:
         result = guessed_scores(self, records)
         settings = self._overall_settings(records)
         official = self.official(records)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import record_units, summarize, task_scores
+from ovr_eval.records import Record
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._rows import lettered_options
@@ -54,19 +55,19 @@ def classify(parts: dict[str, list[bool]], slot: int) -> dict[str, bool]:
     }
 
 
-def complete_problems(records: list[dict[str, Any]]) -> dict[str, dict[str, list[bool]]]:
+def complete_problems(records: list[Record]) -> dict[str, dict[str, list[bool]]]:
     """Problem -> part ("1", "2", ("3",) "multi") -> verdicts, for problems with every part."""
     problems: dict[str, dict[str, list[bool]]] = defaultdict(dict)
     steps: dict[str, int] = {}
     for record in records:
-        meta = record["metadata"]
-        problems[meta["problem"]][str(meta["part"])] = record["correct"]
+        meta = record.metadata
+        problems[meta["problem"]][str(meta["part"])] = record.correct
         steps[meta["problem"]] = int(meta["steps"])
     return {p: parts for p, parts in problems.items()
             if "multi" in parts and len(parts) == steps[p] + 1}
 
 
-def score_units(records: list[dict[str, Any]], kind: str) -> dict[str, list[float]]:
+def score_units(records: list[Record], kind: str) -> dict[str, list[float]]:
     """Per complete problem, per response slot: its WeMath score, 1 - 0.5 IG - RM - IK (1 for
     complete mastery, 0.5 for inadequate generalisation, 0 otherwise), strict or loose."""
     units = {}
@@ -77,10 +78,10 @@ def score_units(records: list[dict[str, Any]], kind: str) -> dict[str, list[floa
     return units
 
 
-def four_dimensional(records: list[dict[str, Any]]) -> dict[str, Any]:
+def four_dimensional(records: list[Record]) -> dict[str, Any]:
     """Strict and loose scores (per-problem units with errors) and the four dimensions."""
     problems = complete_problems(records)
-    all_problems = {str(r["metadata"]["problem"]) for r in records}
+    all_problems = {str(r.metadata["problem"]) for r in records}
     counts = dict.fromkeys(("IK", "IG", "CM_strict", "RM_strict", "CM_loose", "RM_loose"), 0.0)
     for parts in problems.values():
         k = min(len(c) for c in parts.values())
@@ -103,14 +104,14 @@ def four_dimensional(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def step_accuracy(records: list[dict[str, Any]]) -> dict[str, Any]:
+def step_accuracy(records: list[Record]) -> dict[str, Any]:
     """We-Math's One-step (every sub-problem), Two-step and Three-step (the composite
     questions of two- and three-step problems) accuracies, over complete problems."""
     complete = complete_problems(records)
-    kept = [r for r in records if r["metadata"]["problem"] in complete]
+    kept = [r for r in records if r.metadata["problem"] in complete]
 
     def part(test: Any) -> dict[str, Any]:
-        return summarize(record_units([r for r in kept if test(r["metadata"])]))
+        return summarize(record_units([r for r in kept if test(r.metadata)]))
 
     return {"one_step": part(lambda m: m["part"] != "multi"),
             "two_step": part(lambda m: m["part"] == "multi" and int(m["steps"]) == 2),
@@ -155,10 +156,10 @@ class WeMath(Task):
                       "concept": row.get("knowledge concept")},
         )
 
-    def units(self, records: list[dict[str, Any]]) -> dict[str, list[float]]:
+    def units(self, records: list[Record]) -> dict[str, list[float]]:
         return score_units(records, "strict")
 
-    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def score(self, records: list[Record]) -> dict[str, Any]:
         accuracy = task_scores(records, self.subset_keys)
         dims = four_dimensional(records)
         return {

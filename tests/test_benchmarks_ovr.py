@@ -25,6 +25,7 @@ import pytest
 
 from conftest import has_vllm
 from ovr_eval.evaluate import load_samples
+from ovr_eval.records import Record
 from ovr_eval.tasks import resolve, suites
 from ovr_eval.verify import grade
 
@@ -188,11 +189,11 @@ def samples_of(name: str, data_dir: Path, split: str | None = None, limit: int |
 
 
 def records_for(samples, correct: dict[str, list[bool]] | None = None,
-                extracted: dict[str, list[str]] | None = None) -> list[dict]:
+                extracted: dict[str, list[str]] | None = None) -> list[Record]:
     """Records as `ovr eval` saves them (the fields the scores read)."""
-    return [{"id": s.id, "gold": s.answer, "metadata": s.metadata,
-             "correct": (correct or {}).get(s.id, [False]),
-             "extracted": (extracted or {}).get(s.id, [None])} for s in samples]
+    return [Record(id=s.id, gold=s.answer, metadata=s.metadata,
+                   correct=(correct or {}).get(s.id, [False]),
+                   extracted=(extracted or {}).get(s.id, [None])) for s in samples]
 
 
 # ---------------------------------------------------------------- registry and suites

@@ -20,6 +20,7 @@ from ovr_eval.compare import (
     same_problems_interval,
 )
 from ovr_eval.metrics import Z95, summarize, task_scores, wilson
+from ovr_eval.records import Record
 from ovr_eval.reference import load_reference, resolve_model
 from ovr_eval.runs import load_run
 from ovr_eval.types import UserError
@@ -41,8 +42,9 @@ def make_run(root: Path, model: str, tasks: dict[str, dict[str, list[bool]]],
             for record in records:
                 handle.write(json.dumps(record) + "\n")
         subset_keys = ["problem_version"] if task == "mathverse" else []
-        results[task] = {"split": (splits or {}).get(task, "test"),
-                         **task_scores(records, subset_keys), "skipped": {"count": 0, "rows": []}}
+        scores = task_scores([Record.from_json(r) for r in records], subset_keys)
+        results[task] = {"split": (splits or {}).get(task, "test"), **scores,
+                         "skipped": {"count": 0, "rows": []}}
     (root / "results.json").write_text(json.dumps({"model": model, "tasks": results}))
     return root
 
@@ -178,7 +180,7 @@ def test_intervals_hold_at_all_right_and_tiny_samples(tmp_path, reference):
     two = rows["mathvision"]
     assert two.run_ci95[0] == 0.0 and two.run_ci95[1] == pytest.approx(65.76, abs=0.01)
     assert two.verdict == "too few samples to tell"
-    assert run.tasks["math500"]["ci95"] == pytest.approx(wilson(1.0, 5))
+    assert run.tasks["math500"].ci95 == pytest.approx(wilson(1.0, 5))
     # 0 of 200 is a real "below" 51.8, 200 of 200 a real "above" 95.3
     run = load_run(make_run(tmp_path / "big", "m", {"math500": items(200, 200),
                                                     "mathvision": items(0, 200)}))
@@ -197,13 +199,13 @@ def test_run_vs_paper_uses_the_rerun_noise(tmp_path, reference):
     of problems) covers OVR's 63.5 although reruns of this run would never come near it."""
     run = load_run(make_run(tmp_path / "r", "m", {"aime2024": aime_like()}))
     task = run.tasks["aime2024"]
-    assert task["samples_per_item"] == 16 and math.isclose(task["score"], 0.7)
+    assert task.samples_per_item == 16 and math.isclose(task.score, 0.7)
     spread = (18 * 0.3**2 + 6 * 0.2**2 + 6 * 0.7**2) / 29  # of the 30 problem means
-    assert math.isclose(task["stderr"], math.sqrt(spread / 30))
+    assert math.isclose(task.stderr, math.sqrt(spread / 30))
     within = (16 / 15) * 0.25  # unbiased variance of eight 1s and eight 0s
-    assert math.isclose(task["stderr_rerun"], math.sqrt(6 * within / 16) / 30)
-    assert math.isclose(task["stderr_rerun_k1"], math.sqrt(6 * within) / 30)
-    assert task["ci95"][0] < 0.635 < task["ci95"][1]  # another sample of problems: consistent
+    assert math.isclose(task.stderr_rerun, math.sqrt(6 * within / 16) / 30)
+    assert math.isclose(task.stderr_rerun_k1, math.sqrt(6 * within) / 30)
+    assert task.ci95[0] < 0.635 < task.ci95[1]  # another sample of problems: consistent
     [row] = compare_to_reference(run, "OVR-7B-RL", reference)
     assert row.error == "rerun" and row.run_ci95[0] > 63.5 and row.verdict == "above"
     assert row.reported_k is None  # OVR states no samples per problem: its noise is not added
@@ -211,7 +213,7 @@ def test_run_vs_paper_uses_the_rerun_noise(tmp_path, reference):
 
 def test_a_reported_k_adds_the_papers_own_noise(tmp_path, reference):
     run = load_run(make_run(tmp_path / "r", "m", {"aime2024": aime_like()}))
-    part = run.tasks["aime2024"]
+    part = run.tasks["aime2024"].headline()
     alone, _ = same_problems_interval(part, None)
     with_paper, error = same_problems_interval(part, 16)
     assert "k=16" in error and with_paper[0] < alone[0] and with_paper[1] > alone[1]
@@ -311,7 +313,7 @@ def test_paired_comparison_over_the_same_samples(tmp_path):
     assert row.ci95_rerun is not None and row.ci95_rerun[0] < 100 * mean < row.ci95_rerun[1]
     # pairing removes the between-item spread: narrower than the unpaired interval
     ta, tb = run_a.tasks["math500"], run_b.tasks["math500"]
-    assert row.ci95[1] - row.ci95[0] < 200 * Z95 * math.hypot(ta["stderr"], tb["stderr"])
+    assert row.ci95[1] - row.ci95[0] < 200 * Z95 * math.hypot(ta.stderr, tb.stderr)
 
 
 def test_paired_differences_do_not_collapse(tmp_path):
@@ -359,7 +361,7 @@ def test_differing_sample_sets_are_reported(tmp_path):
     assert row.method == "unpaired" and row.n_shared == 0 and row.only_in_b == 4
     assert math.isclose(row.difference, 25.0 - 50.0)
     ta, tc = run_a.tasks["math500"], disjoint.tasks["math500"]
-    half = 100 * Z95 * math.hypot(ta["stderr"], tc["stderr"])
+    half = 100 * Z95 * math.hypot(ta.stderr, tc.stderr)
     assert math.isclose(row.ci95[1], -25.0 + half)
     console = Console(width=200, record=True)
     console.print(runs_table([row]))

@@ -9,6 +9,7 @@ import random
 import pytest
 
 from ovr_eval.metrics import summarize, task_scores, wilson, wilson_from_stderr
+from ovr_eval.records import Record
 
 # the true solve rates of 30 AIME-like problems (a spread from never to always)
 TRUE_RATES = [0.0] * 6 + [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] * 2 + [1.0] * 6
@@ -48,7 +49,7 @@ def test_wilson_holds_at_zero_one_and_tiny_n():
             low, high = wilson(correct / n, n)
             assert 0.0 <= low <= correct / n <= high <= 1.0
     # the task scores use it: all right over 5 problems is not [1, 1]
-    scores = task_scores([{"id": str(i), "correct": [True]} for i in range(5)])
+    scores = task_scores([Record(id=str(i), correct=[True]) for i in range(5)])
     assert scores["ci95"] == pytest.approx(wilson(1.0, 5))
     # a standard error that says nothing at the bounds: the given number of trials
     assert wilson_from_stderr(1.0, 0.0, 5, 80, at_bound=5) == wilson(1.0, 5)

@@ -34,10 +34,10 @@ def test_lm_eval_samples_become_a_run_that_compare_and_report_read(shared_data, 
     lines = [json.loads(line) for line in source.read_text().splitlines()]
     out = tmp_path / "run"
     summary = import_run("lm-eval", [source], "math500", out, data_dir=shared_data)
-    result = summary["tasks"]["math500"]
-    assert result["imported"]["matched"] == result["n"] == len({x["doc_id"] for x in lines})
-    assert result["imported"]["matched_by"] == {"task id": result["n"]}
-    assert result["imported"]["unmatched"] == 0
+    result = summary.tasks["math500"]
+    assert result.imported["matched"] == result.n == len({x["doc_id"] for x in lines})
+    assert result.imported["matched_by"] == {"task id": result.n}
+    assert result.imported["unmatched"] == 0
     records = {r["id"]: r for r in _records(out, "math500")}
     for line in lines:
         record = records[line["doc"]["unique_id"]]
@@ -52,22 +52,22 @@ def test_lm_eval_samples_become_a_run_that_compare_and_report_read(shared_data, 
 
     # the same command again resumes: nothing added, same score
     again = import_run("lm-eval", [source], "math500", out, data_dir=shared_data)
-    assert again["tasks"]["math500"]["score"] == result["score"]
+    assert again.tasks["math500"].score == result.score
     assert len(_records(out, "math500")) == len(records)
 
     compared = CliRunner().invoke(app, ["compare", str(out), "--json"])
     assert compared.exit_code == 0, compared.output
     row = json.loads(compared.output)["reference"][str(out)][0]
-    assert row["task"] == "math500" and row["n"] == result["n"] and row["reported"] is not None
+    assert row["task"] == "math500" and row["n"] == result.n and row["reported"] is not None
     reported = CliRunner().invoke(app, ["report", str(out), "-o", str(tmp_path / "r.html")])
     assert reported.exit_code == 0, reported.output
-    assert f"{result['n']} samples" in " ".join(reported.output.split())
+    assert f"{result.n} samples" in " ".join(reported.output.split())
     from ovr_eval.report import build_report
 
     report = build_report([out])
     assert {s.id for s in report.samples} == set(records)
     run_row = next(r for r in report.rows if r.kind == "run")
-    assert run_row.cells["math500"].n == result["n"]
+    assert run_row.cells["math500"].n == result.n
 
 
 @pytest.mark.parametrize("suffix", ["xlsx", "tsv", "json"])
@@ -96,7 +96,7 @@ def test_rows_that_match_no_sample_are_counted_never_guessed(shared_data, tmp_pa
     source.write_text(json.dumps(rows))
     summary = import_run("vlmevalkit", [source], "logicvista", tmp_path / "run",
                          data_dir=shared_data)
-    imported = summary["tasks"]["logicvista"]["imported"]
+    imported = summary.tasks["logicvista"].imported
     assert (imported["rows"], imported["matched"], imported["unmatched"]) == (5, 4, 1)
     assert imported["unmatched_rows"][0]["position"] == 4
 

@@ -21,6 +21,7 @@ from ovr_eval.cli import app
 from ovr_eval.evaluate import EvalOptions, Evaluation
 from ovr_eval.judge import JudgeOptions
 from ovr_eval.judge_protocols import PROTOCOLS, judge_view
+from ovr_eval.records import Record
 from ovr_eval.types import SamplingConfig
 
 pytestmark = pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")
@@ -83,11 +84,11 @@ def test_offline_vllm_judge_writes_both_scores_and_resumes_from_cache(tiny_model
     results = Evaluation(_options(tiny_model, judge_data, out, judge)).run()
 
     for name in JUDGED:
-        task = results["tasks"][name]
-        entry = task["judge"]
+        task = results.tasks[name]
+        entry = task.judge
         assert entry["model"] == str(tiny_model) and entry["mode"] == "all"
         assert entry["official"] and entry["protocol"] == name
-        assert entry["scores"]["n"] == task["n"] == 2 and entry["scores"]["score"] is not None
+        assert entry["scores"]["n"] == task.n == 2 and entry["scores"]["score"] is not None
         assert entry["agreement"]["responses"] == 4  # 2 samples x 2 responses
         assert 0 <= entry["agreement"]["agree"] <= 4 and isinstance(entry["failures"], int)
         assert entry["requests"]["asked"] + entry["requests"]["from_cache"] >= 1
@@ -98,7 +99,7 @@ def test_offline_vllm_judge_writes_both_scores_and_resumes_from_cache(tiny_model
             assert len(record["correct"]) == len(record["judge"]["correct"]) == 2
             assert set(record["judge"]["methods"]) <= {"judge", "judge+match", "official rule"}
     saved = json.loads((out / "results.json").read_text())
-    assert saved["tasks"]["logicvista"]["judge"] == results["tasks"]["logicvista"]["judge"]
+    assert saved["tasks"]["logicvista"]["judge"] == results.tasks["logicvista"].judge
     config = json.loads((out / "config.json").read_text())
     assert config["judge"]["model"] == str(tiny_model)
 
@@ -110,13 +111,14 @@ def test_offline_vllm_judge_writes_both_scores_and_resumes_from_cache(tiny_model
     for entry in cache:
         assert any(resp in entry["prompt"] for resp in responses if resp) or "[Model_answer]" in \
             entry["prompt"]
-    first_lines = {p.extraction_prompt({}, "").splitlines()[0] for p in PROTOCOLS.values()}
+    first_lines = {p.extraction_prompt(Record(id=""), "").splitlines()[0]
+                   for p in PROTOCOLS.values()}
     assert {line for line in first_lines if any(line in c["prompt"] for c in cache)}
 
     # a second run asks the judge nothing: every reply comes from the cache
     again = Evaluation(_options(tiny_model, judge_data, out, judge)).run()
     for name in JUDGED:
-        before, after = results["tasks"][name]["judge"], again["tasks"][name]["judge"]
+        before, after = results.tasks[name].judge, again.tasks[name].judge
         assert after["requests"]["asked"] == 0
         assert after["scores"]["score"] == before["scores"]["score"]
         assert after["agreement"] == before["agreement"]
@@ -141,10 +143,10 @@ def test_offline_vllm_judge_writes_both_scores_and_resumes_from_cache(tiny_model
         assert keys.index(f"{name}·judged") == keys.index(name) + 1
     run_row = next(r for r in report.rows if r.kind == "run")
     assert run_row.cells["logicvista·judged"].score == pytest.approx(
-        100 * results["tasks"]["logicvista"]["judge"]["scores"]["score"])
+        100 * results.tasks["logicvista"].judge["scores"]["score"])
     assert all(r.judge is not None for s in report.samples for r in s.responses)
     disagreeing = {s.id for s in report.samples if s.task == "logicvista" and s.disagree}
-    expected = set(results["tasks"]["logicvista"]["judge"]["agreement"]["disagreeing_ids"])
+    expected = set(results.tasks["logicvista"].judge["agreement"]["disagreeing_ids"])
     assert disagreeing == expected
 
 

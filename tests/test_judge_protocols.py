@@ -14,12 +14,18 @@ from ovr_eval.judge_protocols import (
     judge_view,
     protocol_for,
 )
+from ovr_eval.records import Record
+
+
+def rec(**fields) -> Record:
+    """A record with only the fields a test sets (the rest at their defaults)."""
+    return Record.from_json(fields)
 
 
 def _mc_record(**meta):
-    return {"id": "1", "question": "Which is largest?\nChoices:\n(A) 3\n(B) 12\n(C) 7",
-            "gold": "B", "choices": ["3", "12", "7"],
-            "metadata": {"question_type": "multi_choice", "answer_type": "text", **meta}}
+    return rec(id="1", question="Which is largest?\nChoices:\n(A) 3\n(B) 12\n(C) 7",
+               gold="B", choices=["3", "12", "7"],
+               metadata={"question_type": "multi_choice", "answer_type": "text", **meta})
 
 
 def test_only_the_three_judged_benchmarks_have_a_protocol():
@@ -35,14 +41,14 @@ def test_the_judge_reads_the_answer_after_thinking_and_the_end_of_long_answers()
     assert seen.endswith("final: 12") and len(seen) == JUDGE_MAX_CHARS + 1
     record = _mc_record()
     prompt = PROTOCOLS["mathvista"].extraction_prompt(record, "<think>hm</think>It is (B) 12.")
-    assert record["question"] in prompt and "It is (B) 12." in prompt and "hm" not in prompt
+    assert record.question in prompt and "It is (B) 12." in prompt and "hm" not in prompt
     assert prompt.endswith("Extracted answer: ")
 
 
 def test_mathvista_quick_rules_skip_the_judge():
     mathvista = PROTOCOLS["mathvista"]
     assert mathvista.shortcut(_mc_record(), "12").answer == "12"  # the option's own text
-    integer = {"question": "How many?", "gold": "4", "metadata": {"answer_type": "integer"}}
+    integer = rec(question="How many?", gold="4", metadata={"answer_type": "integer"})
     assert mathvista.shortcut(integer, " 4 ").answer == "4"
     assert mathvista.shortcut(integer, "four apples") is None
     assert mathvista.shortcut(integer, "").answer == ""
@@ -56,18 +62,18 @@ def test_mathvista_normalises_like_the_official_scorer():
     assert mathvista.verdict(record, "A") is False
     # the official nearest-option rule maps even a refusal to some option: reproduced
     refusal = "cannot tell"
-    nearest = min(record["choices"], key=lambda c: edit_distance(refusal, c))
+    nearest = min(record.choices, key=lambda c: edit_distance(refusal, c))
     assert mathvista.verdict(record, refusal) is (nearest == "12")
-    floats = {"gold": "1.45", "metadata": {"answer_type": "float", "precision": 2.0}}
+    floats = rec(gold="1.45", metadata={"answer_type": "float", "precision": 2.0})
     assert mathvista.verdict(floats, "1.4501") is True
     assert mathvista.verdict(floats, "1.5") is False
-    assert mathvista.verdict({"gold": "3", "metadata": {"answer_type": "integer"}}, "3.0") is True
-    assert mathvista.verdict({"gold": "[1, 2]", "metadata": {"answer_type": "list"}}, "[1, 2]")
+    assert mathvista.verdict(rec(gold="3", metadata={"answer_type": "integer"}), "3.0") is True
+    assert mathvista.verdict(rec(gold="[1, 2]", metadata={"answer_type": "list"}), "[1, 2]")
 
 
 def test_mathverse_exact_answers_skip_the_match_question():
     mathverse = PROTOCOLS["mathverse"]
-    record = {"question": "Find x.", "gold": "5", "metadata": {"question_for_eval": "Find x in T."}}
+    record = rec(question="Find x.", gold="5", metadata={"question_for_eval": "Find x in T."})
     assert mathverse.parse_extraction("Extracted Answer: 5") == "5"
     assert mathverse.parse_extraction(" null ") is None
     assert mathverse.verdict(record, "5") is True
@@ -84,33 +90,33 @@ def test_mathverse_exact_answers_skip_the_match_question():
 
 def test_logicvista_letters_and_the_one_character_rule():
     logicvista = PROTOCOLS["logicvista"]
-    assert logicvista.shortcut({}, "b").answer == "B"
-    assert logicvista.shortcut({}, "G").answer is None  # a single letter beyond E: no answer
-    assert logicvista.shortcut({}, "?").answer is None
-    assert logicvista.shortcut({}, "3") is None  # a digit goes to the judge
+    assert logicvista.shortcut(rec(), "b").answer == "B"
+    assert logicvista.shortcut(rec(), "G").answer is None  # a single letter beyond E: no answer
+    assert logicvista.shortcut(rec(), "?").answer is None
+    assert logicvista.shortcut(rec(), "3") is None  # a digit goes to the judge
     assert logicvista.parse_extraction("D, B") == "B, D"
     assert logicvista.parse_extraction("A and C.") == "A, C"
     assert logicvista.parse_extraction("NONE") is None
     with pytest.raises(UnreadableReply):
         logicvista.parse_extraction("I think the second one")
-    record = {"gold": "B, D"}
+    record = rec(gold="B, D")
     assert logicvista.verdict(record, "B, D") is True
     assert logicvista.verdict(record, "B") is False
     assert logicvista.verdict(record, None) is False
 
 
 def test_fallback_asks_only_where_the_rules_found_no_answer():
-    record = {"extracted": ["12", None, "x"], "errors": [None, "no final answer found",
-                                                        "no option named"]}
+    record = rec(extracted=["12", None, "x"], errors=[None, "no final answer found",
+                                                     "no option named"])
     assert [rules_found_no_answer(record, i) for i in range(3)] == [False, True, True]
 
 
 def test_agreement_counts_responses_samples_and_failures():
     records = [
-        {"id": "a", "correct": [True, False], "judge": {"correct": [True, True],
-                                                        "errors": [None, None]}},
-        {"id": "b", "correct": [False], "judge": {"correct": [False],
-                                                  "errors": ["judge request failed: x"]}},
+        rec(id="a", correct=[True, False], judge={"correct": [True, True],
+                                                  "errors": [None, None]}),
+        rec(id="b", correct=[False], judge={"correct": [False],
+                                            "errors": ["judge request failed: x"]}),
     ]
     found = agreement(records)
     assert (found["responses"], found["agree"], found["samples_disagreeing"]) == (3, 2, 1)

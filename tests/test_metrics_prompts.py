@@ -8,6 +8,7 @@ import pytest
 
 from ovr_eval.metrics import pass_at_k, task_scores
 from ovr_eval.prompting import build_request, load_template, render_prompt
+from ovr_eval.records import Record
 from ovr_eval.types import Sample, UserError
 
 
@@ -19,9 +20,9 @@ def test_pass_at_k_matches_the_closed_form():
 
 def test_task_scores_avg_at_k_error_and_subsets():
     records = [
-        {"id": "a", "correct": [True, False], "metadata": {"level": 1}},
-        {"id": "b", "correct": [True, True], "metadata": {"level": 1}},
-        {"id": "c", "correct": [False, False], "metadata": {"level": 2}},
+        Record(id="a", correct=[True, False], metadata={"level": 1}),
+        Record(id="b", correct=[True, True], metadata={"level": 1}),
+        Record(id="c", correct=[False, False], metadata={"level": 2}),
     ]
     scores = task_scores(records, ["level"])
     assert math.isclose(scores["score"], 0.5) and scores["n"] == 3

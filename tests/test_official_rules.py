@@ -14,6 +14,7 @@ import pytest
 
 from ovr_eval.evaluate import make_record
 from ovr_eval.metrics import task_scores
+from ovr_eval.records import Record
 from ovr_eval.tasks import resolve
 from ovr_eval.types import Completion, Sample
 from ovr_tasks._official import numeric_value, plain_number
@@ -21,7 +22,7 @@ from ovr_tasks._official import numeric_value, plain_number
 TEN = [f"option text {i}" for i in range(10)]
 
 
-def graded(task: str, items: list[tuple[str, str, list[str], dict]], **sample) -> list[dict]:
+def graded(task: str, items: list[tuple[str, str, list[str], dict]], **sample) -> list[Record]:
     """Records as `ovr eval` saves them, graded by the real verifier: one per (id, gold,
     responses, metadata)."""
     records = []
@@ -32,13 +33,18 @@ def graded(task: str, items: list[tuple[str, str, list[str], dict]], **sample) -
     return records
 
 
+def rec(fields: dict) -> Record:
+    """A record with only the fields a test sets (the rest at their defaults)."""
+    return Record.from_json(fields)
+
+
 def task_named(name: str):
     (task,) = resolve(name)
     return task
 
 
 def methods_of(task, records) -> list[list[str]]:
-    return [r["official_method"] for r in task.official(records)]
+    return [r.official_method for r in task.official(records)]
 
 
 # ---------------------------------------------------------------- DynaMath
@@ -54,9 +60,9 @@ def test_dynamath_float_tolerance_reads_the_normalised_answer():
               {"seed": "1", "variant": v, "answer_type": "float"})
              for v, form in enumerate(forms, start=1)]
     records = graded("dynamath", items)
-    assert [r["extracted"][0] for r in records] == forms
-    assert not any(r["correct"][0] for r in records)
-    assert sum(plain_number(r["extracted"][0]) is not None for r in records) == 1  # former rule
+    assert [r.extracted[0] for r in records] == forms
+    assert not any(r.correct[0] for r in records)
+    assert sum(plain_number(r.extracted[0]) is not None for r in records) == 1  # former rule
     scores = task_named("dynamath").score(records)
     assert scores["average"]["score"] == 1.0 and scores["score"] == 1.0  # worst case: the seed
     assert scores["verifier"]["average"]["score"] == 0.0
@@ -76,9 +82,9 @@ def test_dynamath_text_answers_by_substring():
               {"seed": str(i), "variant": 1, "answer_type": "text"})
              for i, (gold, answer) in enumerate(cases)]
     records = graded("dynamath", items)
-    assert [r["correct"][0] for r in records] == [False, True, True]  # the verifier
+    assert [r.correct[0] for r in records] == [False, True, True]  # the verifier
     official = task_named("dynamath").official(records)
-    assert [r["correct"][0] for r in official] == [True, False, False]
+    assert [r.correct[0] for r in official] == [True, False, False]
     scores = task_named("dynamath").score(records)
     assert math.isclose(scores["average"]["score"], 1 / 3)
     assert math.isclose(scores["verifier"]["average"]["score"], 2 / 3)
@@ -92,9 +98,9 @@ def test_dynamath_worst_case_and_average_are_clustered_by_seed():
     records = []
     for seed in range(20):
         right = rng.random() < 0.5
-        records += [{"id": f"{seed}/v{v}", "gold": "A", "extracted": ["A" if right else "B"],
-                     "correct": [right], "metadata": {"seed": str(seed), "variant": v,
-                                                      "answer_type": "multiple choice"}}
+        records += [rec({"id": f"{seed}/v{v}", "gold": "A", "extracted": ["A" if right else "B"],
+                         "correct": [right], "metadata": {"seed": str(seed), "variant": v,
+                                                          "answer_type": "multiple choice"}})
                     for v in range(1, 11)]
     scores = task_named("dynamath").score(records)
     naive = task_scores(records)["stderr"]
@@ -121,9 +127,9 @@ def test_mathvista_numbers_follow_calculate_score():
         item("4", "-4.3", "-4.25", "float", 1),  # round(-4.25, 1) prints -4.2: wrong
         item("5", "12", "12 cm", "integer"),
     ])
-    assert [r["correct"][0] for r in records] == [False, False, False, False, True]
+    assert [r.correct[0] for r in records] == [False, False, False, False, True]
     official = task_named("mathvista").official(records)
-    assert [r["correct"][0] for r in official] == [True, True, True, False, True]
+    assert [r.correct[0] for r in official] == [True, True, True, False, True]
     scores = task_named("mathvista").score(records)
     assert scores["score"] == 0.8 and scores["verifier"]["score"] == 0.2
     assert set(scores["subsets"]["source"]) == {f"src-{i}" for i in "12345"}
@@ -134,14 +140,14 @@ def test_mathvista_numbers_follow_calculate_score():
 
 def test_mathverse_headline_is_the_vision_only_column():
     versions = ["Vision Only", "Vision Only", "Text Dominant", "Text Lite", "Vision Dominant"]
-    records = [{"id": str(i), "correct": [v != "Vision Only"],
-                "metadata": {"problem_version": v}} for i, v in enumerate(versions)]
+    records = [rec({"id": str(i), "correct": [v != "Vision Only"],
+                    "metadata": {"problem_version": v}}) for i, v in enumerate(versions)]
     task = task_named("mathverse")
     scores = task.score(records)
     assert scores["score"] == 0.0 and scores["n"] == 2 and scores["paper_column"] is True
     assert scores["all_versions"]["score"] == 0.6 and scores["all_versions"]["n"] == 5
     assert task.units(records) == {"0": [0.0], "1": [0.0]}
-    text_only = [{"id": "t", "correct": [True], "metadata": {"problem_version": "Text Only"}}]
+    text_only = [rec({"id": "t", "correct": [True], "metadata": {"problem_version": "Text Only"}})]
     scores = task.score(text_only)
     assert scores["paper_column"] is False and scores["score"] == 1.0
     assert "not the paper's column" in scores["metric"]
@@ -156,8 +162,8 @@ def test_wemath_one_two_three_step_accuracies():
     parts = {("2steps_1", "1"): True, ("2steps_1", "2"): False, ("2steps_1", "multi"): True,
              ("3steps_1", "1"): True, ("3steps_1", "2"): True, ("3steps_1", "3"): True,
              ("3steps_1", "multi"): False}
-    records = [{"id": f"{p}/{part}", "correct": [ok],
-                "metadata": {"problem": p, "part": part, "steps": int(p[0])}}
+    records = [rec({"id": f"{p}/{part}", "correct": [ok],
+                    "metadata": {"problem": p, "part": part, "steps": int(p[0])}})
                for (p, part), ok in parts.items()]
     scores = task_named("wemath").score(records)
     steps = scores["step_accuracy"]
@@ -174,7 +180,7 @@ def test_wemath_one_two_three_step_accuracies():
 def test_logicvista_empty_item_counts_wrong():
     """Official extract_accuracy.py scores all 448 ids; v1_382 (no question, no answer) can
     never match, so it is wrong in every published result. The verifier cannot ask it."""
-    asked = [{"id": f"v1_{i}", "correct": [True], "metadata": {"skill": ["inductive"]}}
+    asked = [rec({"id": f"v1_{i}", "correct": [True], "metadata": {"skill": ["inductive"]}})
              for i in (380, 381, 383)]
     scores = task_named("logicvista").score(asked)
     assert scores["score"] == 0.75 and scores["n"] == 4
@@ -198,7 +204,7 @@ def test_mmlu_pro_official_chain_and_guess():
     records = graded("mmlu_pro", [(str(i), "C", [r], {"category": "x"})
                                   for i, r in enumerate(responses)],
                      choices=TEN, answer_type="multiple_choice")
-    assert [r["correct"][0] for r in records] == [True, False, False, False, False]
+    assert [r.correct[0] for r in records] == [True, False, False, False, False]
     task = task_named("mmlu_pro")
     assert methods_of(task, records) == [["verifier"], ["official extraction"], ["guess"],
                                          ["guess"], ["official extraction"]]
@@ -214,16 +220,16 @@ def test_mmlu_pro_official_chain_and_guess():
 def test_mmmu_guesses_are_seeded_and_counted():
     """Official: random.choice of the options when nothing parses. Here: one option per
     (item, response slot), the same on every run; right once in four on average."""
-    records = [{"id": f"q{i}", "gold": "A", "choices": ["w", "x", "y", "z"],
-                "extracted": ["no idea", "A"], "correct": [False, True], "metadata": {}}
+    records = [rec({"id": f"q{i}", "gold": "A", "choices": ["w", "x", "y", "z"],
+                    "extracted": ["no idea", "A"], "correct": [False, True], "metadata": {}})
                for i in range(400)]
     task = task_named("mmmu")
     first, again = task.score(records), task.score(records)
     assert first["score"] == again["score"] and first["guesses"] == 400
     assert first["verifier"]["score"] == 0.5
     assert 0.5 + 0.25 / 2 - 0.05 < first["score"] < 0.5 + 0.25 / 2 + 0.05
-    open_question = [{"id": "o", "gold": "7", "choices": None, "extracted": [None],
-                      "correct": [False], "metadata": {}}]
+    open_question = [rec({"id": "o", "gold": "7", "choices": None, "extracted": [None],
+                          "correct": [False], "metadata": {}})]
     assert task.score(open_question)["guesses"] == 0  # open questions are never guessed
 
 
@@ -235,7 +241,7 @@ def test_gpqa_reads_the_first_answer_phrase():
          {}),
         ("2", "B", ["\\boxed{B}"], {})], choices=["w", "x", "y", "z"],
         answer_type="multiple_choice")
-    assert [r["correct"][0] for r in records] == [True, True]
+    assert [r.correct[0] for r in records] == [True, True]
     task = task_named("gpqa_diamond")
     assert methods_of(task, records) == [["answer is (X)"], ["verifier"]]
     scores = task.score(records)
@@ -250,9 +256,9 @@ def test_mmmu_pro_overall_error_is_paired_by_question():
     for i in range(20):
         right = i % 3 == 0
         for setting in ("standard10", "vision"):
-            records.append({"id": f"{setting}/q{i}", "gold": "C", "choices": TEN,
-                            "extracted": ["C" if right else "B"], "correct": [right],
-                            "metadata": {"setting": setting}})
+            records.append(rec({"id": f"{setting}/q{i}", "gold": "C", "choices": TEN,
+                                "extracted": ["C" if right else "B"], "correct": [right],
+                                "metadata": {"setting": setting}}))
     scores = task_named("mmmu_pro").score(records)
     setting = scores["subsets"]["setting"]["standard10"]
     assert scores["n"] == 20 and scores["score"] == pytest.approx(setting["score"])

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from conftest import REPO
 from ovr_eval.cli_report import report_command
 from ovr_eval.metrics import task_scores
+from ovr_eval.records import Record
 from ovr_eval.report import find_katex, script_json, write_report
 from ovr_eval.types import UserError
 
@@ -52,8 +53,8 @@ def make_run(root: Path, model: str, tasks: dict[str, list[dict]]) -> Path:
         with (root / "samples" / f"{task}.jsonl").open("w") as handle:
             for r in records:
                 handle.write(json.dumps(r) + "\n")
-        results[task] = {"split": "test", **task_scores(records, ["level"]),
-                         "skipped": {"count": 0, "rows": []}}
+        scores = task_scores([Record.from_json(r) for r in records], ["level"])
+        results[task] = {"split": "test", **scores, "skipped": {"count": 0, "rows": []}}
     (root / "results.json").write_text(json.dumps({"model": model, "tasks": results}))
     return root
 

@@ -518,7 +518,7 @@ def test_unfinished_runs_are_read_and_marked_partial(tmp_path, no_results_run):
     from ovr_eval.runs import load_run
 
     run = load_run(no_results_run)
-    assert run.tasks["math500"]["n"] == 2 and run.tasks["math500"]["partial"]
+    assert run.tasks["math500"].n == 2 and run.tasks["math500"].partial
     assert run.partial == ["math500: 2 sample(s) saved, not yet in results.json"]
     result = ovr("compare", str(no_results_run))
     assert result.returncode == 0, result.stderr

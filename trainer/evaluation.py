@@ -9,6 +9,7 @@ from rich.console import Console
 
 from ovr_eval.engines import Engine
 from ovr_eval.evaluate import EvalOptions, Evaluation
+from ovr_eval.records import RunResults
 from ovr_eval.types import SamplingConfig
 from ovr_trainer.config import EvalConfig
 
@@ -41,7 +42,7 @@ def hub_note(task_names: list[str], folder: Path | None, what: str) -> str | Non
 
 def evaluate_checkpoint(cfg: EvalConfig, checkpoint: Path, out: Path,
                         data_dir: Path | None = None, console: Console | None = None,
-                        engine: Engine | None = None) -> dict[str, Any]:
+                        engine: Engine | None = None) -> RunResults:
     """Run ``ovr eval`` on ``checkpoint``; ``out`` becomes an ordinary eval run folder.
 
     ``engine``: an engine already serving these weights (the trainer's rollout engine, used
@@ -57,8 +58,7 @@ def evaluate_checkpoint(cfg: EvalConfig, checkpoint: Path, out: Path,
     return Evaluation(options, console or Console(stderr=True), engine=engine).run()
 
 
-def score_record(step: int, results: dict[str, Any]) -> dict[str, Any]:
+def score_record(step: int, results: RunResults) -> dict[str, Any]:
     """A ``train/metrics.jsonl`` line with each task's score (curves next to the reward)."""
-    tasks = results.get("tasks", {})
     return {"step": step, "stage": "eval",
-            **{f"eval_{name}": task["score"] for name, task in tasks.items()}}
+            **{f"eval_{name}": task.score for name, task in results.tasks.items()}}
