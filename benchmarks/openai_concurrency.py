@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
     args = parser.parse_args()
 
-    from ovr_eval.engines import create_engine
+    from ovr_eval.engines import OpenAIOptions, VLLMOptions, create_engine
     from ovr_eval.evaluate import load_samples
     from ovr_eval.prompting import build_request, load_template
     from ovr_eval.tasks import resolve
@@ -79,7 +79,7 @@ def main() -> None:
         rows.append({"path": name, "seconds": seconds, "tokens": tokens,
                      "tokens_per_s": tokens / seconds})
 
-    offline = create_engine("vllm", model, dtype="float32", max_model_len=4096)
+    offline = create_engine("vllm", model, VLLMOptions(dtype="float32", max_model_len=4096))
     list(offline.generate(requests[:2], sampling))  # warm-up
     measure("offline vLLM (ovr engine)", offline)
     offline.close()
@@ -87,7 +87,8 @@ def main() -> None:
     server, url = start_server(model)
     try:
         for concurrency in args.concurrency:
-            engine = create_engine("openai", "bench", base_url=url, concurrency=concurrency)
+            engine = create_engine("openai", "bench",
+                                   OpenAIOptions(base_url=url, concurrency=concurrency))
             list(engine.generate(requests[:2], sampling))  # warm-up
             measure(f"openai engine, concurrency {concurrency}", engine)
     finally:

@@ -29,15 +29,17 @@ from ovr_eval.cli_judge import (
     judge_options,
 )
 from ovr_eval.cli_report import report_command
+from ovr_eval.engines.options import HFOptions, OpenAIOptions, VLLMOptions
+from ovr_eval.judge import JudgeOptions
 from ovr_eval.records import RunResults
 from ovr_eval.types import Interrupted, SamplingConfig, UserError
-from ovr_eval.verify.equivalence import DEFAULT_TIMEOUT_S
+from ovr_eval.verify import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Evaluate and train multimodal reasoning models (Open Vision Reasoner).")
 console = Console(soft_wrap=True)  # messages stay one line; tables are sized below
 DEFAULT_TASKS = "math500,mathvision,mathverse"
-DEMO_SPLITS = {"mathvision": "testmini", "mathverse": "testmini_text_only"}
+DEMO_MAX_TOKENS, DEMO_MAX_MODEL_LEN = 64, 4096  # the demo's random model writes noise
 PAPER_SUITES = ("ovr-language", "ovr-visual", "ovr-all")
 TRUNCATION_WARNING = 0.10  # warn when more responses than this hit --max-tokens
 PIPE_WIDTH = 200  # widest table printed to a file or a pipe
@@ -147,8 +149,9 @@ def eval_command(
         help="a paper's sampling per benchmark: 'ovr' = avg@16 at T=1, top-p 1 on AIME, "
              "MATH500 and GPQA, one response at T=1 elsewhere (explicit options override it)"
     )] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="new tokens per response "
-                                                   "(default 32768; demo 64)")] = None,
+    max_tokens: Annotated[int | None, typer.Option(
+        help=f"new tokens per response (default {SamplingConfig.max_tokens}; demo "
+             f"{DEMO_MAX_TOKENS})")] = None,
     seed: Annotated[int, typer.Option(
         help="run seed; each sample's seed derives from it, so results do not depend on "
              "batching")] = 0,
@@ -161,15 +164,16 @@ def eval_command(
     revision: Annotated[str | None, typer.Option(help="model revision on the hub")] = None,
     dtype: Annotated[str, typer.Option(
         help="weight dtype for vllm/hf: auto (the checkpoint's), bfloat16, float16, float32")
-    ] = "auto",
+    ] = VLLMOptions.dtype,
     tensor_parallel_size: Annotated[int, typer.Option(
-        min=1, help="GPUs one vLLM engine is split over")] = 1,
+        min=1, help="GPUs one vLLM engine is split over")] = VLLMOptions.tensor_parallel_size,
     max_model_len: Annotated[int | None, typer.Option(
         help="vLLM context length, prompt + response (default: the model's)")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="hf engine batch size")] = 16,
-    base_url: Annotated[str, typer.Option(help="openai engine server")] = "http://localhost:8000/v1",
+    batch_size: Annotated[int, typer.Option(
+        min=1, help="hf engine batch size")] = HFOptions.batch_size,
+    base_url: Annotated[str, typer.Option(help="openai engine server")] = OpenAIOptions.base_url,
     concurrency: Annotated[int, typer.Option(
-        min=1, help="openai engine parallel requests")] = 64,
+        min=1, help="openai engine parallel requests")] = OpenAIOptions.concurrency,
     task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
     data_parallel: Annotated[int, typer.Option(
         min=1, help="engine replicas, one per GPU group of --tensor-parallel-size GPUs")] = 1,
@@ -180,12 +184,13 @@ def eval_command(
         "RUN/logs/engine.log)")] = False,
     shard: Annotated[str | None, typer.Option(hidden=True, help="I/N: a data-parallel worker")
                      ] = None,
-    judge: JudgeModel = None, judge_engine: JudgeEngine = "openai",
-    judge_base_url: JudgeBaseUrl = "http://localhost:8000/v1", judge_mode: JudgeMode = "fallback",
-    judge_concurrency: JudgeConcurrency = 16, judge_max_tokens: JudgeMaxTokens = 128,
+    judge: JudgeModel = None, judge_engine: JudgeEngine = JudgeOptions.engine,
+    judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
+    judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
+    judge_max_tokens: JudgeMaxTokens = JudgeOptions.max_tokens,
 ) -> None:
     """Evaluate a model on benchmarks; re-run the same command to resume."""
-    from ovr_eval.engines import default_engine
+    from ovr_eval.engines import ENGINES, default_engine, options_for
     from ovr_eval.evaluate import EvalOptions, Evaluation
 
     demo = model is None
@@ -193,44 +198,47 @@ def eval_command(
     splits = parse_splits(split or [])
     if demo:
         from ovr_eval.quiet import engine_output
-        from ovr_eval.tiny import EMBEDDED, build_tiny_qwen2_5_vl, default_model_dir
+        from ovr_eval.tiny import (
+            EMBEDDED,
+            EMBEDDED_SPLITS,
+            build_tiny_qwen2_5_vl,
+            default_model_dir,
+        )
 
         model_dir = default_model_dir()
         with console.status("building the tiny demo model (first run only)"), \
                 engine_output(None if verbose else model_dir.parent / "build.log", console):
             model = str(build_tiny_qwen2_5_vl(model_dir))
         data_dir = data_dir or EMBEDDED / "data"
-        splits = {**{t: s for t, s in DEMO_SPLITS.items() if t in task_names}, **splits}
+        splits = {**{t: s for t, s in EMBEDDED_SPLITS.items() if t in task_names}, **splits}
         out = out or Path("runs") / "demo-tiny-qwen2_5_vl"
-        max_tokens = max_tokens or 64
-        max_model_len = max_model_len or 4096
+        max_tokens = max_tokens or DEMO_MAX_TOKENS
+        max_model_len = max_model_len or DEMO_MAX_MODEL_LEN
         console.print("[bold]demo:[/] a tiny Qwen2.5-VL with [bold]random weights[/] on small "
                       "slices of each benchmark; it scores ~0. Give --model to evaluate a real "
                       "checkpoint.")
     given = {k: v for k, v in (("n", samples), ("temperature", temperature), ("top_p", top_p))
-             if v is not None}
+             if v is not None}  # explicit options override a preset
     if preset is None and (samples or 1) > 1 and not temperature:
         console.print("[yellow]--samples > 1 with temperature 0 gives identical responses; "
                       "set --temperature")
     if preset is None and any(n in PAPER_SUITES for n in task_names):
         console.print("[dim]hint: --preset ovr samples each benchmark as the paper's sources "
                       "did (avg@16 at T=1 on AIME, MATH500, GPQA)")
+    engine = engine or default_engine()
     options = EvalOptions(
         model=model, tasks=task_names,
         out=out or Path("runs") / Path(model.rstrip("/")).name,
-        engine=engine or default_engine(),
-        sampling=SamplingConfig(n=1 if samples is None else samples,
-                                temperature=0.0 if temperature is None else temperature,
-                                top_p=1.0 if top_p is None else top_p,
-                                max_tokens=32768 if max_tokens is None else max_tokens,
-                                seed=seed),
+        engine=engine, revision=revision,
+        sampling=SamplingConfig(**given, seed=seed,  # SamplingConfig's defaults otherwise
+                                **({} if max_tokens is None else {"max_tokens": max_tokens})),
         preset=preset, sampling_overrides=given,
         prompt=prompt, splits=splits, data_dir=data_dir, limit=limit,
-        engine_options={"revision": revision, "dtype": dtype,
-                        "tensor_parallel_size": tensor_parallel_size,
-                        "max_model_len": max_model_len, "batch_size": batch_size,
-                        "base_url": base_url, "concurrency": concurrency,
-                        "distributed_executor_backend": distributed_executor_backend},
+        engine_options=options_for(  # the command line offers every engine's settings
+            engine, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
+            max_model_len=max_model_len, batch_size=batch_size, base_url=base_url,
+            concurrency=concurrency, distributed_executor_backend=distributed_executor_backend,
+        ) if engine in ENGINES else None,  # an unknown engine is named by the checks below
         task_dirs=task_dir or [], shard=parse_shard(shard) if shard else None, verbose=verbose,
         judge=None if shard else judge_options(judge, judge_engine, judge_base_url, judge_mode,
                                                judge_concurrency, judge_max_tokens, dtype=dtype),
@@ -270,12 +278,13 @@ def grade_command(
     data_dir: Annotated[Path | None, typer.Option(
         help="the task's data: lines that lack gold, choices or metadata take them from the "
         "sample of the same id")] = None,
-    workers: Annotated[int, typer.Option(help="verifier worker processes")] = 2,
+    workers: Annotated[int, typer.Option(help="verifier worker processes")] = DEFAULT_WORKERS,
     timeout: Annotated[float, typer.Option(
         help="CPU seconds allowed per symbolic check")] = DEFAULT_TIMEOUT_S,
-    judge: JudgeModel = None, judge_engine: JudgeEngine = "openai",
-    judge_base_url: JudgeBaseUrl = "http://localhost:8000/v1", judge_mode: JudgeMode = "fallback",
-    judge_concurrency: JudgeConcurrency = 16, judge_max_tokens: JudgeMaxTokens = 128,
+    judge: JudgeModel = None, judge_engine: JudgeEngine = JudgeOptions.engine,
+    judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
+    judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
+    judge_max_tokens: JudgeMaxTokens = JudgeOptions.max_tokens,
 ) -> None:
     """Grade responses from any harness: adds extracted, correct, method and error to each line
     (and task_correct with --task), and prints each file's score."""

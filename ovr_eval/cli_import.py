@@ -17,6 +17,7 @@ from ovr_eval.cli_judge import (
     JudgeModel,
     judge_options,
 )
+from ovr_eval.judge import JudgeOptions
 
 
 def import_command(
@@ -32,9 +33,10 @@ def import_command(
     model: Annotated[str | None, typer.Option(
         help="model name to record (default: read from the files)")] = None,
     task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
-    judge: JudgeModel = None, judge_engine: JudgeEngine = "openai",
-    judge_base_url: JudgeBaseUrl = "http://localhost:8000/v1", judge_mode: JudgeMode = "fallback",
-    judge_concurrency: JudgeConcurrency = 16, judge_max_tokens: JudgeMaxTokens = 128,
+    judge: JudgeModel = None, judge_engine: JudgeEngine = JudgeOptions.engine,
+    judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
+    judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
+    judge_max_tokens: JudgeMaxTokens = JudgeOptions.max_tokens,
 ) -> None:
     """Regrade another harness's responses into a run folder that `ovr compare` and
     `ovr report` read; re-running the same command resumes."""

@@ -26,7 +26,14 @@ from rich.progress import Task as ProgressTask
 from rich.text import Text
 
 from ovr_eval.behaviours import behaviours_for_run
-from ovr_eval.engines import Engine, check_engine, check_model, create_engine
+from ovr_eval.engines import (
+    Engine,
+    EngineOptions,
+    check_engine,
+    check_model,
+    create_engine,
+    options_for,
+)
 from ovr_eval.fingerprint import weights_fingerprint
 from ovr_eval.presets import get_preset
 from ovr_eval.prompting import build_request, load_template
@@ -51,12 +58,13 @@ class EvalOptions:
     tasks: list[str]
     out: Path
     engine: str
+    revision: str | None = None  # the model's hub commit, branch or tag (None: main)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     prompt: str | None = None  # None: each task's own default prompt
     splits: dict[str, str] = field(default_factory=dict)
     data_dir: Path | None = None
     limit: int | None = None
-    engine_options: dict[str, Any] = field(default_factory=dict)
+    engine_options: EngineOptions | None = None  # the engine's settings (None: its defaults)
     task_dirs: list[Path] = field(default_factory=list)
     shard: tuple[int, int] | None = None  # (index, count): a data-parallel worker's share
     preset: str | None = None  # per-task sampling of a paper (ovr_eval.presets)
@@ -221,9 +229,9 @@ class Evaluation:
     def config(self) -> dict[str, Any]:
         o = self.options
         return {
-            "model": o.model, "revision": o.engine_options.get("revision"), "engine": o.engine,
+            "model": o.model, "revision": o.revision, "engine": o.engine,
             "weights": self.weights,
-            "engine_options": {k: v for k, v in o.engine_options.items() if k != "api_key"},
+            "engine_options": self.engine_options().as_config(),
             "sampling": asdict(o.sampling),
             **({"preset": o.preset,
                 "sampling_by_task": {t: asdict(v) for t, v in self.task_sampling.items()}}
@@ -236,6 +244,12 @@ class Evaluation:
             "judge": o.judge.describe() if o.judge else None,
         }
 
+    def engine_options(self) -> EngineOptions:
+        """The engine's settings as given, or its defaults."""
+        if self.options.engine_options is not None:
+            return self.options.engine_options
+        return options_for(self.options.engine)
+
     def _log_path(self) -> Path | None:
         """Where the engines' own output goes (None: to the console, with --verbose)."""
         return None if self.options.verbose else self.run_dir.path / "logs" / "engine.log"
@@ -245,8 +259,9 @@ class Evaluation:
             o = self.options
             with self.console.status(f"loading {o.model} with engine {o.engine}"), \
                     engine_output(self._log_path(), self.console):
-                options = {"max_images_per_prompt": max(1, self.max_images), **o.engine_options}
-                self.engine = create_engine(o.engine, o.model, seed=o.sampling.seed, **options)
+                self.engine = create_engine(
+                    o.engine, o.model, self.engine_options(), revision=o.revision,
+                    seed=o.sampling.seed, max_images_per_prompt=max(1, self.max_images))
             if o.shard is None or o.shard[0] == 0:  # one writer of config.json
                 config = self.run_dir.config_path
                 data = json.loads(config.read_text())
@@ -279,7 +294,7 @@ class Evaluation:
         if o.shard is not None:  # a data-parallel worker: its coordinator holds the lock
             self._run_tasks(loaded)
             return RunResults(model=o.model)
-        self.weights = weights_fingerprint(o.model, o.engine_options.get("revision"), o.engine)
+        self.weights = weights_fingerprint(o.model, o.revision, o.engine)
         with self.run_dir.lock():
             if self.run_dir.start(self.config()):
                 self.console.print(f"resuming the run in {o.out}")

@@ -29,7 +29,13 @@ from rich.table import Table
 from ovr_eval.records import Record
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample, UserError
-from ovr_eval.verify import DEFAULT_TIMEOUT_S, GradeItem, grade_many, is_check_failure
+from ovr_eval.verify import (
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_WORKERS,
+    GradeItem,
+    grade_many,
+    is_check_failure,
+)
 
 CHUNK = 512
 _TEXT = (str, int, float)
@@ -176,7 +182,7 @@ def check_paths(sources: list[Path], output: Path | None) -> list[tuple[Path, Pa
     return pairs
 
 
-def grade_file(source: Path, output: Path, workers: int = 2,
+def grade_file(source: Path, output: Path, workers: int = DEFAULT_WORKERS,
                timeout_s: float = DEFAULT_TIMEOUT_S, console: Console | None = None,
                task: Task | None = None, split: str | None = None,
                data_dir: Path | None = None) -> FileGrade:

@@ -31,6 +31,7 @@ from typing import Any
 from rich.console import Console
 
 from ovr_eval.engines.base import Engine
+from ovr_eval.engines.options import EngineOptions
 from ovr_eval.records import RunResults
 from ovr_eval.runs import read_jsonl
 from ovr_eval.types import Completion, Request, Sample, SamplingConfig, UserError
@@ -258,6 +259,18 @@ def match_rows(task: Any, samples: Sequence[Sample], rows: Sequence[ForeignRow])
     return Matching(rows=found, unmatched=unmatched, matched_by=how, duplicates=duplicates)
 
 
+@dataclass
+class ImportOptions(EngineOptions):
+    """The "engine" of an imported run, as config.json records it: the files replayed and the
+    settings the other harness wrote about its run."""
+
+    imported_from: list[str]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def as_config(self) -> dict[str, Any]:
+        return {"imported_from": self.imported_from, **self.settings}
+
+
 class ReplayEngine(Engine):
     """An engine that answers with responses another harness already wrote."""
 
@@ -310,7 +323,7 @@ def import_run(kind: str, files: Sequence[Path], task_name: str, out: Path,
         model=model or foreign.model or Path(files[0]).stem, tasks=[task.name], out=Path(out),
         engine=f"import:{kind}", sampling=sampling, splits={task.name: split},
         data_dir=data_dir, task_dirs=list(task_dirs), judge=judge,
-        engine_options={"imported_from": [str(f) for f in files], **foreign.settings})
+        engine_options=ImportOptions([str(f) for f in files], foreign.settings))
     evaluation = Evaluation(options, console, engine=ReplayEngine(matching.rows))
     summary = evaluation.run()
     imported = {"format": kind, "files": [str(f) for f in files], "rows": len(foreign.rows),

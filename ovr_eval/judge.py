@@ -21,6 +21,7 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ovr_eval.engines.options import EngineOptions, OpenAIOptions
 from ovr_eval.judge_protocols import Protocol, UnreadableReply, protocol_for
 from ovr_eval.records import Record, RecordJudgement, TaskResult
 from ovr_eval.runs import RecordWriter, RunDir, cut_torn_tail, read_jsonl
@@ -39,12 +40,13 @@ class JudgeOptions:
 
     model: str
     engine: str = "openai"
-    base_url: str = "http://localhost:8000/v1"
+    base_url: str = OpenAIOptions.base_url
     mode: str = "fallback"
     concurrency: int = 16
     retries: int = 2  # extra attempts after an unreadable reply
     max_tokens: int = 128
-    engine_options: dict[str, Any] = field(default_factory=dict)  # passed to create_engine
+    # the judge engine's settings (dtype, max_model_len, ...; see ovr_eval.engines.options)
+    engine_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -65,9 +67,18 @@ class JudgeOptions:
     def check(self) -> None:
         """Fail early, before any generation, when the judge server cannot be reached."""
         if self.engine == "openai":
-            from ovr_eval.engines import create_engine
+            from ovr_eval.engines import OpenAIOptions, create_engine
 
-            create_engine("openai", self.model, base_url=self.base_url).close()
+            create_engine("openai", self.model, OpenAIOptions(base_url=self.base_url)).close()
+
+    def engine_settings(self) -> EngineOptions:
+        """The judge engine's options: its server and concurrency, a context of 8192 tokens
+        for a local model, then the settings given in ``engine_options``."""
+        from ovr_eval.engines import options_for
+
+        return options_for(self.engine, **{"base_url": self.base_url,
+                                           "concurrency": self.concurrency,
+                                           "max_model_len": 8192, **self.engine_options})
 
 
 # ---------------------------------------------------------------- cache
@@ -154,9 +165,7 @@ class Judge:
             o = self.options
             try:
                 with self.console.status(f"loading judge {o.model} ({o.engine})"):
-                    self.engine = create_engine(
-                        o.engine, o.model, base_url=o.base_url, concurrency=o.concurrency,
-                        **{"max_model_len": 8192, **o.engine_options})
+                    self.engine = create_engine(o.engine, o.model, o.engine_settings())
             except (UserError, OSError, RuntimeError, ValueError) as exc:
                 self.engine_error = f"judge engine unavailable: {exc}"
                 self.console.print(f"[red]{self.engine_error}")

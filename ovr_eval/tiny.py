@@ -14,6 +14,8 @@ import shutil
 from pathlib import Path
 
 EMBEDDED = Path(__file__).parent / "embedded"
+# the splits the benchmark slices in EMBEDDED / "data" are taken from (the others: default)
+EMBEDDED_SPLITS = {"mathvision": "testmini", "mathverse": "testmini_text_only"}
 TOKENIZER_SOURCE = EMBEDDED / "qwen_tokenizer"
 QWEN_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"

@@ -25,13 +25,13 @@ class Sample:
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """Generation settings shared by every engine."""
+    """Generation settings shared by every engine; the defaults are ``ovr eval``'s."""
 
-    n: int = 1
-    temperature: float = 0.0
+    n: int = 1  # responses per prompt (avg@n, pass@k)
+    temperature: float = 0.0  # 0: greedy
     top_p: float = 1.0
-    max_tokens: int = 2048
-    seed: int = 0
+    max_tokens: int = 32768  # new tokens per response: OVR writes long reasoning
+    seed: int = 0  # the run's seed; each request's derives from it
 
 
 @dataclass

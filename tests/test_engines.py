@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from conftest import has_vllm
-from ovr_eval.engines import create_engine
+from ovr_eval.engines import (
+    HFOptions,
+    OpenAIOptions,
+    VLLMOptions,
+    create_engine,
+    options_for,
+)
 from ovr_eval.types import Request, SamplingConfig, UserError
 
 pytestmark = pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")
@@ -27,7 +33,8 @@ def _requests(shared_data) -> list[Request]:
 
 @pytest.fixture(scope="module")
 def vllm_engine(tiny_model):
-    engine = create_engine("vllm", str(tiny_model), dtype="float32", max_model_len=2048, seed=0)
+    options = VLLMOptions(dtype="float32", max_model_len=2048)
+    engine = create_engine("vllm", str(tiny_model), options, seed=0)
     yield engine
     engine.close()
 
@@ -75,7 +82,7 @@ def test_hf_engine_matches_vllm_greedy(vllm_engine, tiny_model, shared_data):
     requests = _requests(shared_data)
     sampling = SamplingConfig(max_tokens=10)
     from_vllm = {c.sample_id: c for c in vllm_engine.generate(requests, sampling)}
-    hf = create_engine("hf", str(tiny_model), dtype="float32", batch_size=4)
+    hf = create_engine("hf", str(tiny_model), HFOptions(dtype="float32", batch_size=4))
     from_hf = {c.sample_id: c for c in hf.generate(requests, sampling)}
     for key, completion in from_vllm.items():
         assert from_hf[key].prompt == completion.prompt
@@ -90,9 +97,21 @@ def test_missing_model_path_is_a_user_error(tmp_path):
         create_engine("hf", str(tmp_path))
 
 
+def test_each_engine_takes_only_its_own_settings():
+    """The command line offers every engine's settings; an engine's options keep its own."""
+    given = {"dtype": "float32", "batch_size": 4, "base_url": "http://h:1/v1", "concurrency": 3,
+             "tensor_parallel_size": 2, "max_model_len": None}
+    assert options_for("hf", **given) == HFOptions(dtype="float32", batch_size=4)
+    assert options_for("vllm", **given) == VLLMOptions(dtype="float32", tensor_parallel_size=2)
+    assert options_for("openai", **given) == OpenAIOptions(base_url="http://h:1/v1", concurrency=3)
+    assert "api_key" not in OpenAIOptions(api_key="secret").as_config()  # never in config.json
+    with pytest.raises(TypeError, match="engine hf takes HFOptions, not VLLMOptions"):
+        create_engine("hf", "m", VLLMOptions())
+
+
 def test_unreachable_server_is_a_user_error():
     with pytest.raises(UserError, match="cannot reach the server"):
-        create_engine("openai", "m", base_url="http://127.0.0.1:9/v1")
+        create_engine("openai", "m", OpenAIOptions(base_url="http://127.0.0.1:9/v1"))
 
 
 def test_openai_engine_against_vllm_serve_matches_offline_vllm(vllm_server, vllm_engine,
@@ -100,7 +119,7 @@ def test_openai_engine_against_vllm_serve_matches_offline_vllm(vllm_server, vllm
     requests = _requests(shared_data)
     sampling = SamplingConfig(max_tokens=10)
     offline = {c.sample_id: c for c in vllm_engine.generate(requests, sampling)}
-    served = create_engine("openai", "tiny", base_url=vllm_server, concurrency=3)
+    served = create_engine("openai", "tiny", OpenAIOptions(base_url=vllm_server, concurrency=3))
     online = {c.sample_id: c for c in served.generate(requests, sampling)}
     assert set(online) == set(offline)
     for key, completion in offline.items():
@@ -110,7 +129,7 @@ def test_openai_engine_against_vllm_serve_matches_offline_vllm(vllm_server, vllm
 
 
 def test_openai_engine_reports_a_rejected_request(vllm_server):
-    served = create_engine("openai", "tiny", base_url=vllm_server)
+    served = create_engine("openai", "tiny", OpenAIOptions(base_url=vllm_server))
     request = Request("q1", [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}])
     with pytest.raises(UserError, match="rejected the request for sample q1"):
         list(served.generate([request], SamplingConfig(n=2, temperature=0.0, max_tokens=4)))

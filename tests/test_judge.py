@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from conftest import REPO, has_vllm
 from ovr_eval.cli import app
+from ovr_eval.engines import VLLMOptions
 from ovr_eval.evaluate import EvalOptions, Evaluation
 from ovr_eval.judge import JudgeOptions
 from ovr_eval.judge_protocols import PROTOCOLS, judge_view
@@ -68,7 +69,7 @@ def _options(tiny_model: Path, data: Path, out: Path, judge: JudgeOptions) -> Ev
         model=str(tiny_model), tasks=list(JUDGED), out=out, engine="vllm",
         sampling=SamplingConfig(n=2, temperature=1.0, max_tokens=8), data_dir=data, limit=2,
         splits={"mathverse": "testmini_text_only"},
-        engine_options={"dtype": "float32", "max_model_len": 4096}, judge=judge)
+        engine_options=VLLMOptions(dtype="float32", max_model_len=4096), judge=judge)
 
 
 def _cache(out: Path) -> list[dict]:

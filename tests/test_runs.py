@@ -463,7 +463,7 @@ def test_engine_output_stays_in_the_log_unless_verbose(tmp_path, tiny_model, sha
 
 def test_hf_engine_reports_live_activity_and_skips_a_corrupt_image(tiny_model, shared_data,
                                                                    tmp_path):
-    from ovr_eval.engines import create_engine
+    from ovr_eval.engines import HFOptions, create_engine
     from ovr_eval.types import Request, SamplingConfig
 
     broken = tmp_path / "broken.png"
@@ -471,7 +471,7 @@ def test_hf_engine_reports_live_activity_and_skips_a_corrupt_image(tiny_model, s
     requests = [Request(f"r{i}", [{"role": "user", "content": [
         {"type": "image"}, {"type": "text", "text": "What is shown?"}]}], images=[image], seed=i)
         for i, image in enumerate([shared_data / "mathvision" / "images" / "4.jpg", broken])]
-    engine = create_engine("hf", str(tiny_model), dtype="float32", batch_size=2)
+    engine = create_engine("hf", str(tiny_model), HFOptions(dtype="float32", batch_size=2))
     seen: list[int] = []
     done = threading.Event()
 

@@ -5,13 +5,24 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from ovr_eval.engines.base import Engine
+from ovr_eval.engines.options import (
+    ENGINE_OPTIONS,
+    EngineOptions,
+    HFOptions,
+    OpenAIOptions,
+    VLLMOptions,
+    options_for,
+)
 from ovr_eval.types import UserError
 
-ENGINES = ("vllm", "hf", "openai")
+__all__ = ["ENGINES", "Engine", "EngineOptions", "HFOptions", "OpenAIOptions", "VLLMOptions",
+           "check_engine", "check_model", "create_engine", "default_engine", "options_for"]
+
+ENGINES = tuple(ENGINE_OPTIONS)  # vllm, hf, openai
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
@@ -56,27 +67,31 @@ def check_engine(name: str) -> None:
                         "(GPU) or 'ovr-eval[cpu]', or use --engine hf")
 
 
-def create_engine(name: str, model: str, **options: Any) -> Engine:
-    """Build an engine by name; options not used by that engine are ignored."""
+def create_engine(name: str, model: str, options: EngineOptions | None = None, *,
+                  revision: str | None = None, seed: int = 0,
+                  max_images_per_prompt: int = 1) -> Engine:
+    """Build an engine by name with its options (None: its defaults). ``revision`` (a hub
+    commit, branch or tag), ``seed`` and ``max_images_per_prompt`` size and pin the local
+    engines; an OpenAI-compatible server decides them itself."""
     check_engine(name)
-    if name == "openai":
+    options = options if options is not None else options_for(name)
+    if not isinstance(options, ENGINE_OPTIONS[name]):
+        raise TypeError(f"engine {name} takes {ENGINE_OPTIONS[name].__name__}, "
+                        f"not {type(options).__name__}")
+    if isinstance(options, OpenAIOptions):
         from ovr_eval.engines.openai_engine import OpenAIEngine
 
-        keys = ("base_url", "api_key", "concurrency", "max_retries")
-        return OpenAIEngine(model, **{k: options[k] for k in keys if options.get(k) is not None})
+        return OpenAIEngine(model, options)
     check_model(model)
     try:
-        if name == "vllm":
+        if isinstance(options, VLLMOptions):
             from ovr_eval.engines.vllm_engine import VLLMEngine
 
-            keys = ("revision", "dtype", "tensor_parallel_size", "max_model_len", "seed",
-                    "gpu_memory_utilization", "max_images_per_prompt", "trust_remote_code",
-                    "distributed_executor_backend")
-            return VLLMEngine(model, **{k: options[k] for k in keys if options.get(k) is not None})
+            return VLLMEngine(model, revision=revision, seed=seed,
+                              max_images_per_prompt=max_images_per_prompt, **asdict(options))
         from ovr_eval.engines.hf import HFEngine
 
-        keys = ("revision", "dtype", "batch_size", "trust_remote_code")
-        return HFEngine(model, **{k: options[k] for k in keys if options.get(k) is not None})
+        return HFEngine(model, revision=revision, **asdict(options))
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"could not load model {model} with engine {name}: {first}") from exc

@@ -12,6 +12,7 @@ from typing import Any
 
 from ovr_eval.engines.base import Engine, chat_messages
 from ovr_eval.engines.images import UnusableImage, png_bytes
+from ovr_eval.engines.options import OpenAIOptions
 from ovr_eval.types import Completion, Request, SamplingConfig, UserError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -44,17 +45,14 @@ class OpenAIEngine(Engine):
     name = "openai"
     supports_images = True
 
-    def __init__(
-        self, model: str, base_url: str = "http://localhost:8000/v1", api_key: str | None = None,
-        concurrency: int = 64, max_retries: int = 5, timeout_s: float = 3600.0,
-        backoff_s: float = 1.0,
-    ):
+    def __init__(self, model: str, options: OpenAIOptions | None = None):
         import httpx
 
-        self.model_name, self.base_url = model, base_url.rstrip("/")
-        self.concurrency, self.max_retries = concurrency, max_retries
-        self.timeout_s, self.backoff_s = timeout_s, backoff_s
-        key = api_key or os.environ.get("OPENAI_API_KEY", "EMPTY")
+        o = options or OpenAIOptions()
+        self.model_name, self.base_url = model, o.base_url.rstrip("/")
+        self.concurrency, self.max_retries = o.concurrency, o.max_retries
+        self.timeout_s, self.backoff_s = o.timeout_s, o.backoff_s
+        key = o.api_key or os.environ.get("OPENAI_API_KEY", "EMPTY")
         self.headers = {"Authorization": f"Bearer {key}"}
         try:
             reply = httpx.get(f"{self.base_url}/models", headers=self.headers, timeout=10)

@@ -37,7 +37,10 @@ from ovr_eval.verify.normalize import normalize, repair_escapes
 from ovr_eval.verify.pool import JobFailed, WorkerPool
 from ovr_eval.verify.structures import parse_compound
 
-__all__ = ["DEFAULT_TIMEOUT_S", "GradeItem", "grade", "grade_many", "is_check_failure", "reward"]
+__all__ = ["DEFAULT_TIMEOUT_S", "DEFAULT_WORKERS", "GradeItem", "grade", "grade_many",
+           "is_check_failure", "reward"]
+
+DEFAULT_WORKERS = 2  # verifier worker processes for the symbolic checks
 
 # Verdict errors that describe the response (it gave no usable answer), not the check.
 NO_ANSWER_REASONS = frozenset({"no final answer found", "no option named", "answer too long",
@@ -253,7 +256,7 @@ def grade(
 
 def grade_many(
     items: Iterable[GradeItem | tuple | dict[str, Any]],
-    workers: int = 2,
+    workers: int = DEFAULT_WORKERS,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     cache: dict[tuple[str, str], Any] | None = None,
     boxed_only: bool = False,

@@ -122,7 +122,7 @@ class WorkerPool:
     so that a job's limit never pays for imports or first-call caches.
     """
 
-    def __init__(self, target: str, workers: int = 2, timeout_s: float = 2.0,
+    def __init__(self, target: str, workers: int, timeout_s: float,
                  memory_mb: int = DEFAULT_MEMORY_MB, warm_up: str | None = None,
                  wall_limit_s: float | None = None):
         self.target, self.timeout_s, self.memory_mb = target, timeout_s, memory_mb
