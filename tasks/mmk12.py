@@ -17,7 +17,7 @@ from typing import Any
 
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import Sample
-from ovr_tasks._common import IMAGE_ONLY_QUESTION, LETTERS, strip_image_tags
+from ovr_tasks._rows import IMAGE_ONLY_QUESTION, LETTERS, strip_image_tags
 
 _OPTION = re.compile(r"^\s*\(?([A-H])[\.\)．:：]\s*(.+?)\s*$")
 
