@@ -20,7 +20,7 @@ from rich.table import Table
 from ovr_eval.metrics import Z95, wilson_from_stderr
 from ovr_eval.records import TaskResult
 from ovr_eval.reference import column_part, columns_of, comparability, load_reference, resolve_model
-from ovr_eval.runs import SavedRun
+from ovr_eval.runs import SavedRun, data_differences
 
 NOT_REPORTED = "not reported"
 TOO_FEW = "too few samples to tell"
@@ -226,19 +226,35 @@ def _diff_verdict(ci: list[float] | None) -> str:
     return "no clear difference"
 
 
+def provenance_warnings(config_a: dict[str, Any], config_b: dict[str, Any], task: str
+                        ) -> list[str]:
+    """What differs between two runs' records of a task besides the model: the task's version
+    (its prompt, parsing or metric changed) and the data read (local files' content, or the hub
+    commit). Runs that do not record them (older ones) warn of nothing."""
+    versions = [(c.get("task_versions") or {}).get(task) for c in (config_a, config_b)]
+    warnings = []
+    if None not in versions and versions[0] != versions[1]:
+        warnings.append(f"task versions differ: {versions[0]} vs {versions[1]} (its prompt, "
+                        "parsing or metric changed in between)")
+    warnings += [f"data differ: {was} vs {now}"
+                 for name, was, now in data_differences(config_a, config_b) if name == task]
+    return warnings
+
+
 def compare_runs(run_a: SavedRun, run_b: SavedRun) -> list[RunDiffRow]:
     """Per task in both runs: B minus A on the headline, with 95% intervals.
 
     Paired over the headline units both runs share when they share at least two (the usual
     case: same benchmark items); unpaired from results.json when they share none or a run has
-    no sample records. Units only in one run are counted, and the row warns about them. Runs
-    on different splits are "not comparable".
+    no sample records. Units only in one run are counted, and the row warns about them, as it
+    does when the runs scored the task at different versions or on different data. Runs on
+    different splits are "not comparable".
     """
     rows = []
     for name in sorted(set(run_a.tasks) & set(run_b.tasks)):
         ta, tb = run_a.tasks[name], run_b.tasks[name]
         units_a, units_b = run_a.units(name), run_b.units(name)
-        warnings = []
+        warnings = provenance_warnings(run_a.config, run_b.config, name)
         splits_differ = ta.split != tb.split
         if splits_differ:
             warnings.append(f"splits differ: {ta.split!r} vs {tb.split!r}")

@@ -215,6 +215,7 @@ class Evaluation:
         self.run_dir = RunDir(options.out)
         self.max_images = 1  # most images in one loaded sample (sizes the vLLM engine)
         self.weights: dict[str, Any] | None = None
+        self.data: dict[str, dict[str, Any]] = {}  # task -> the data it read (fingerprint)
 
     def prompt_of(self, task: Task) -> str:
         return self.options.prompt or task.default_prompt
@@ -239,7 +240,9 @@ class Evaluation:
             "prompt": {t.name: self.prompt_of(t) for t in self.tasks},
             "splits": {t.name: self.split_of(t) for t in self.tasks},
             "data_dir": str(o.data_dir) if o.data_dir else None, "limit": o.limit,
-            "tasks": [t.name for t in self.tasks], "versions": package_versions(),
+            "tasks": [t.name for t in self.tasks],
+            "task_versions": {t.name: t.version for t in self.tasks}, "data": self.data,
+            "versions": package_versions(),
             "git_sha": git_sha(), "started": datetime.now(timezone.utc).isoformat(),
             "judge": o.judge.describe() if o.judge else None,
         }
@@ -295,6 +298,9 @@ class Evaluation:
             self._run_tasks(loaded)
             return RunResults(model=o.model)
         self.weights = weights_fingerprint(o.model, o.revision, o.engine)
+        with self.console.status("fingerprinting the data"):
+            self.data = {t.name: t.data_fingerprint(self.split_of(t), o.data_dir)
+                         for t in self.tasks}
         with self.run_dir.lock():
             if self.run_dir.start(self.config()):
                 self.console.print(f"resuming the run in {o.out}")

@@ -1,12 +1,16 @@
-"""Which weights a run used: a fingerprint recorded in config.json and checked on resume.
+"""Which weights and which data a run used: fingerprints recorded in config.json, checked on
+resume and by ``ovr compare``.
 
 - A local checkpoint folder: SHA-256 over the files that decide what the model generates
   (config, weights, tokenizer, chat template, processor). Files up to 64 MiB are hashed whole;
   larger weight shards by their size, first and last MiB and 64 evenly spread 64 KiB probes, so
   a 7B checkpoint is fingerprinted by reading ~30 MB (benchmarks/fingerprint.py). Copying the
   folder keeps its fingerprint (no mtimes); retrained weights change every probe.
-- A hub id: the revision resolved to a commit, from the hub (a few seconds at most, never
-  blocking) or else from the local Hugging Face cache; unknown when neither answers.
+- A hub id (model or dataset): the revision resolved to a commit, from the hub (a few seconds
+  at most, never blocking) or else from the local Hugging Face cache; unknown when neither
+  answers.
+- A local benchmark folder: SHA-256 over every file in it (relative path, size and content,
+  large files sampled as above).
 - A model behind an OpenAI-compatible server, or responses imported from another harness:
   unknown.
 """
@@ -86,11 +90,25 @@ def local_fingerprint(folder: Path) -> dict[str, Any]:
             "weight_files": len(weights), "weight_bytes": sum(p.stat().st_size for p in weights)}
 
 
-def cached_commit(repo_id: str, revision: str) -> str | None:
-    """The commit a revision (branch or tag) pointed to when the model was downloaded."""
+def folder_fingerprint(folder: Path) -> dict[str, Any]:
+    """The fingerprint of a local data folder: every file under it, by relative path, size and
+    content (large files sampled); ``id`` None when the folder does not exist."""
+    folder = folder.expanduser().resolve()
+    if not folder.is_dir():
+        return {"kind": "local", "id": None, "path": str(folder)}
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    entries = [[str(p.relative_to(folder)), p.stat().st_size, file_digest(p)] for p in files]
+    overall = hashlib.sha256(json.dumps(entries).encode()).hexdigest()
+    return {"kind": "local", "id": f"sha256:{overall}", "path": str(folder),
+            "files": len(files), "bytes": sum(e[1] for e in entries)}
+
+
+def cached_commit(repo_id: str, revision: str, repo_type: str = "model") -> str | None:
+    """The commit a revision (branch or tag) pointed to when the repository was downloaded."""
     from huggingface_hub.constants import HF_HUB_CACHE
 
-    ref = Path(HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "refs" / revision
+    ref = (Path(HF_HUB_CACHE) / f"{repo_type}s--{repo_id.replace('/', '--')}" / "refs"
+           / revision)
     try:
         commit = ref.read_text().strip()
     except OSError:
@@ -98,7 +116,8 @@ def cached_commit(repo_id: str, revision: str) -> str | None:
     return commit if COMMIT.fullmatch(commit) else None
 
 
-def hub_commit(repo_id: str, revision: str, timeout_s: float = HUB_TIMEOUT_S) -> str | None:
+def hub_commit(repo_id: str, revision: str, timeout_s: float = HUB_TIMEOUT_S,
+               repo_type: str = "model") -> str | None:
     """The commit the hub resolves ``revision`` to; None when the hub does not answer in time.
     A repository or revision the hub does not know is a UserError."""
     from huggingface_hub import HfApi
@@ -112,14 +131,16 @@ def hub_commit(repo_id: str, revision: str, timeout_s: float = HUB_TIMEOUT_S) ->
 
     def ask() -> None:
         try:
-            answer["sha"] = HfApi().model_info(repo_id, revision=revision, timeout=timeout_s).sha
+            answer["sha"] = HfApi().repo_info(repo_id, revision=revision, repo_type=repo_type,
+                                              timeout=timeout_s).sha
         except GatedRepoError:
             answer["sha"] = None  # gated: the engine's own download reports the access error
         except RevisionNotFoundError:
-            answer["error"] = f"model {repo_id} has no revision {revision!r} on the hub"
+            answer["error"] = f"{repo_type} {repo_id} has no revision {revision!r} on the hub"
         except RepositoryNotFoundError:
-            answer["error"] = (f"model {repo_id} not found on the Hugging Face hub (a private "
-                               "model needs HF_TOKEN; a local folder needs a path that exists)")
+            answer["error"] = (f"{repo_type} {repo_id} not found on the Hugging Face hub (a "
+                               f"private {repo_type} needs HF_TOKEN; a local folder needs a path "
+                               "that exists)")
         except Exception:  # offline, DNS, timeout, proxy: unknown, never fatal
             answer["sha"] = None
 
@@ -132,8 +153,9 @@ def hub_commit(repo_id: str, revision: str, timeout_s: float = HUB_TIMEOUT_S) ->
     return sha if isinstance(sha, str) and COMMIT.fullmatch(sha) else None
 
 
-def hub_fingerprint(repo_id: str, revision: str | None) -> dict[str, Any]:
-    """A hub model's revision resolved to a commit, as far as it can be known right now."""
+def hub_fingerprint(repo_id: str, revision: str | None, repo_type: str = "model"
+                    ) -> dict[str, Any]:
+    """A hub repository's revision resolved to a commit, as far as it can be known right now."""
     from huggingface_hub.constants import HF_HUB_OFFLINE
 
     wanted = revision or "main"
@@ -142,9 +164,9 @@ def hub_fingerprint(repo_id: str, revision: str | None) -> dict[str, Any]:
         commit, source = wanted, "given"
     else:
         if not HF_HUB_OFFLINE:
-            commit, source = hub_commit(repo_id, wanted), "hub"
+            commit, source = hub_commit(repo_id, wanted, repo_type=repo_type), "hub"
         if commit is None:
-            commit, source = cached_commit(repo_id, wanted), "cache"
+            commit, source = cached_commit(repo_id, wanted, repo_type), "cache"
     return {"kind": "hub", "id": f"hub:{repo_id}@{commit}" if commit else None,
             "repo": repo_id, "revision": wanted, "commit": commit,
             "resolved_by": source if commit else None}
@@ -166,11 +188,14 @@ def weights_fingerprint(model: str, revision: str | None, engine: str) -> dict[s
     return hub_fingerprint(model, revision)
 
 
-def describe(fingerprint: dict[str, Any] | None) -> str:
+def describe(fingerprint: dict[str, Any] | None, what: str = "weights") -> str:
     """A fingerprint in a few words, for messages."""
     if not fingerprint or not fingerprint.get("id"):
-        return "unknown weights"
+        return f"unknown {what}"
     if fingerprint.get("kind") == "hub":
         return f"{fingerprint['repo']} at commit {fingerprint['commit'][:12]}"
+    if fingerprint.get("kind") == "local" and "weight_bytes" not in fingerprint:
+        return (f"{fingerprint['id'][:19]} ({fingerprint.get('files')} files in "
+                f"{fingerprint.get('path')})")
     size = fingerprint.get("weight_bytes", 0) / 1e9
     return f"{fingerprint['id'][:19]} ({size:.2f} GB of weights in {fingerprint.get('path')})"

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from ovr_eval.compare import provenance_warnings
 from ovr_eval.judge_views import (
     add_judged_columns,
     response_judgement,
@@ -538,6 +539,10 @@ def build_report(paths: list[Path], reference_models: list[str] | None = None,
     records = [{t: read_records(run, label, t, warnings) for t in run.tasks}
                for run, label in zip(runs, labels, strict=True)]
     warnings += check_sample_sets(records, labels, rows)
+    warnings += [f"{task}: {labels[0]} vs {label}: {warning}"
+                 for run, label in zip(runs[1:], labels[1:], strict=True)
+                 for task in sorted(set(runs[0].tasks) & set(run.tasks))
+                 for warning in provenance_warnings(runs[0].config, run.config, task)]
     images, samples, left_out = ImageStore(), [], []
     for task in dict.fromkeys(c.task or c.key for c in columns):
         for index, picked in enumerate(pick_records(records, task, max_samples)):

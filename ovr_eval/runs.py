@@ -28,7 +28,7 @@ LOCK_FILE = ".lock"
 # settings that change what a record means: a resumed run must use the same ones (per task for
 # the mappings, so that adding a task is growth, not a change)
 SAME_KEYS = ("model", "revision", "engine", "data_dir")
-PER_TASK_KEYS = ("prompt", "splits")
+PER_TASK_KEYS = ("prompt", "splits", "task_versions")
 NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
 
@@ -168,6 +168,7 @@ def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             before = dict.fromkeys(after, before)
         changes += [f"{key}.{task}: {_show(before[task])} → {_show(after[task])}"
                     for task in sorted(set(before) & set(after)) if before[task] != after[task]]
+    changes += [f"data.{task}: {was} → {now}" for task, was, now in data_differences(old, new)]
     # a preset gives tasks their own sampling: compare what each shared task really used
     by_task = set(old.get("sampling_by_task") or {}) | set(new.get("sampling_by_task") or {})
     for task in sorted(by_task & set(old.get("tasks") or []) & set(new.get("tasks") or [])):
@@ -175,6 +176,20 @@ def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         changes += [f"sampling[{task}].{k}: {_show(before.get(k))} → {_show(after.get(k))}"
                     for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
     return changes
+
+
+def data_differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(task, a's data, b's data) for each task both configs read from data known to differ
+    (the content of local files, or the hub commit); unknown data differs from nothing."""
+    from ovr_eval.fingerprint import describe
+
+    data_a, data_b = a.get("data") or {}, b.get("data") or {}
+    out = []
+    for task in sorted(set(data_a) & set(data_b)):
+        was, now = data_a[task] or {}, data_b[task] or {}
+        if was.get("id") and now.get("id") and was["id"] != now["id"]:
+            out.append((task, describe(was, "data"), describe(now, "data")))
+    return out
 
 
 def _task_sampling(config: dict[str, Any], task: str) -> dict[str, Any]:
@@ -187,9 +202,12 @@ def merge_configs(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     merged = {**new, "tasks": list(dict.fromkeys([*old.get("tasks", []), *new["tasks"]])),
               "limit": None if None in limits else max(limits),
               "started": old.get("started", new.get("started"))}
-    for key in (*PER_TASK_KEYS, "sampling_by_task"):
+    for key in (*PER_TASK_KEYS, "sampling_by_task", "data"):
         if isinstance(old.get(key), dict):
             merged[key] = {**old[key], **(new.get(key) or {})}
+    for task, known in (old.get("data") or {}).items():  # unknown now: what was known stays
+        if (known or {}).get("id") and not (merged["data"].get(task) or {}).get("id"):
+            merged["data"][task] = known
     if not (new.get("weights") or {}).get("id") and (old.get("weights") or {}).get("id"):
         merged["weights"] = old["weights"]
     return merged

@@ -25,12 +25,27 @@ from ovr_eval.types import BadRow, Sample, UserError
 DATA_DIR_ENV = "OVR_DATA_DIR"
 
 
+def resolve_data_dir(data_dir: Path | None) -> Path | None:
+    """The local data folder a run reads: ``data_dir``, else ``$OVR_DATA_DIR``, else None (the
+    hub); a clear error when it is not a directory."""
+    if data_dir is None and os.environ.get(DATA_DIR_ENV):
+        data_dir = Path(os.environ[DATA_DIR_ENV])
+    if data_dir is None:
+        return None
+    data_dir = Path(data_dir).expanduser()
+    if not data_dir.is_dir():
+        raise UserError(f"--data-dir {data_dir} is not a directory")
+    return data_dir
+
+
 @dataclass
 class Task:
     """One benchmark: where its data lives, how a row becomes a Sample, how it is scored.
 
     Subclasses override ``row_to_sample`` (hub rows) and, where the benchmark's own release
-    format differs from the hub's, ``local_rows``.
+    format differs from the hub's, ``local_rows``. Bump ``version`` whenever a change to the
+    task's prompt, parsing or metric changes what its scores mean: runs record it, and
+    ``ovr compare`` warns when two runs scored a task at different versions.
     """
 
     name: str
@@ -44,6 +59,7 @@ class Task:
     subset_keys: tuple[str, ...] = ()  # metadata keys reported as per-subset scores
     default_prompt: str = "reasoning"
     paper_split: str | None = None  # the split OVR reports, when not the default
+    version: int = 1  # bumped when the prompt, parsing or metric changes a score's meaning
 
     # -- data ---------------------------------------------------------------------------
     def hub_config_for(self, split: str) -> str | None:
@@ -99,6 +115,16 @@ class Task:
             f"splits of {self.name}: {', '.join(self.splits)}"
         )
 
+    def data_fingerprint(self, split: str, data_dir: Path | None) -> dict[str, Any]:
+        """Which data a run of ``split`` reads (``ovr_eval.fingerprint``): a content hash of
+        the task's local folder, or the hub dataset's revision resolved to a commit."""
+        from ovr_eval.fingerprint import folder_fingerprint, hub_fingerprint
+
+        folder = resolve_data_dir(data_dir)
+        if folder is not None:
+            return folder_fingerprint(self.local_dir(folder))
+        return hub_fingerprint(self.hub_id, self.revision, repo_type="dataset")
+
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         """Turn one dataset row into a Sample; raise BadRow for a row that cannot be used."""
         raise NotImplementedError
@@ -133,12 +159,8 @@ class Task:
             raise UserError(
                 f"task {self.name} has no split {split!r}; choose one of: {', '.join(self.splits)}"
             )
-        if data_dir is None and os.environ.get(DATA_DIR_ENV):
-            data_dir = Path(os.environ[DATA_DIR_ENV])
+        data_dir = resolve_data_dir(data_dir)
         if data_dir is not None:
-            data_dir = Path(data_dir).expanduser()
-            if not data_dir.is_dir():
-                raise UserError(f"--data-dir {data_dir} is not a directory")
             rows: Iterable[dict[str, Any]] = self.local_rows(data_dir, split)
             base_dir: Path | None = self.local_dir(data_dir)
         else:

@@ -64,6 +64,9 @@ class Arithmetic(Task):
     def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
         return generate_rows(split)  # generated, whatever the data folder
 
+    def data_fingerprint(self, split: str, data_dir: Path | None) -> dict[str, Any]:
+        return {"kind": "generated", "id": f"generated:{self.name}@v{self.version}"}
+
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         a, b, total = row["a"], row["b"], row["a"] + row["b"]
         if row["modality"] == "image":

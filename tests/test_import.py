@@ -49,6 +49,8 @@ def test_lm_eval_samples_become_a_run_that_compare_and_report_read(shared_data, 
     assert config["engine_options"]["imported_from"] == [str(source)]
     assert config["engine_options"]["lm_eval_version"]
     assert config["model"].endswith("tiny")  # from the results file beside the samples
+    assert config["task_versions"] == {"math500": 1}  # provenance: the task and its data
+    assert config["data"]["math500"]["id"].startswith("sha256:")
 
     # the same command again resumes: nothing added, same score
     again = import_run("lm-eval", [source], "math500", out, data_dir=shared_data)

@@ -1,0 +1,93 @@
+"""Provenance: which data and which version of a task a run scored. config.json records them,
+a resumed run must read the same data, and ``ovr compare`` warns when two runs differ."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from ovr_eval.compare import compare_runs
+from ovr_eval.runs import config_differences, load_run, merge_configs
+from ovr_eval.tasks import resolve
+
+
+@pytest.fixture
+def math500_data(tmp_path, shared_data):
+    """A private copy of the MATH500 release to edit."""
+    root = tmp_path / "data"
+    shutil.copytree(shared_data / "math500", root / "math500")
+    return root
+
+
+def test_local_data_is_fingerprinted_by_content(math500_data, tmp_path):
+    (task,) = resolve("math500")
+    first = task.data_fingerprint("test", math500_data)
+    assert first["kind"] == "local" and first["id"].startswith("sha256:") and first["files"]
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(math500_data, moved)  # the same files elsewhere: the same data
+    assert task.data_fingerprint("test", moved)["id"] == first["id"]
+    with (moved / "math500" / "test.jsonl").open("a") as handle:
+        handle.write("\n")  # one byte more
+    assert task.data_fingerprint("test", moved)["id"] != first["id"]
+
+
+def test_hub_data_is_its_commit_and_unknown_offline(monkeypatch, tmp_path):
+    import huggingface_hub.constants as hub
+
+    (math500,) = resolve("math500")  # pinned to a commit: known without asking anyone
+    pinned = math500.data_fingerprint("test", None)
+    assert pinned["commit"] == math500.revision and pinned["resolved_by"] == "given"
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path))  # never downloaded
+    monkeypatch.delenv("OVR_DATA_DIR", raising=False)
+    (head,) = resolve("mathvision")  # read at the hub's head: resolved when it can be
+    assert head.revision is None and head.data_fingerprint("test", None)["id"] is None
+    ref = tmp_path / "datasets--MathLLMs--MathVision" / "refs" / "main"
+    ref.parent.mkdir(parents=True)
+    ref.write_text("a" * 40)
+    assert head.data_fingerprint("test", None)["id"] == f"hub:{head.hub_id}@{'a' * 40}"
+
+
+def config(data_id: str | None, version: int = 1) -> dict:
+    return {"model": "m", "tasks": ["math500"], "task_versions": {"math500": version},
+            "data": {"math500": {"kind": "local", "id": data_id, "files": 1, "path": "/d"}}}
+
+
+def test_a_resumed_run_must_read_the_same_data_and_task_version():
+    old = config("sha256:" + "a" * 64)
+    assert config_differences(old, config("sha256:" + "a" * 64)) == []
+    assert config_differences(old, config(None)) == []  # unknown now: not a difference
+    (change,) = config_differences(old, config("sha256:" + "b" * 64))
+    assert change.startswith("data.math500: sha256:aaaa") and "→ sha256:bbbb" in change
+    assert config_differences(old, config("sha256:" + "a" * 64, version=2)) == [
+        "task_versions.math500: 1 → 2"]
+    older = {"model": "m", "tasks": ["math500"]}  # made before provenance was recorded
+    assert config_differences(older, config("sha256:" + "a" * 64)) == []
+    merged = merge_configs(old, config(None))
+    assert merged["data"]["math500"]["id"] == "sha256:" + "a" * 64  # what was known stays
+
+
+def run_folder(root, config: dict):
+    from test_compare import items, make_run
+
+    run = make_run(root, "m", {"math500": items(3, 6)})
+    saved = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**saved, **config}))
+    return load_run(run)
+
+
+def test_compare_warns_when_runs_read_other_data_or_task_versions(tmp_path):
+    a = run_folder(tmp_path / "a", config("sha256:" + "a" * 64))
+    same = run_folder(tmp_path / "b", config("sha256:" + "a" * 64))
+    [row] = compare_runs(a, same)
+    assert row.warnings == []
+    other = run_folder(tmp_path / "c", config("sha256:" + "b" * 64, version=2))
+    [row] = compare_runs(a, other)
+    assert "task versions differ: 1 vs 2 (its prompt, parsing or metric changed in between)" \
+        in row.warnings
+    assert any(w.startswith("data differ: sha256:aaaa") for w in row.warnings)
+    older = run_folder(tmp_path / "d", {})  # no provenance recorded: nothing to warn about
+    [row] = compare_runs(a, older)
+    assert row.warnings == []
