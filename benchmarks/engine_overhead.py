@@ -40,6 +40,7 @@ def main() -> None:
     from vllm import SamplingParams
 
     from ovr_eval.engines.base import render_chat
+    from ovr_eval.engines.options import VLLMOptions
     from ovr_eval.engines.vllm_engine import VLLMEngine
     from ovr_eval.evaluate import EvalOptions, Evaluation, load_samples
     from ovr_eval.prompting import build_request, load_template
@@ -49,7 +50,7 @@ def main() -> None:
     from ovr_eval.verify import grade_many
 
     model = args.model or str(build_tiny_qwen2_5_vl(Path(tempfile.mkdtemp()) / "tiny"))
-    engine = VLLMEngine(model, max_model_len=4096)
+    engine = VLLMEngine(model, VLLMOptions(max_model_len=4096))
     sampling = SamplingConfig(max_tokens=args.max_tokens)
     (task,) = resolve("math500")
     samples, _ = load_samples(task, "test", args.data, args.n)

@@ -28,9 +28,10 @@ ENGINE_ONLY = """
 import os, resource, sys
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 from PIL import Image
+from ovr_eval.engines.options import VLLMOptions
 from ovr_eval.engines.vllm_engine import VLLMEngine
 from ovr_eval.types import Request, SamplingConfig
-engine = VLLMEngine(sys.argv[1], max_model_len=4096)
+engine = VLLMEngine(sys.argv[1], VLLMOptions(max_model_len=4096))
 image = Image.open(sys.argv[2])
 request = Request("x", [{"role": "user", "content": [{"type": "image"},
                   {"type": "text", "text": "What is shown?"}]}], images=[image])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import torch
@@ -19,6 +19,7 @@ import torch
 from ovr_eval.engines.base import render_chat
 from ovr_eval.engines.hf import HFEngine
 from ovr_eval.engines.images import load_image
+from ovr_eval.engines.options import HFOptions, VLLMOptions
 from ovr_eval.engines.vllm_engine import VLLMEngine
 from ovr_eval.types import Completion, Request, SamplingConfig
 from ovr_trainer.config import RLConfig
@@ -40,9 +41,10 @@ class LiveHFEngine(HFEngine):
     """ovr_eval's HF engine generating with an already loaded (training) model, its forward
     passes in the compute dtype (autocast over the float32 master weights)."""
 
-    def __init__(self, model: Any, processor: Any, batch_size: int = 16,
+    def __init__(self, model: Any, processor: Any, batch_size: int = HFOptions.batch_size,
                  compute: torch.dtype = torch.float32):
-        super().__init__("live-policy", batch_size=batch_size, loaded=(model, processor))
+        super().__init__("live-policy", HFOptions(batch_size=batch_size),
+                         loaded=(model, processor))
         self.compute = compute
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig
@@ -201,8 +203,13 @@ class VLLMRollouts(VLLMEngine):
     """
 
     def __init__(self, model: str, policy: Any, processor: Any,
-                 compute: torch.dtype = torch.float32, **engine_args: Any):
-        super().__init__(model, **{"dtype": dtype_name(compute), **engine_args})
+                 compute: torch.dtype = torch.float32, seed: int = 0, **engine_args: Any):
+        """``engine_args``: :func:`rollout_engine_options` (the engine's settings and vLLM's
+        sizing arguments); the engine runs in the trainer's ``compute`` dtype."""
+        settings = {f.name for f in fields(VLLMOptions)}
+        options = VLLMOptions(**{k: v for k, v in engine_args.items() if k in settings})
+        extra = {k: v for k, v in engine_args.items() if k not in settings}
+        super().__init__(model, replace(options, dtype=dtype_name(compute)), seed=seed, **extra)
         self.policy, self.processor, self.compute = policy, processor, compute
         self.tokenizer = getattr(processor, "tokenizer", processor)
         self.tolerance = sync_tolerance(compute)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from dataclasses import asdict
 from pathlib import Path
 
 from ovr_eval.engines.base import Engine
@@ -87,11 +86,12 @@ def create_engine(name: str, model: str, options: EngineOptions | None = None, *
         if isinstance(options, VLLMOptions):
             from ovr_eval.engines.vllm_engine import VLLMEngine
 
-            return VLLMEngine(model, revision=revision, seed=seed,
-                              max_images_per_prompt=max_images_per_prompt, **asdict(options))
+            return VLLMEngine(model, options, revision=revision, seed=seed,
+                              max_images_per_prompt=max_images_per_prompt)
         from ovr_eval.engines.hf import HFEngine
 
-        return HFEngine(model, revision=revision, **asdict(options))
+        assert isinstance(options, HFOptions)
+        return HFEngine(model, options, revision=revision)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"could not load model {model} with engine {name}: {first}") from exc

@@ -16,6 +16,7 @@ from typing import Any
 
 from ovr_eval.engines.base import Engine, render_chat
 from ovr_eval.engines.images import UnusableImage, load_image
+from ovr_eval.engines.options import HFOptions
 from ovr_eval.types import Completion, Request, SamplingConfig
 
 
@@ -25,15 +26,15 @@ class HFEngine(Engine):
     name = "hf"
 
     def __init__(
-        self, model: str, revision: str | None = None, dtype: str = "auto",
-        batch_size: int = 16, device: str | None = None, trust_remote_code: bool = False,
-        loaded: tuple[Any, Any] | None = None,
+        self, model: str, options: HFOptions | None = None, *, revision: str | None = None,
+        device: str | None = None, loaded: tuple[Any, Any] | None = None,
     ):
         """Load ``model`` (hub id or folder), or generate with ``loaded`` = (model, processor)
         already in memory (``model`` is then only the name reported)."""
-        self.model_name, self.revision, self.batch_size = model, revision, batch_size
+        o = options or HFOptions()
+        self.model_name, self.revision, self.batch_size = model, revision, o.batch_size
         if loaded is None:
-            loaded = self._load(model, revision, dtype, device, trust_remote_code)
+            loaded = self._load(model, revision, o.dtype, device, o.trust_remote_code)
         self.use(*loaded)
 
     @staticmethod

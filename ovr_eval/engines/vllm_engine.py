@@ -17,6 +17,7 @@ from typing import Any
 
 from ovr_eval.engines.base import Engine, render_chat
 from ovr_eval.engines.images import UnusableImage, load_image
+from ovr_eval.engines.options import VLLMOptions
 from ovr_eval.types import Completion, Request, SamplingConfig
 
 CPU_KV_CACHE_BYTES = 1 << 30
@@ -57,11 +58,13 @@ class VLLMEngine(Engine):
     name = "vllm"
 
     def __init__(
-        self, model: str, revision: str | None = None, dtype: str = "auto",
-        tensor_parallel_size: int = 1, max_model_len: int | None = None, seed: int = 0,
-        gpu_memory_utilization: float = 0.9, max_images_per_prompt: int = 1,
-        max_in_flight: int | None = None, trust_remote_code: bool = False, **engine_args: Any,
+        self, model: str, options: VLLMOptions | None = None, *, revision: str | None = None,
+        seed: int = 0, max_images_per_prompt: int = 1, max_in_flight: int | None = None,
+        **engine_args: Any,
     ):
+        """``options``: the engine's settings (None: their defaults); ``engine_args``: any
+        further ``vllm.LLM`` arguments (the trainer's rollout engine sizes its KV cache)."""
+        o = options or VLLMOptions()
         cpu = _on_cpu()
         if cpu:
             # in-process engine core (2 s start instead of 15 s) and no torch.compile of the
@@ -71,7 +74,10 @@ class VLLMEngine(Engine):
             engine_args.setdefault("enforce_eager", True)
             engine_args.setdefault("kv_cache_memory_bytes", CPU_KV_CACHE_BYTES)
         else:
-            engine_args.setdefault("gpu_memory_utilization", gpu_memory_utilization)
+            engine_args.setdefault("gpu_memory_utilization", o.gpu_memory_utilization)
+        if o.distributed_executor_backend is not None:
+            engine_args.setdefault("distributed_executor_backend",
+                                   o.distributed_executor_backend)
         # each image is seen once in an evaluation: vLLM's processed-input cache (GiBs) only
         # costs host memory
         engine_args.setdefault("mm_processor_cache_gb", 0)
@@ -79,9 +85,9 @@ class VLLMEngine(Engine):
 
         self.model_name, self.revision = model, revision
         self.llm = LLM(
-            model=model, revision=revision, tokenizer_revision=revision, dtype=dtype,
-            tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len, seed=seed,
-            trust_remote_code=trust_remote_code,
+            model=model, revision=revision, tokenizer_revision=revision, dtype=o.dtype,
+            tensor_parallel_size=o.tensor_parallel_size, max_model_len=o.max_model_len,
+            seed=seed, trust_remote_code=o.trust_remote_code,
             limit_mm_per_prompt={"image": max_images_per_prompt, "video": 0},
             **engine_args,
         )
@@ -92,10 +98,10 @@ class VLLMEngine(Engine):
         running = getattr(self.engine.vllm_config.scheduler_config, "max_num_seqs", 256)
         self.max_in_flight = max_in_flight or 2 * running
         self.supports_images = bool(self.engine.model_config.is_multimodal_model)
-        self.engine_args = {"dtype": dtype, "tensor_parallel_size": tensor_parallel_size,
+        self.engine_args = {"dtype": o.dtype, "tensor_parallel_size": o.tensor_parallel_size,
                             "max_model_len": self.engine.model_config.max_model_len,
                             "device": "cpu" if cpu else "cuda", **engine_args}
-        self.chat_template_owner = self._chat_template_owner(trust_remote_code)
+        self.chat_template_owner = self._chat_template_owner(o.trust_remote_code)
 
     def _chat_template_owner(self, trust_remote_code: bool) -> Any:
         if self.supports_images:
