@@ -148,8 +148,8 @@ def arm_overrides(arm: str, start: Path, cfg: dict[str, Any], engine: str) -> di
         "rl.save_every": cfg["probe_every"], "rl.engine": engine, "rl.seed": cfg["seed"],
         **{f"rl.{k}": v for k, v in rl.items()},
         "eval.tasks": [TASK], "eval.splits": {TASK: SPLITS["heldout"]}, "eval.data_dir": None,
-        "eval.limit": None, "eval.engine": "hf", "eval.max_tokens": MAX_TOKENS,
-        "eval.temperature": 0.0, "eval.samples": 1, "eval.every": 0,
+        "eval.limit": None, "eval.engine": "hf", "eval.sampling.max_tokens": MAX_TOKENS,
+        "eval.sampling.temperature": 0.0, "eval.sampling.n": 1, "eval.every": 0,
     }
 
 

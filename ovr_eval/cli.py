@@ -32,13 +32,13 @@ from ovr_eval.cli_report import report_command
 from ovr_eval.engines.options import HFOptions, OpenAIOptions, VLLMOptions
 from ovr_eval.judge import JudgeOptions
 from ovr_eval.records import RunResults
+from ovr_eval.tasks import DEFAULT_TASKS
 from ovr_eval.types import Interrupted, SamplingConfig, UserError
 from ovr_eval.verify import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Evaluate and train multimodal reasoning models (Open Vision Reasoner).")
 console = Console(soft_wrap=True)  # messages stay one line; tables are sized below
-DEFAULT_TASKS = "math500,mathvision,mathverse"
 DEMO_MAX_TOKENS, DEMO_MAX_MODEL_LEN = 64, 4096  # the demo's random model writes noise
 PAPER_SUITES = ("ovr-language", "ovr-visual", "ovr-all")
 TRUNCATION_WARNING = 0.10  # warn when more responses than this hit --max-tokens
@@ -130,7 +130,8 @@ def eval_command(
     model: Annotated[str | None, typer.Option(help="HF hub id or local checkpoint folder "
                                               "(none: a tiny random Qwen2.5-VL demo)")] = None,
     tasks: Annotated[str, typer.Option(
-        help="comma-separated task or suite names (`ovr tasks` lists them)")] = DEFAULT_TASKS,
+        help="comma-separated task or suite names (`ovr tasks` lists them)")
+    ] = ",".join(DEFAULT_TASKS),
     out: Annotated[Path | None, typer.Option(
         help="run folder (default runs/<model name>); re-using it resumes or grows the run")
     ] = None,
@@ -227,9 +228,7 @@ def eval_command(
                       "did (avg@16 at T=1 on AIME, MATH500, GPQA)")
     engine = engine or default_engine()
     options = EvalOptions(
-        model=model, tasks=task_names,
-        out=out or Path("runs") / Path(model.rstrip("/")).name,
-        engine=engine, revision=revision,
+        model=model, tasks=task_names, out=out, engine=engine, revision=revision,
         sampling=SamplingConfig(**given, seed=seed,  # SamplingConfig's defaults otherwise
                                 **({} if max_tokens is None else {"max_tokens": max_tokens})),
         preset=preset, sampling_overrides=given,
@@ -247,18 +246,19 @@ def eval_command(
     if options.shard is not None:
         evaluation.run()
         return
+    folder = evaluation.run_dir.path
     replicas = None
     if data_parallel > 1:
         from ovr_eval.parallel import run_workers
 
         def replicas() -> None:
-            run_workers(sys.argv[1:], options.out, data_parallel, tensor_parallel_size, console)
+            run_workers(sys.argv[1:], folder, data_parallel, tensor_parallel_size, console)
 
     results = evaluation.run(replicas)
-    print_table(_summary(results, f"{model}  ({options.out})"))
+    print_table(_summary(results, f"{model}  ({folder})"))
     for line in [] if demo else truncation_warnings(results, options.sampling.max_tokens):
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
-    console.print(f"records: {options.out / 'samples'}  scores: {options.out / 'results.json'}")
+    console.print(f"records: {folder / 'samples'}  scores: {folder / 'results.json'}")
     if demo:
         console.print("random weights and short responses: scores of ~0 and truncated "
                       "responses are expected.")

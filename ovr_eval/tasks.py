@@ -23,6 +23,7 @@ from ovr_eval.records import Record
 from ovr_eval.types import BadRow, Sample, UserError
 
 DATA_DIR_ENV = "OVR_DATA_DIR"
+DEFAULT_TASKS = ("math500", "mathvision", "mathverse")  # what `ovr eval` evaluates by default
 
 
 def resolve_data_dir(data_dir: Path | None) -> Path | None:

@@ -37,3 +37,17 @@ def test_ovr_train_is_mounted_on_the_ovr_command_line():
     listing = subprocess.run([sys.executable, "-m", "ovr_eval.cli", "--help"],
                              capture_output=True, text=True, cwd=REPO, timeout=120)
     assert "train" in listing.stdout and not listing.stderr.strip()
+
+
+def test_every_recipe_field_is_documented_where_it_is_declared():
+    """Each recipe section's docstring has an entry for each of its fields (TRL's style)."""
+    import dataclasses
+
+    from ovr_trainer import config
+
+    for section in (config.Recipe, config.ModelConfig, config.SFTConfig, config.RLConfig,
+                    config.EvalStage, config.CheckpointConfig):
+        hidden = getattr(section, "SET_BY_THE_RUN", ())
+        names = [f.name for f in dataclasses.fields(section) if f.name not in hidden]
+        missing = [n for n in names if f"\n        {n} (`" not in section.__doc__]
+        assert missing == [], f"{section.__name__} leaves {missing} undocumented"

@@ -8,17 +8,14 @@ from typing import Any
 from rich.console import Console
 
 from ovr_eval.engines import Engine
-from ovr_eval.evaluate import EvalOptions, Evaluation
+from ovr_eval.evaluate import Evaluation
 from ovr_eval.records import RunResults
-from ovr_eval.types import SamplingConfig
-from ovr_trainer.config import EvalConfig
-
-EMBEDDED_SPLITS = {"mathvision": "testmini", "mathverse": "testmini_text_only"}
+from ovr_trainer.config import EvalStage
 
 
 def resolve_data_dir(value: str | Path | None) -> Path | None:
     """``embedded``: the benchmark slices shipped in ovr_eval; otherwise a path or the hub."""
-    if value == "embedded":
+    if str(value) == "embedded":
         from ovr_eval.tiny import EMBEDDED
 
         return EMBEDDED / "data"
@@ -40,7 +37,7 @@ def hub_note(task_names: list[str], folder: Path | None, what: str) -> str | Non
             "(--data-dir, or the recipe's data_dir)")
 
 
-def evaluate_checkpoint(cfg: EvalConfig, checkpoint: Path, out: Path,
+def evaluate_checkpoint(cfg: EvalStage, checkpoint: Path, out: Path,
                         data_dir: Path | None = None, console: Console | None = None,
                         engine: Engine | None = None) -> RunResults:
     """Run ``ovr eval`` on ``checkpoint``; ``out`` becomes an ordinary eval run folder.
@@ -48,13 +45,7 @@ def evaluate_checkpoint(cfg: EvalConfig, checkpoint: Path, out: Path,
     ``engine``: an engine already serving these weights (the trainer's rollout engine, used
     for evaluations during training); by default ``cfg.engine`` loads the checkpoint.
     """
-    data = data_dir or resolve_data_dir(cfg.data_dir)
-    options = EvalOptions(
-        model=str(checkpoint), tasks=cfg.tasks, out=out, engine=cfg.engine,
-        sampling=SamplingConfig(n=cfg.samples, temperature=cfg.temperature,
-                                max_tokens=cfg.max_tokens),
-        prompt=cfg.prompt, splits=cfg.splits, data_dir=data, limit=cfg.limit,
-    )
+    options = cfg.for_checkpoint(checkpoint, out, data_dir or resolve_data_dir(cfg.data_dir))
     return Evaluation(options, console or Console(stderr=True), engine=engine).run()
 
 

@@ -165,7 +165,8 @@ def run_rl(recipe: Recipe, policy: Policy, pool: list[Sample], rl_start: Path,
     """The RL stage with its rollout engine (and evaluations during training)."""
     if recipe.rl.engine == "vllm":  # weights pushed and checked after each update
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # in-process
-        evals = recipe.eval.max_tokens if recipe.eval.enabled and recipe.eval.every else 0
+        evals = (recipe.eval.sampling.max_tokens if recipe.eval.enabled and recipe.eval.every
+                 else 0)
         engine = VLLMRollouts(str(rl_start), policy.model, policy.processor,
                               compute=policy.compute, seed=recipe.rl.seed,
                               **rollout_engine_options(recipe.rl, policy.model, policy.processor,

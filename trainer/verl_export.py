@@ -184,9 +184,9 @@ def overrides(recipe: Recipe, has_val: bool) -> list[tuple[str, str]]:
         ("actor_rollout_ref.rollout.gpu_memory_utilization", "$ROLLOUT_GPU_MEMORY"),
         # no multimodal processor cache: host memory stays flat over many images
         ("+actor_rollout_ref.rollout.engine_kwargs.vllm.mm_processor_cache_gb", "0"),
-        ("actor_rollout_ref.rollout.val_kwargs.n", str(ev.samples)),
-        ("actor_rollout_ref.rollout.val_kwargs.temperature", repr(ev.temperature)),
-        ("actor_rollout_ref.rollout.val_kwargs.do_sample", str(ev.temperature > 0)),
+        ("actor_rollout_ref.rollout.val_kwargs.n", str(ev.sampling.n)),
+        ("actor_rollout_ref.rollout.val_kwargs.temperature", repr(ev.sampling.temperature)),
+        ("actor_rollout_ref.rollout.val_kwargs.do_sample", str(ev.sampling.temperature > 0)),
     ]
     if ppo:
         items += [
