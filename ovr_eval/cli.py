@@ -218,8 +218,9 @@ def eval_command(
         console.print("[bold]demo:[/] a tiny Qwen2.5-VL with [bold]random weights[/] on small "
                       "slices of each benchmark; it scores ~0. Give --model to evaluate a real "
                       "checkpoint.")
-    given = {k: v for k, v in (("n", samples), ("temperature", temperature), ("top_p", top_p))
-             if v is not None}  # explicit options override a preset
+    given: dict[str, Any] = {  # explicit options override a preset
+        k: v for k, v in (("n", samples), ("temperature", temperature), ("top_p", top_p))
+        if v is not None}
     if preset is None and (samples or 1) > 1 and not temperature:
         console.print("[yellow]--samples > 1 with temperature 0 gives identical responses; "
                       "set --temperature")
@@ -227,6 +228,7 @@ def eval_command(
         console.print("[dim]hint: --preset ovr samples each benchmark as the paper's sources "
                       "did (avg@16 at T=1 on AIME, MATH500, GPQA)")
     engine = engine or default_engine()
+    assert model is not None  # the demo set its own above
     options = EvalOptions(
         model=model, tasks=task_names, out=out, engine=engine, revision=revision,
         sampling=SamplingConfig(**given, seed=seed,  # SamplingConfig's defaults otherwise
@@ -424,7 +426,7 @@ def main() -> None:
         sys.exit(130)
 
 
-def _interrupt_in(exc: BaseException) -> KeyboardInterrupt | None:
+def _interrupt_in(exc: BaseException | None) -> KeyboardInterrupt | None:
     """The Ctrl-C behind an exit (typer turns it into a silent exit 130), if any."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:

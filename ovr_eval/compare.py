@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from rich.table import Table
 
@@ -22,8 +22,8 @@ from ovr_eval.records import TaskResult
 from ovr_eval.reference import column_part, columns_of, comparability, load_reference, resolve_model
 from ovr_eval.runs import SavedRun, data_differences
 
-NOT_REPORTED = "not reported"
-TOO_FEW = "too few samples to tell"
+NOT_REPORTED: Final = "not reported"
+TOO_FEW: Final = "too few samples to tell"
 WIDE_INTERVAL = 20.0  # points: an interval this wide separates none of the paper's models
 
 # where a reported score lies against a run's interval (a grading verdict is types.Verdict)
@@ -111,12 +111,13 @@ def same_problems_interval(part: dict[str, Any], reported_k: int | None
     if it has ``reported_k`` samples per problem, should fall; and which error it rests on."""
     p, n = part["score"], max(int(part.get("n") or 1), 1)
     k = max(int(part.get("samples_per_item") or 1), 1)
+    trials: float
     se_run, trials, error = part.get("stderr_rerun"), n * k, "rerun"
     if se_run is None:  # one response per problem: rerun noise unknown, bounded by this
         se_run, trials = part.get("stderr") or 0.0, n
         error = "between-problem (one response per problem: an upper bound on rerun noise)"
     se = se_run
-    low, high = (1, math.inf) if error == "rerun" else (n, n)
+    low, high = (1.0, math.inf) if error == "rerun" else (n, n)
     if reported_k:
         per_response = part.get("stderr_rerun_k1") or part.get("stderr") or 0.0
         se = math.hypot(se_run, per_response / math.sqrt(reported_k))
@@ -172,10 +173,11 @@ def _reference_row(task_name: str, task: TaskResult, column: str, bench: dict[st
     if reasons:
         row.verdict, row.warnings = "not comparable", list(dict.fromkeys(reasons))
         return row
+    assert part is not None and row.run_score is not None  # else not comparable, above
     interval, row.error = same_problems_interval(part, row.reported_k)
-    row.run_ci95 = _percents(interval)
-    row.difference = row.run_score - row.reported
-    row.verdict = reference_verdict(row.run_ci95, row.reported)
+    row.run_ci95 = [100.0 * v for v in interval]
+    row.difference = row.run_score - cell["score"]
+    row.verdict = reference_verdict(row.run_ci95, cell["score"])
     return row
 
 

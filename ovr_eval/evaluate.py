@@ -146,7 +146,7 @@ def check_failures(records: list[Record]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for record in records:
         for error in record.errors:
-            if is_check_failure(error):
+            if error is not None and is_check_failure(error):
                 counts[error] = counts.get(error, 0) + 1
     return counts
 

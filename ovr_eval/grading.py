@@ -32,6 +32,7 @@ from ovr_eval.types import BadRow, Sample, UserError
 from ovr_eval.verify import (
     DEFAULT_TIMEOUT_S,
     DEFAULT_WORKERS,
+    CacheKey,
     GradeItem,
     grade_many,
     is_check_failure,
@@ -195,7 +196,7 @@ def grade_file(source: Path, output: Path, workers: int = DEFAULT_WORKERS,
     result = FileGrade(source, output)
     graded: list[dict[str, Any]] = []
     records: list[Record] = []
-    cache: dict = {}
+    cache: dict[CacheKey, Any] = {}
     lines = list(_lines(source))
     with Progress(console=console) as bar:
         progress = bar.add_task(f"grading {source.name}", total=len(lines))

@@ -128,8 +128,9 @@ def read_lm_eval(paths: Sequence[Path]) -> ForeignFile:
     if not model:
         match = re.search(r"(?:pretrained|model)=([^,]+)", str(config.get("model_args") or ""))
         model = match.group(1) if match else None
-    gen = next((c.get("generation_kwargs") for c in (results.get("configs") or {}).values()
-                if isinstance(c, dict) and isinstance(c.get("generation_kwargs"), dict)), {})
+    gen: dict[str, Any] = next(
+        (c["generation_kwargs"] for c in (results.get("configs") or {}).values()
+         if isinstance(c, dict) and isinstance(c.get("generation_kwargs"), dict)), {})
     sampling = {k: gen[k] for k in ("temperature", "top_p") if isinstance(gen.get(k), float | int)}
     if isinstance(gen.get("max_gen_toks"), int):
         sampling["max_tokens"] = gen["max_gen_toks"]
@@ -228,9 +229,12 @@ def match_rows(task: Any, samples: Sequence[Sample], rows: Sequence[ForeignRow])
     for s in samples:
         questions.setdefault(_question_text(s.question), []).append(s.id)
     found: dict[str, ForeignRow] = {}
-    unmatched, how, duplicates = [], Counter(), 0
+    unmatched: list[dict[str, Any]] = []
+    how: Counter[str] = Counter()
+    duplicates = 0
     for row in rows:
-        sample_id, method = None, None
+        sample_id: str | None = None
+        method = ""
         try:  # the task's own id rule on the row; position -1 so an index-based id never fits
             candidate = task.row_to_sample(dict(row.fields), -1, None).id
             if candidate in by_id:

@@ -12,6 +12,7 @@ other benchmark (no source gives more). Options given explicitly (``--samples``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ovr_eval.types import SamplingConfig, UserError
 
@@ -29,7 +30,7 @@ class Preset:
                      overrides: dict[str, float | int]) -> SamplingConfig:
         """``base`` (max tokens, seed) with this preset's values for ``task``, then
         ``overrides`` (the options the user gave explicitly)."""
-        values = {**self.default, **self.per_task.get(task, {}), **overrides}
+        values: dict[str, Any] = {**self.default, **self.per_task.get(task, {}), **overrides}
         return replace(base, **values)
 
 

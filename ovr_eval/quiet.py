@@ -33,11 +33,11 @@ def engine_output(log_path: Path | None, console: Console | None = None) -> Iter
         sys.stderr.flush()
     saved = os.dup(2)
     terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
-    redirect = console is not None and console.stderr
+    redirect = console if console is not None and console.stderr else None
     os.dup2(log_fd, 2)
     os.close(log_fd)
-    if redirect:
-        console.file = terminal
+    if redirect is not None:
+        redirect.file = terminal
     try:
         yield
     finally:
@@ -45,6 +45,6 @@ def engine_output(log_path: Path | None, console: Console | None = None) -> Iter
             sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
-        if redirect:
-            console.file = None  # back to following sys.stderr
+        if redirect is not None:
+            redirect.file = None  # type: ignore[assignment]  # rich: None follows sys.stderr
         terminal.close()

@@ -230,13 +230,14 @@ def run_settings(config: dict[str, Any]) -> list[tuple[str, str]]:
             if config.get(key)]
     if config.get("prompt"):
         rows.append(("prompt", _per_task(config["prompt"])))
-    sampling = config.get("sampling") if isinstance(config.get("sampling"), dict) else {}
+    sampling: dict[str, Any] = (config["sampling"] if isinstance(config.get("sampling"), dict)
+                                else {})
     names = {"n": "responses per prompt", "temperature": "temperature", "top_p": "top-p",
              "max_tokens": "max tokens", "seed": "seed"}
     rows += [(label, str(sampling[key])) for key, label in names.items() if key in sampling]
     if config.get("limit"):
         rows.append(("limit", str(config["limit"])))
-    weights = config.get("weights") if isinstance(config.get("weights"), dict) else {}
+    weights: dict[str, Any] = config["weights"] if isinstance(config.get("weights"), dict) else {}
     if weights.get("id"):
         rows.append(("weights", str(weights["id"])[:19]))
     return rows
@@ -297,7 +298,7 @@ def average_cell(cells: dict[str, Cell], columns: list[Column]) -> Cell:
     keys = [c.key for c in columns if c.unit == "percent" and c.known]
     if not keys:
         return Cell(missing="no percent benchmark")
-    scores = [cells[k].score for k in keys if cells[k].score is not None]
+    scores = [s for s in (cells[k].score for k in keys) if s is not None]
     if len(scores) < len(keys):
         return Cell(missing=f"incomplete ({len(scores)}/{len(keys)})")
     return Cell(score=sum(scores) / len(scores), n=len(scores))

@@ -198,9 +198,9 @@ def _task_sampling(config: dict[str, Any], task: str) -> dict[str, Any]:
 
 def merge_configs(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """The config of a run that grows: every task so far, the larger limit, the first start."""
-    limits = [old.get("limit"), new.get("limit")]
+    limits: list[int | None] = [old.get("limit"), new.get("limit")]
     merged = {**new, "tasks": list(dict.fromkeys([*old.get("tasks", []), *new["tasks"]])),
-              "limit": None if None in limits else max(limits),
+              "limit": None if None in limits else max(n for n in limits if n is not None),
               "started": old.get("started", new.get("started"))}
     for key in (*PER_TASK_KEYS, "sampling_by_task", "data"):
         if isinstance(old.get(key), dict):
@@ -376,7 +376,7 @@ class RunDir:
         if resuming and old is None:
             raise UserError(f"{self.path} holds sample records but no config.json, so the "
                             "settings that made them are unknown; choose another --out")
-        if resuming:
+        if resuming and old is not None:
             self.check_same_run(old, config)
             config = merge_configs(old, config)
         try:

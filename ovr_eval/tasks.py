@@ -91,9 +91,10 @@ class Task:
         """This task's folder inside a data directory (``<data_dir>/<task name>``)."""
         return data_dir / self.name
 
-    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
+    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any] | BadRow]:
         """Rows from local files: ``<split>.jsonl`` / ``<split>.json`` (the benchmark's own
-        release format) or the hub's parquet export (``<split>*.parquet``)."""
+        release format) or the hub's parquet export (``<split>*.parquet``); a row that cannot
+        be read comes out as a BadRow."""
         folder = self.local_dir(data_dir)
         for suffix in (".jsonl", ".json"):
             if (folder / f"{split}{suffix}").is_file():
@@ -162,7 +163,7 @@ class Task:
             )
         data_dir = resolve_data_dir(data_dir)
         if data_dir is not None:
-            rows: Iterable[dict[str, Any]] = self.local_rows(data_dir, split)
+            rows: Iterable[dict[str, Any] | BadRow] = self.local_rows(data_dir, split)
             base_dir: Path | None = self.local_dir(data_dir)
         else:
             rows, base_dir = self.hub_rows(split), None
@@ -247,16 +248,17 @@ class LazyImage:
         return f"LazyImage(row={self.index}, column={self.column!r})"
 
 
-def _lazy_images(rows: Iterable[dict[str, Any]]) -> tuple[Iterable[dict[str, Any]], list[str]]:
+def _lazy_images(rows: Iterable[Any]) -> tuple[Iterable[Any], list[str]]:
     """For a ``datasets.Dataset``: its image columns switched to undecoded bytes."""
     datasets = sys.modules.get("datasets")  # rows from plain files never import it (slow)
     if datasets is None or not isinstance(rows, datasets.Dataset):
         return rows, []
-    columns = [name for name, feature in rows.features.items()
+    table: Any = rows
+    columns = [name for name, feature in table.features.items()
                if isinstance(feature, datasets.Image)]
     for column in columns:
-        rows = rows.cast_column(column, datasets.Image(decode=False))
-    return rows, columns
+        table = table.cast_column(column, datasets.Image(decode=False))
+    return table, columns
 
 
 def require_image(path_or_image: Any, row_id: str, base_dir: Path | None) -> Any:

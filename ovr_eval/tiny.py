@@ -103,7 +103,7 @@ def build_tokenizer(tiktoken_file: Path, chat_template: str, ranks_kept: int | N
 
     vocab = {text(tok): rank for tok, rank in ranks.items()}
     ordered = sorted((r, t) for t, r in ranks.items() if len(t) > 1)
-    merges = [tuple(text(p) for p in _merge_for(t, ranks)) for _, t in ordered]
+    merges = [(text(a), text(b)) for a, b in (_merge_for(t, ranks) for _, t in ordered)]
     core = Tokenizer(models.BPE(vocab=vocab, merges=merges, byte_fallback=False))
     core.normalizer = normalizers.NFC()
     core.pre_tokenizer = pre_tokenizers.Sequence([
@@ -180,7 +180,7 @@ def build_tiny_qwen2_5_vl(out_dir: Path, seed: int = 0, force: bool = False,
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.to(torch.bfloat16).save_pretrained(tmp)
+    model.to(torch.bfloat16).save_pretrained(tmp)  # type: ignore[arg-type]  # nn.Module.to
     tokenizer.save_pretrained(tmp)
     _write_processor_files(tmp, template)
     shutil.rmtree(out_dir, ignore_errors=True)

@@ -358,9 +358,10 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         raise UserError(f"{where}: expected a mapping of keys, got {data!r}")
     hidden = getattr(cls, "SET_BY_THE_RUN", ())
     known = {f.name: f for f in dataclasses.fields(cls) if f.name not in hidden}
+    moved: dict[str, str] = getattr(cls, "MOVED", {})
     for key in data:
-        if key in getattr(cls, "MOVED", {}):
-            raise UserError(f"{where}.{key} is now {where}.{cls.MOVED[key]}")
+        if key in moved:
+            raise UserError(f"{where}.{key} is now {where}.{moved[key]}")
         if key in hidden:
             raise UserError(f"{where}.{key} is set by ovr train, not by a recipe")
         if key not in known:

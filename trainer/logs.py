@@ -100,12 +100,13 @@ class TrainLog:
         self.rollouts_path = folder / "rollouts.jsonl"
         for path in (self.metrics_path, self.rollouts_path):
             truncate_after(path, resume_step)
+        self.tb: Any = None  # a tensorboard SummaryWriter when tensorboard is installed
         try:
             from torch.utils.tensorboard import SummaryWriter
 
             self.tb = SummaryWriter(str(folder / "tb"), purge_step=resume_step + 1)
         except ImportError:  # tensorboard is optional
-            self.tb = None
+            pass
 
     def stage(self, name: str, done: int, total: int) -> None:
         """A stage (re)starts with ``done`` of ``total`` steps behind it (the progress bar)."""

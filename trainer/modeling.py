@@ -34,6 +34,10 @@ class Policy:
         return next(self.model.parameters()).device
 
 
+# a transformers PreTrainedModel: its methods (base_model, get_output_embeddings, config
+# attributes) are resolved at run time, so the type checker sees it as Any
+HFModel = Any
+
 VISION_KEYS = ("visual.", "vision_tower.", "vision_model.")
 PROJECTOR_KEYS = ("visual.merger.", "multi_modal_projector.", "mm_projector.")
 
@@ -49,24 +53,25 @@ def load_policy(path: str | Path, dtype: str = "float32", device: str | None = N
 
     config = AutoConfig.from_pretrained(path)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    loader: Any  # an Auto* class
     if getattr(config, "vision_config", None) is not None:
-        from transformers import AutoModelForImageTextToText as Loader
+        from transformers import AutoModelForImageTextToText as loader
 
         processor = AutoProcessor.from_pretrained(path)
     else:
-        from transformers import AutoModelForCausalLM as Loader
+        from transformers import AutoModelForCausalLM as loader
 
         processor = AutoTokenizer.from_pretrained(path)
-    model = Loader.from_pretrained(path, dtype=dtype if dtype == "auto" else getattr(torch, dtype))
+    model = loader.from_pretrained(path, dtype=dtype if dtype == "auto" else getattr(torch, dtype))
     return model.to(device), processor
 
 
-def output_layer(model: nn.Module) -> nn.Module:
+def output_layer(model: HFModel) -> nn.Module:
     """The vocabulary projection (``lm_head``)."""
     return model.get_output_embeddings()
 
 
-def last_hidden(model: nn.Module, inputs: dict[str, torch.Tensor], start: int, width: int
+def last_hidden(model: HFModel, inputs: dict[str, torch.Tensor], start: int, width: int
                 ) -> torch.Tensor:
     """The policy trunk's last hidden states at positions ``start`` … ``start + width − 1``
     (the logits there are ``output_layer(model)`` of them)."""
@@ -74,7 +79,7 @@ def last_hidden(model: nn.Module, inputs: dict[str, torch.Tensor], start: int, w
     return out.last_hidden_state[:, start : start + width]
 
 
-def enable_gradient_checkpointing(model: nn.Module) -> None:
+def enable_gradient_checkpointing(model: HFModel) -> None:
     """Recompute decoder-layer activations in the backward pass instead of keeping them."""
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
@@ -91,7 +96,7 @@ def freeze(model: nn.Module, vision: bool, projector: bool) -> int:
     return frozen
 
 
-def hidden_size(model: nn.Module) -> int:
+def hidden_size(model: HFModel) -> int:
     config = model.config
     text = getattr(config, "text_config", None) or config
     return int(text.hidden_size)
@@ -112,11 +117,11 @@ class ValueHead(nn.Module):
 class Critic(nn.Module):
     """Per-token values V(s_t) for response positions."""
 
-    def __init__(self, policy: nn.Module, kind: str = "model"):
+    def __init__(self, policy: HFModel, kind: str = "model"):
         super().__init__()
         self.kind = kind
         # a copy keeps the policy's frozen parts (e.g. the vision tower) frozen
-        self.trunk = copy.deepcopy(policy.base_model) if kind == "model" else None
+        self.trunk: HFModel | None = copy.deepcopy(policy.base_model) if kind == "model" else None
         self.head = ValueHead(hidden_size(policy))
         self.head.to(next(policy.parameters()).device)
 

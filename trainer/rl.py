@@ -31,7 +31,7 @@ from ovr_eval.evaluate import load_samples
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.tasks import resolve
 from ovr_eval.types import Completion, Sample, SamplingConfig, Verdict
-from ovr_eval.verify import grade_many
+from ovr_eval.verify import CacheKey, grade_many
 from ovr_trainer import algos, checkpoint
 from ovr_trainer.chat_data import IMAGE_TENSORS, TOKEN_TYPES
 from ovr_trainer.config import RLConfig
@@ -53,6 +53,13 @@ class Rollout:
     reward: float
     correct: bool
     truncated: bool
+
+    @property
+    def source(self) -> Sample:
+        """The training sample this response answers (a probe has none)."""
+        if self.sample is None:
+            raise ValueError("a probe rollout answers no training sample")
+        return self.sample
 
 
 def prompt_pool(cfg: RLConfig, data_dir: Path | None) -> list[Sample]:
@@ -95,7 +102,7 @@ def encode_prompt(processor: Any, text: str, images: list[Any]) -> dict[str, Any
 
 def rewards(cfg: RLConfig, items: list[tuple[str, str, list[str] | None, bool]],
             verdicts: list[Verdict], rng: random.Random,
-            cache: dict[tuple[str, str], Any] | None = None) -> list[float]:
+            cache: dict[CacheKey, Any] | None = None) -> list[float]:
     """The reward of each graded response ``(response, gold, choices, multiple_choice)`` under
     ``cfg.reward``; ``verdicts`` are the evaluation's (lenient) grades of the same items."""
     if cfg.reward == "lenient":
@@ -134,7 +141,7 @@ def collect(engine: Engine, processor: Any, samples: list[Sample], cfg: RLConfig
                               top_p=cfg.top_p, max_tokens=max_new_tokens, seed=seed)
     completions = {c.sample_id: c for c in engine.generate(requests, sampling)}
     rollouts, generated = [], 0
-    rng, cache = random.Random(f"reward-{seed}"), {}
+    rng, cache = random.Random(f"reward-{seed}"), dict[CacheKey, Any]()
     for request, sample in zip(requests, samples, strict=True):
         completion = completions[request.sample_id]
         generated += sum(completion.completion_tokens)
@@ -320,12 +327,18 @@ class RLTrainer:
         width = max(mask.shape[1] for mask, _, _ in parts)
 
         def stack(pick: Callable[[Any], torch.Tensor | None]) -> torch.Tensor | None:
-            chunks = [pick(p) for p in parts]
-            return None if chunks[0] is None else _pad_cat(chunks, width)
+            chunks = [c for c in (pick(p) for p in parts) if c is not None]
+            return _pad_cat(chunks, width) if chunks else None
 
-        mask = stack(lambda p: p[0])
-        exp = Experience(mask=mask, logprobs=stack(lambda p: p[1].logprobs),
-                         entropy=stack(lambda p: p[1].entropy), advantages=torch.zeros_like(mask),
+        def stack_all(pick: Callable[[Any], torch.Tensor | None]) -> torch.Tensor:
+            stacked = stack(pick)
+            assert stacked is not None
+            return stacked
+
+        mask = stack_all(lambda p: p[0])
+        exp = Experience(mask=mask, logprobs=stack_all(lambda p: p[1].logprobs),
+                         entropy=stack_all(lambda p: p[1].entropy),
+                         advantages=torch.zeros_like(mask),
                          values=stack(lambda p: p[1].values), ref_logprobs=stack(lambda p: p[2]))
         rewards = torch.tensor([r.reward for r in rollouts], device=mask.device)
         if cfg.algorithm == "grpo":
@@ -334,6 +347,7 @@ class RLTrainer:
             exp.advantages = per_seq[:, None] * mask
         else:
             token_rewards = algos.terminal_rewards(rewards, mask)
+            assert exp.values is not None  # PPO has a critic
             adv, exp.returns = algos.gae(token_rewards, exp.values, mask, cfg.gamma, cfg.lam)
             exp.advantages = algos.whiten(adv, mask) if cfg.normalize_advantages else adv
         return exp
@@ -355,6 +369,7 @@ class RLTrainer:
             for index, batch in self.micro_batches(rollouts, part):
                 rows = exp.rows(index, batch.width)
                 values = self._critic_values(batch)
+                assert rows.values is not None and rows.returns is not None  # PPO's
                 loss = algos.value_loss(values, rows.values, rows.returns, rows.mask,
                                         self.cfg.value_clip, norm)
                 check_finite(loss.detach(), "the value loss", "RL", step)
@@ -394,6 +409,7 @@ class RLTrainer:
             policy_loss += loss.item()
             clip += float(clipped) * float(rows.mask.sum()) / max(norm.tokens, 1.0)
             if cfg.kl_coef:
+                assert rows.ref_logprobs is not None  # loaded when kl_coef > 0
                 kl = algos.aggregate(algos.kl_k3(new, rows.ref_logprobs), rows.mask,
                                      cfg.loss_agg, norm)
                 loss = loss + cfg.kl_coef * kl
@@ -431,8 +447,8 @@ def step_record(cfg: RLConfig, rollouts: list[Rollout], exp: Experience) -> dict
     kl = None
     if exp.ref_logprobs is not None:
         kl = float(algos.masked_mean(algos.kl_k3(exp.logprobs, exp.ref_logprobs), mask))
-    image = [r for r in rollouts if r.sample.images]
-    text = [r for r in rollouts if not r.sample.images]
+    image = [r for r in rollouts if r.source.images]
+    text = [r for r in rollouts if not r.source.images]
     return {
         "algorithm": cfg.algorithm,
         "reward": sum(r.reward for r in rollouts) / len(rollouts),
@@ -495,7 +511,7 @@ def train_rl(cfg: RLConfig, policy: Policy, engine: Engine, pool: list[Sample],
             "generate_tokens_per_s": generated / max(gen_s, 1e-9),
             "generate_s": gen_s, "step_s": elapsed, **sync,
         })
-        log.rollouts([{"step": global_step, "prompt_id": r.sample.id, "task": r.sample.task,
+        log.rollouts([{"step": global_step, "prompt_id": r.source.id, "task": r.source.task,
                        "response": r.response, "reward": r.reward, "correct": r.correct}
                       for r in rollouts])
         last = step + 1 == cfg.steps
@@ -507,6 +523,7 @@ def train_rl(cfg: RLConfig, policy: Policy, engine: Engine, pool: list[Sample],
         elif due_eval:
             final = ckpts.weights(global_step, policy.model, policy.processor)
         if due_eval and hooks.evaluate is not None:
+            assert final is not None  # saved just above
             hooks.evaluate(global_step, final)
         if hooks.after_step is not None:
             hooks.after_step(global_step)

@@ -276,12 +276,12 @@ class VLLMRollouts(VLLMEngine):
         after the first, scored as a prompt."""
         from vllm import SamplingParams
 
-        prompt: dict[str, Any] = {"prompt_token_ids": token_ids}
+        prompt: Any = {"prompt_token_ids": token_ids}  # a vLLM TokensPrompt
         if images:
             prompt["multi_modal_data"] = {"image": images[0] if len(images) == 1 else images}
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,
                                 detokenize=False)
-        out = self.llm.generate([prompt], params, use_tqdm=False)[0]
+        out: Any = self.llm.generate([prompt], params, use_tqdm=False)[0]
         ids = list(out.prompt_token_ids)
         scores = [out.prompt_logprobs[i][ids[i]].logprob for i in range(1, len(ids))]
         return ids, torch.tensor(scores)

@@ -8,6 +8,7 @@ checked before a model is loaded: the recipe, the training data against the eval
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from ovr_eval.engines import check_model
+from ovr_eval.engines import Engine, check_model
 from ovr_eval.evaluate import load_samples
 from ovr_eval.tasks import resolve
 from ovr_eval.types import Sample, UserError
@@ -98,16 +99,15 @@ def checked_data(recipe: Recipe, plan: Plan, out: Path, data_dir: Path | None,
     if recipe.eval.enabled and policy != "allow" and (rows or pool):
         index = EvalIndex(evaluation_items(recipe, data_dir, console))
         record = out / "train" / "overlap.json"
-        kept = apply_policy(rows, chat_key, index, "SFT chats (sft.data)", policy, record)
-        if len(kept) < len(rows):
-            console.print(f"dropped {len(rows) - len(kept)} SFT chats that are evaluation "
+        kept_rows = apply_policy(rows, chat_key, index, "SFT chats (sft.data)", policy, record)
+        if len(kept_rows) < len(rows):
+            console.print(f"dropped {len(rows) - len(kept_rows)} SFT chats that are evaluation "
                           f"items (listed in {record})")
-        rows = kept
-        kept = apply_policy(pool, sample_key, index, "RL prompts (rl.tasks)", policy, record)
-        if len(kept) < len(pool):
-            console.print(f"dropped {len(pool) - len(kept)} RL prompts that are evaluation "
+        kept_pool = apply_policy(pool, sample_key, index, "RL prompts (rl.tasks)", policy, record)
+        if len(kept_pool) < len(pool):
+            console.print(f"dropped {len(pool) - len(kept_pool)} RL prompts that are evaluation "
                           f"items (listed in {record})")
-        pool = kept
+        rows, pool = kept_rows, kept_pool
     return rows, pool
 
 
@@ -124,7 +124,7 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
     saved = checkpoint.Saved(last, checkpoint.load_state(last)) if last else None
     state = saved.state if saved else None
     if saved is not None:
-        console.print(f"resuming from {last} ({state.stage} step {state.stage_step})")
+        console.print(f"resuming from {last} ({saved.state.stage} step {saved.state.stage_step})")
     plan = Plan.of(recipe, state)
     rows, pool = checked_data(recipe, plan, out, data_dir, console)
     start = base_model(recipe, out)
@@ -142,7 +142,8 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
     elif state is not None and recipe.sft.enabled:  # SFT finished earlier
         sft_steps = state.stage_steps if state.stage == "sft" else state.stage_offset
     in_rl = state is not None and state.stage == "rl"
-    rl_start = Path(state.rl_start) if in_rl and state.rl_start else (final or start)
+    rl_start = (Path(state.rl_start) if state is not None and in_rl and state.rl_start
+                else (final or start))
     if plan.rl:
         ckpts.protect.add(rl_start)  # the initial policy stays (reference, vLLM's start)
         final = run_rl(recipe, policy, pool, rl_start, ckpts, log, sft_steps,
@@ -167,12 +168,13 @@ def run_rl(recipe: Recipe, policy: Policy, pool: list[Sample], rl_start: Path,
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # in-process
         evals = (recipe.eval.sampling.max_tokens if recipe.eval.enabled and recipe.eval.every
                  else 0)
-        engine = VLLMRollouts(str(rl_start), policy.model, policy.processor,
-                              compute=policy.compute, seed=recipe.rl.seed,
-                              **rollout_engine_options(recipe.rl, policy.model, policy.processor,
-                                                       evals, policy.compute))
-        push = engine.push
-        push()  # engine == trainer before the first rollout (and after a resume)
+        rollouts = VLLMRollouts(str(rl_start), policy.model, policy.processor,
+                                compute=policy.compute, seed=recipe.rl.seed,
+                                **rollout_engine_options(recipe.rl, policy.model,
+                                                         policy.processor, evals, policy.compute))
+        engine: Engine = rollouts
+        push: Callable[[], dict[str, float]] | None = rollouts.push
+        rollouts.push()  # engine == trainer before the first rollout (and after a resume)
     else:
         engine = LiveHFEngine(policy.model, policy.processor, compute=policy.compute)
         push = None

@@ -85,7 +85,7 @@ def train_sft(
                       cfg.seed, cfg.grouping, cfg.batch_tokens)
     steps = total_steps(cfg, len(plan))
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas),
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.betas[0], cfg.betas[1]),
                                   weight_decay=cfg.weight_decay)
     sched = scheduler(optimizer, cfg.warmup_steps, steps, cfg.min_lr_ratio)
     start = 0

@@ -47,6 +47,7 @@ class HFEngine(Engine):
         config = AutoConfig.from_pretrained(model, **kwargs)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = getattr(torch, dtype) if dtype != "auto" else "auto"
+        loader: Any  # an Auto* model class (transformers types them apart)
         if getattr(config, "vision_config", None) is not None:
             from transformers import AutoModelForImageTextToText
 

@@ -85,7 +85,8 @@ class VLLMEngine(Engine):
 
         self.model_name, self.revision = model, revision
         self.llm = LLM(
-            model=model, revision=revision, tokenizer_revision=revision, dtype=o.dtype,
+            model=model, revision=revision, tokenizer_revision=revision,
+            dtype=o.dtype,  # type: ignore[arg-type]  # a string vLLM checks itself
             tensor_parallel_size=o.tensor_parallel_size, max_model_len=o.max_model_len,
             seed=seed, trust_remote_code=o.trust_remote_code,
             limit_mm_per_prompt={"image": max_images_per_prompt, "video": 0},
@@ -132,7 +133,8 @@ class VLLMEngine(Engine):
         """Tokens generated so far by unfinished requests (0 where vLLM does not say)."""
         try:
             states = list(self.engine.output_processor.request_states.values())
-            return sum(s.detokenizer.num_output_tokens() for s in states)
+            return sum(int(s.detokenizer.num_output_tokens()) for s in states
+                       if s.detokenizer is not None)
         except (AttributeError, RuntimeError):  # another vLLM version: finished tokens only
             return 0
 
@@ -186,7 +188,7 @@ class VLLMEngine(Engine):
                 if key not in in_flight:
                     continue
                 request, prompt_text = in_flight.pop(key)
-                outs = sorted(output.outputs, key=lambda o: o.index)
+                outs: list[Any] = sorted(output.outputs, key=lambda o: o.index)  # type: ignore[arg-type]
                 finished_tokens += sum(len(o.token_ids) for o in outs)
                 yield Completion(
                     sample_id=request.sample_id, responses=[o.text for o in outs],

@@ -37,10 +37,12 @@ from ovr_eval.verify.normalize import normalize, repair_escapes
 from ovr_eval.verify.pool import JobFailed, WorkerPool
 from ovr_eval.verify.structures import parse_compound
 
-__all__ = ["DEFAULT_TIMEOUT_S", "DEFAULT_WORKERS", "GradeItem", "grade", "grade_many",
-           "is_check_failure", "reward"]
+__all__ = ["DEFAULT_TIMEOUT_S", "DEFAULT_WORKERS", "CacheKey", "GradeItem", "grade",
+           "grade_many", "is_check_failure", "reward"]
 
 DEFAULT_WORKERS = 2  # verifier worker processes for the symbolic checks
+# a symbolic check's answer and gold (options, for a value against each option), normalised
+CacheKey = tuple[str, str | tuple[str, ...]]
 
 # Verdict errors that describe the response (it gave no usable answer), not the check.
 NO_ANSWER_REASONS = frozenset({"no final answer found", "no option named", "answer too long",
@@ -68,7 +70,7 @@ class GradeItem:
     prediction: str | None = None
 
     @classmethod
-    def of(cls, item: GradeItem | tuple | dict[str, Any]) -> GradeItem:
+    def of(cls, item: GradeItem | tuple[Any, ...] | dict[str, Any]) -> GradeItem:
         """From a GradeItem, a tuple ``(response, gold[, choices[, multiple_choice]])`` or a
         dict with ``response``, ``answer`` (or ``gold``), ``choices``, ``multiple_choice``,
         ``prediction``."""
@@ -94,13 +96,13 @@ class _Symbolic:
     letters: frozenset[str] | None = None
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> CacheKey:
         gold = (tuple(normalize(o) for o in self.gold) if isinstance(self.gold, tuple)
                 else normalize(self.gold))
         return normalize(self.extracted), gold
 
     @property
-    def job(self) -> tuple:
+    def job(self) -> tuple[str, str | list[str]]:
         gold = list(self.gold) if isinstance(self.gold, tuple) else self.gold
         return self.extracted, gold
 
@@ -144,7 +146,9 @@ def _plan_choice(item: GradeItem, answer: Answer, letters: frozenset[str],
     source, value = answer.source, answer.text
     cued = answer.said is not None and (answer.cued or answer.raw is not None)
     if cued:
-        pieces = answer.parts if answer.parts and len(letters) > 1 else (answer.said,)
+        said = answer.said
+        assert said is not None  # a cued answer says something
+        pieces = answer.parts if answer.parts and len(letters) > 1 else (said,)
         named = frozenset().union(*(named_options(p, choices) for p in pieces))
         value = answer.raw if answer.raw is not None and value is None else value
         if not answer.cued:  # the phrase named nothing and the value came from elsewhere
@@ -255,10 +259,10 @@ def grade(
 
 
 def grade_many(
-    items: Iterable[GradeItem | tuple | dict[str, Any]],
+    items: Iterable[GradeItem | tuple[Any, ...] | dict[str, Any]],
     workers: int = DEFAULT_WORKERS,
     timeout_s: float = DEFAULT_TIMEOUT_S,
-    cache: dict[tuple[str, str], Any] | None = None,
+    cache: dict[CacheKey, Any] | None = None,
     boxed_only: bool = False,
 ) -> list[Verdict]:
     """Grade many responses: plain rules here, symbolic checks over a pool of workers.
@@ -277,7 +281,7 @@ def grade_many(
             plans.append(Verdict(None, False, "error", f"{type(exc).__name__}: {exc}"[:200]))
     cache = {} if cache is None else cache
     todo = {p.key: p for p in plans if isinstance(p, _Symbolic) and p.key not in cache}
-    outcomes: dict[tuple[str, str], Any] = {}
+    outcomes: dict[CacheKey, Any] = {}
     if todo:
         jobs = [p.job for p in todo.values()]
         for key, outcome in zip(todo, _pool(workers, timeout_s).map(jobs), strict=True):

@@ -92,7 +92,7 @@ class _Parser:
         if abs(base) > 1 and exponent * math.log10(abs(base)) > 300:
             raise _NoValue
         try:
-            result = base ** exponent
+            result: float = base ** exponent
         except (OverflowError, ZeroDivisionError):
             raise _NoValue from None
         if isinstance(result, complex):
@@ -147,7 +147,8 @@ class _Parser:
             radicand = self.group() if self.peek() == "{" else self.atom()
             if radicand < 0 or index <= 0:
                 raise _NoValue
-            return radicand ** (1 / index)
+            root: float = radicand ** (1 / index)
+            return root
         raise _NoValue
 
 

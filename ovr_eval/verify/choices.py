@@ -51,7 +51,7 @@ def unwrap(answer: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _is_letter(text: str, match: re.Match, cued: bool) -> bool:
+def _is_letter(text: str, match: re.Match[str], cued: bool) -> bool:
     """Whether a one-letter token is an option letter rather than a word ("I think",
     "a triangle", "A is the vertex" in a sentence that is not cued)."""
     opened, letter, closed = match.groups()
@@ -66,7 +66,7 @@ def _is_letter(text: str, match: re.Match, cued: bool) -> bool:
     return not (letter == "A" and followed_by_word and not cued)
 
 
-def _tokens(text: str, n: int, cued: bool) -> list[re.Match]:
+def _tokens(text: str, n: int, cued: bool) -> list[re.Match[str]]:
     return [m for m in _TOKEN.finditer(text)
             if LETTERS.index(m.group(2).upper()) < n and _is_letter(text, m, cued)]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -44,20 +45,23 @@ def _numeric(pred: str, gold: str) -> tuple[bool | None, str]:
     (p_text, p_pct), (g_text, g_pct) = split_percent(pred), split_percent(gold)
     p_num, g_num = as_number(p_text), as_number(g_text)
     if p_num is not None and g_num is not None:
-        same, scale = numbers_equal, 100
-        method = "numeric"
-    else:
-        p_num = p_num if p_num is not None else value_of(p_text)
-        g_num = g_num if g_num is not None else value_of(g_text)
-        if p_num is None or g_num is None:
-            return None, ""
-        same, scale, method = values_equal, 100.0, "value"
-    if same(p_num, g_num):
-        return True, method
+        return _same_number(p_num, g_num, p_pct, g_pct, numbers_equal, 100), "numeric"
+    p_value = p_num if p_num is not None else value_of(p_text)
+    g_value = g_num if g_num is not None else value_of(g_text)
+    if p_value is None or g_value is None:
+        return None, ""
+    return _same_number(p_value, g_value, p_pct, g_pct, values_equal, 100.0), "value"
+
+
+def _same_number(p: Any, g: Any, p_pct: bool, g_pct: bool, same: Callable[[Any, Any], bool],
+                 scale: float) -> bool:
+    """``same(p, g)``, or with the side written as a percentage divided by ``scale``."""
+    if same(p, g):
+        return True
     if p_pct != g_pct:
-        scaled = p_num / scale if p_pct else g_num / scale
-        return same(scaled, g_num if p_pct else p_num), method
-    return False, method
+        scaled = p / scale if p_pct else g / scale
+        return same(scaled, g if p_pct else p)
+    return False
 
 
 def _text_key(text: str) -> str:
@@ -101,7 +105,7 @@ def _quiet_math_verify() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _parse(latex: str):
+def _parse(latex: str) -> Any:
     from math_verify import LatexExtractionConfig, parse
 
     _quiet_math_verify()
@@ -109,7 +113,7 @@ def _parse(latex: str):
     return parse(f"${latex}$", extraction_config=config, parsing_timeout=None)
 
 
-def _equations_equal(pred_parsed, gold_parsed) -> bool:
+def _equations_equal(pred_parsed: Any, gold_parsed: Any) -> bool:
     """Two equations with the same solutions: lhs - rhs of one is a non-zero constant multiple
     of the other's (``y=-x/2+3/4`` and ``2x+4y-3=0``)."""
     import sympy

@@ -92,7 +92,7 @@ class _Worker:
         self.ready = False
         self.started = time.monotonic()
 
-    def send(self, job: tuple) -> None:
+    def send(self, job: tuple[Any, ...]) -> None:
         write_frame(self.process.stdin, job)
 
     def cpu(self) -> float | None:
@@ -146,7 +146,7 @@ class WorkerPool:
             return wall > self.timeout_s * HARD_FACTOR
         return cpu - running.cpu_start > self.timeout_s * HARD_FACTOR
 
-    def map(self, jobs: Sequence[tuple]) -> list[Any]:
+    def map(self, jobs: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Results in job order; JobFailed for jobs that failed, timed out or killed a worker."""
         results: list[Any] = [None] * len(jobs)
         attempts = [0] * len(jobs)
@@ -173,7 +173,8 @@ class WorkerPool:
                     pending.appendleft(index)
                     continue
                 busy[w] = _Running(index, self.workers[w])
-            streams = {self.workers[w].stdout: w for w in (*busy, *starting)}
+            # worker pipes by their worker (wait() takes any object with a fileno())
+            streams: dict[Any, int] = {self.workers[w].stdout: w for w in (*busy, *starting)}
             ready = wait(list(streams), timeout=0.02 if busy else 1.0)
             for stream in ready:
                 w = streams[stream]
@@ -207,7 +208,7 @@ class WorkerPool:
                 self._fail_pending(pending, results, "worker did not start")
         return results
 
-    def _timed_out(self, w: int, index: int, attempts: list[int], pending: deque,
+    def _timed_out(self, w: int, index: int, attempts: list[int], pending: deque[int],
                    results: list[Any], starting: set[int]) -> None:
         """A job out of time: its worker is replaced; the job is retried once, then failed."""
         self._replace(w)
@@ -232,7 +233,7 @@ class WorkerPool:
             self.workers[w].kill()
 
     @staticmethod
-    def _fail_pending(pending: deque, results: list[Any], reason: str) -> None:
+    def _fail_pending(pending: deque[int], results: list[Any], reason: str) -> None:
         while pending:
             results[pending.popleft()] = JobFailed(reason)
 

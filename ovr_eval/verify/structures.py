@@ -141,7 +141,9 @@ def compare_compound(
     if p is None and g is None:
         return None
     if p is None or g is None:
-        if (p or g)[0].startswith("matrix"):
+        present = p if p is not None else g
+        assert present is not None
+        if present[0].startswith("matrix"):
             return None  # an expression may evaluate to the matrix: a symbolic check decides
         return False  # one value against several
     (pk, pe), (gk, ge) = p, g

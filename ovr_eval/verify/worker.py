@@ -13,6 +13,8 @@ import importlib
 import os
 import signal
 import sys
+from collections.abc import Callable
+from typing import Any
 
 
 class CpuLimit(Exception):
@@ -23,7 +25,7 @@ def _on_cpu_limit(signum: int, frame: object) -> None:
     raise CpuLimit
 
 
-def _run(function, job: tuple, cpu_s: float):
+def _run(function: Callable[..., Any], job: tuple[Any, ...], cpu_s: float) -> Any:
     """``function(*job)`` under a CPU-time alarm (none when ``cpu_s`` is 0 or SIGPROF is
     missing)."""
     timer = getattr(signal, "ITIMER_PROF", None)
@@ -48,9 +50,10 @@ def _limit_memory(extra_mb: int) -> None:
         pass  # no /proc or no rlimits: the time limit still applies
 
 
-def _function(spec: str):
+def _function(spec: str) -> Callable[..., Any]:
     module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
 
 
 
