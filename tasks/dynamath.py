@@ -46,8 +46,8 @@ def official_rule(record: Record, j: int) -> tuple[bool, str] | None:
             return None
         return abs(value - gold) <= FLOAT_TOLERANCE, "float within 0.001"
     if kind == "text":
-        gold = record.gold
-        return bool(gold) and extracted is not None and gold in extracted, "gold substring"
+        text = record.gold
+        return bool(text) and extracted is not None and text in extracted, "gold substring"
     return None
 
 

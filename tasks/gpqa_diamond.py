@@ -71,7 +71,8 @@ class GPQADiamond(Task):
     def hub_split_for(self, split: str) -> str:
         return "train"  # the hub's only split
 
-    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
+    def local_rows(self, data_dir: Path, split: str
+                   ) -> Iterable[dict[str, Any] | BadRow]:
         """The release CSV (``gpqa_diamond.csv``, as in the hub repo) or a parquet export."""
         path = self.local_dir(data_dir) / "gpqa_diamond.csv"
         if not path.is_file():

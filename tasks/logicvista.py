@@ -53,7 +53,8 @@ def as_list(value: Any) -> list[str]:
 
 
 class LogicVista(Task):
-    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
+    def local_rows(self, data_dir: Path, split: str
+                   ) -> Iterable[dict[str, Any] | BadRow]:
         """The release's ``dataset.json`` (keyed ``v1_0`` ...; images under ``images/``)."""
         path = self.local_dir(data_dir) / "dataset.json"
         if not path.is_file():

@@ -29,7 +29,7 @@ def parse_inline_choices(question: str) -> list[str] | None:
     match = _CHOICES.search(question)
     if not match:
         return None
-    options = []
+    options: list[str] = []
     for line in match.group(1).splitlines():
         option = _OPTION.match(line)
         if option is None:

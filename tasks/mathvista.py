@@ -48,7 +48,8 @@ def official_rule(record: Record, j: int) -> tuple[bool, str] | None:
 
 
 class MathVista(Task):
-    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
+    def local_rows(self, data_dir: Path, split: str
+                   ) -> Iterable[dict[str, Any] | BadRow]:
         """The official release: ``<split>.json`` (keyed by pid) and ``query.json``."""
         folder = self.local_dir(data_dir)
         path = folder / f"{split}.json"
@@ -69,14 +70,14 @@ class MathVista(Task):
         answer = str(row.get("answer") if row.get("answer") is not None else "").strip()
         multiple_choice = row.get("question_type") == "multi_choice" and bool(choices)
         if multiple_choice:
-            matches = [i for i, c in enumerate(choices) if c.strip() == answer]
+            matches = [i for i, c in enumerate(choices or []) if c.strip() == answer]
             if not matches:
                 raise BadRow(sample_id, f"answer {answer!r} is none of the choices")
             answer = LETTERS[matches[0]]
         question = str(row.get("query") or "").strip()
         if not question:
             question = str(row.get("question") or "").strip() or IMAGE_ONLY_QUESTION
-            if multiple_choice:
+            if multiple_choice and choices:
                 question = with_choices(question, choices)
         meta = dict(row.get("metadata") or {})
         return Sample(

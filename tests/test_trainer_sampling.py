@@ -12,6 +12,7 @@ import torch
 
 from ovr_eval.engines.base import render_chat
 from ovr_eval.engines.hf import HFEngine
+from ovr_eval.engines.options import HFOptions
 from ovr_eval.types import Request, SamplingConfig
 
 # what Qwen2.5-VL-7B-Instruct's generation_config.json ships (top_k 1, top_p 0.001,
@@ -74,7 +75,7 @@ def assert_samples_of_the_policy(engine: HFEngine) -> None:
 
 def test_hf_engine_samples_softmax_over_temperature_despite_checkpoint_defaults(
         opinionated_model):
-    engine = HFEngine(str(opinionated_model), dtype="float32")
+    engine = HFEngine(str(opinionated_model), HFOptions(dtype="float32"))
     assert engine.model.generation_config.top_k == 1  # the checkpoint's config is kept ...
     assert_samples_of_the_policy(engine)  # ... but not applied
     assert engine.model.generation_config.top_k == 1  # and restored after generating
@@ -89,7 +90,7 @@ def test_live_rl_engine_samples_the_policy(opinionated_model):
 
 
 def test_engine_token_ids_end_with_the_stop_token_only_when_stopped(tiny_model):
-    engine = HFEngine(str(tiny_model), dtype="float32")
+    engine = HFEngine(str(tiny_model), HFOptions(dtype="float32"))
     greedy = SamplingConfig(max_tokens=6)
     free = next(engine.generate([request()], greedy))
     ids = free.token_ids[0]
