@@ -1,9 +1,10 @@
 """Task plugins: the base class and the registry that discovers them.
 
-A task plugin is a Python module that defines a module-level ``TASK`` (a ``Task`` instance).
-Plugins are found in this project's ``tasks/`` folder (installed as the ``ovr_tasks``
-package), in folders the user names (``--task-dir``), and in other installed packages through
-the ``ovr_eval.tasks`` entry-point group (each entry point names a ``Task`` object).
+A task plugin is a Python module that defines a module-level ``TASK`` (a ``Task`` instance)
+or ``TASKS`` (several). Plugins are found in this project's ``tasks/`` folder (installed as the
+``ovr_tasks`` package), in folders the user names (``--task-dir``), and in other installed
+packages through the ``ovr_eval.tasks`` entry-point group (each entry point names a ``Task``
+object or a list of them).
 """
 
 from __future__ import annotations
