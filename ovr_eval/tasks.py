@@ -106,11 +106,7 @@ class Task:
         if not parquet:
             raise self._missing_split(folder, split, f"{split}.jsonl, {split}.json or "
                                       f"{split}*.parquet")
-        import datasets
-
-        return datasets.load_dataset(
-            "parquet", data_files=[str(p) for p in parquet], split="train"
-        )
+        return read_parquet(parquet)
 
     def _missing_split(self, folder: Path, split: str, expected: str) -> UserError:
         return UserError(
@@ -216,15 +212,39 @@ def read_json_rows(path: Path) -> Iterator[dict[str, Any] | BadRow]:
                 else:
                     yield BadRow(f"{path} line {number}", "not a JSON object")
         return
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path} is not valid JSON ({exc}); fix or replace the file") from None
-    if not isinstance(rows, list):
-        raise UserError(f"{path} must hold a JSON array of rows")
-    for number, row in enumerate(rows):
+    for number, row in enumerate(read_json(path, list, "a JSON array of rows")):
         yield row if isinstance(row, dict) else BadRow(f"{path} item {number}",
                                                         "not a JSON object")
+
+
+def read_json(path: Path, kind: type[list[Any]] | type[dict[str, Any]], what: str) -> Any:
+    """The JSON document in ``path``, which must be a ``kind`` (list or dict); a file that is
+    not valid JSON, or holds something else than ``what`` says, is one error naming it."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} is not valid JSON ({exc}); fix or replace the file") from None
+    if not isinstance(data, kind):
+        raise UserError(f"{path} must hold {what}")
+    return data
+
+
+def read_keyed_rows(path: Path, id_key: str) -> list[dict[str, Any] | BadRow]:
+    """Rows of a release's JSON object keyed by sample id (``{"1": {...}, ...}``), each with
+    its key under ``id_key``; an entry that is not an object comes out as a BadRow."""
+    data = read_json(path, dict, "a JSON object of rows keyed by id")
+    return [{**row, id_key: key} if isinstance(row, dict)
+            else BadRow(f"{path} item {key}", "not a JSON object") for key, row in data.items()]
+
+
+def read_parquet(files: Iterable[Path]) -> Any:
+    """Rows of parquet files as a ``datasets.Dataset`` (memory-mapped, images decoded only
+    when read)."""
+    import datasets
+
+    return datasets.load_dataset("parquet", data_files=[str(p) for p in files], split="train")
 
 
 class LazyImage:

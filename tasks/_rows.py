@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +59,7 @@ def glob_escape(name: str) -> str:
     return re.sub(r"([\[\]*?])", r"[\1]", name)
 
 
-def read_parquet(files: Iterable[Path]) -> Any:
-    """Rows of parquet files through ``datasets`` (images decoded as PIL images)."""
-    import datasets
-
-    return datasets.load_dataset("parquet", data_files=[str(p) for p in files], split="train")
-
-
-def round_robin(tables: dict[Any, Any]) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+def round_robin(tables: dict[Any, Any]) -> Iterator[tuple[int, Any, Any]]:
     """(position, table key, row): row 1 of every table, then row 2, ... (shorter tables end)."""
     iterators = {key: iter(table) for key, table in tables.items()}
     position = 0
@@ -77,7 +70,7 @@ def round_robin(tables: dict[Any, Any]) -> Iterator[tuple[int, Any, dict[str, An
             if row is None:
                 del iterators[key]
             else:
-                yield position, key, dict(row)
+                yield position, key, row
 
 
 # -- multiple choice ----------------------------------------------------------------------------

@@ -13,7 +13,6 @@ seed by seed (seed 1 variants 1-10, seed 2 ...); ``sample_variantN`` holds one v
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from ovr_eval.metrics import summarize, task_scores
 from ovr_eval.records import Record
-from ovr_eval.tasks import Task, require_image
+from ovr_eval.tasks import Task, read_keyed_rows, read_parquet, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._official import (
     method_counts,
@@ -29,7 +28,7 @@ from ovr_tasks._official import (
     official_records,
     plain_number,
 )
-from ovr_tasks._rows import inline_choices, read_parquet, round_robin
+from ovr_tasks._rows import inline_choices, round_robin
 
 VARIANTS = 10
 FLOAT_TOLERANCE = 1e-3
@@ -91,7 +90,7 @@ class DynaMath(Task):
                   for v in self.variant_splits(split)}
         return self._interleave(tables)
 
-    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
+    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any] | BadRow]:
         """The release's ``sample_variantN.json`` files (keyed "1".."501"), or hub parquet
         ``sample_variantN*.parquet``; for ``test``, whichever variants are present."""
         folder = self.local_dir(data_dir)
@@ -101,8 +100,7 @@ class DynaMath(Task):
             parquet = sorted(folder.glob(f"sample_variant{v}-*.parquet")) + sorted(
                 folder.glob(f"sample_variant{v}.parquet"))
             if path.is_file():
-                data = json.loads(path.read_text(encoding="utf-8"))
-                tables[v] = [{**row, "id": key} for key, row in data.items()]
+                tables[v] = read_keyed_rows(path, "id")
             elif parquet:
                 tables[v] = read_parquet(parquet)
         if not tables:
@@ -111,9 +109,10 @@ class DynaMath(Task):
         return self._interleave(tables)
 
     @staticmethod
-    def _interleave(tables: dict[int, Any]) -> Iterator[dict[str, Any]]:
-        """Rows seed by seed: row i of every variant, then row i + 1."""
-        return ({**row, "_seed": str(position), "_variant": variant}
+    def _interleave(tables: dict[int, Any]) -> Iterator[Any]:
+        """Rows seed by seed: row i of every variant, then row i + 1 (BadRows as they are)."""
+        return (row if isinstance(row, BadRow) else {**row, "_seed": str(position),
+                                                       "_variant": variant}
                 for position, variant, row in round_robin(tables))
 
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:

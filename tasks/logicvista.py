@@ -12,7 +12,6 @@ it (``items_asked`` leaves it out).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from ovr_eval.metrics import record_units, summarize, task_scores
 from ovr_eval.records import Record
-from ovr_eval.tasks import Task, require_image
+from ovr_eval.tasks import Task, read_keyed_rows, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._rows import inline_choices
 from ovr_tasks.mathverse import multiple_choice_gold
@@ -59,8 +58,7 @@ class LogicVista(Task):
         path = self.local_dir(data_dir) / "dataset.json"
         if not path.is_file():
             return super().local_rows(data_dir, split)
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return [{**row, "id": key} for key, row in data.items()]
+        return read_keyed_rows(path, "id")
 
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         sample_id = str(row.get("id") or index)

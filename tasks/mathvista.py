@@ -12,14 +12,13 @@ the verifier's (no nearest-option mapping). The verifier alone is reported as ``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import task_scores
 from ovr_eval.records import Record
-from ovr_eval.tasks import Task, require_image
+from ovr_eval.tasks import Task, read_json, read_keyed_rows, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._official import (
     method_counts,
@@ -55,12 +54,12 @@ class MathVista(Task):
         path = folder / f"{split}.json"
         if not path.is_file():
             return super().local_rows(data_dir, split)
-        rows = json.loads(path.read_text(encoding="utf-8"))
-        queries = {}
+        queries: dict[str, Any] = {}
         if (folder / "query.json").is_file():
-            queries = json.loads((folder / "query.json").read_text(encoding="utf-8"))
-        return [{**row, "pid": pid, "query": row.get("query") or queries.get(pid)}
-                for pid, row in rows.items()]
+            queries = read_json(folder / "query.json", dict, "a JSON object of queries by pid")
+        return [row if isinstance(row, BadRow)
+                else {**row, "query": row.get("query") or queries.get(row["pid"])}
+                for row in read_keyed_rows(path, "pid")]
 
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         sample_id = str(row.get("pid") or index)

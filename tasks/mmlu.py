@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.tasks import Task
+from ovr_eval.tasks import Task, read_parquet
 from ovr_eval.types import BadRow, Sample
-from ovr_tasks._rows import LETTERS, option_letters, parquet_files, read_parquet, with_choices
+from ovr_tasks._rows import LETTERS, option_letters, parquet_files, with_choices
 
 
 class MMLU(Task):

@@ -19,7 +19,7 @@ from typing import Any
 
 from ovr_eval.metrics import task_scores
 from ovr_eval.records import Record
-from ovr_eval.tasks import Task
+from ovr_eval.tasks import Task, read_parquet
 from ovr_eval.types import BadRow, Sample
 from ovr_eval.verify.extract import strip_thinking
 from ovr_tasks._official import (
@@ -28,7 +28,7 @@ from ovr_tasks._official import (
     official_records,
     verifier_summary,
 )
-from ovr_tasks._rows import LETTERS, option_letters, parquet_files, read_parquet, with_choices
+from ovr_tasks._rows import LETTERS, option_letters, parquet_files, with_choices
 
 GUESS_SEED = 12345  # the official script re-seeds with it before every guess
 _ANSWER_IS = re.compile(r"answer is \(?([A-J])\)?")  # the first one counts

@@ -22,10 +22,10 @@ from typing import Any
 
 from ovr_eval.metrics import task_scores
 from ovr_eval.records import Record
-from ovr_eval.tasks import Task, require_image
+from ovr_eval.tasks import Task, read_parquet, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._official import guess_rule, method_counts, official_records, verifier_summary
-from ovr_tasks._rows import glob_escape, option_letters, read_parquet, with_choices
+from ovr_tasks._rows import glob_escape, option_letters, with_choices
 
 DISCIPLINES = {
     "Art and Design": ("Art", "Art_Theory", "Design", "Music"),

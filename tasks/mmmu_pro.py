@@ -21,10 +21,10 @@ from typing import Any
 
 from ovr_eval.metrics import record_slots, summarize
 from ovr_eval.records import Record
-from ovr_eval.tasks import Task, require_image
+from ovr_eval.tasks import Task, read_parquet, require_image
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._official import guess_rule, official_records
-from ovr_tasks._rows import glob_escape, option_letters, read_parquet, round_robin, with_choices
+from ovr_tasks._rows import glob_escape, option_letters, round_robin, with_choices
 from ovr_tasks.mmmu import guessed_scores, parse_options, row_images, show_image_tags
 
 CONFIGS = {"standard10": "standard (10 options)", "standard4": "standard (4 options)",

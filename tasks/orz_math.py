@@ -12,12 +12,11 @@ a JSON list of two-turn dialogues ``[{"from": "human", "value": QUESTION}, {"fro
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.tasks import Task
+from ovr_eval.tasks import Task, read_json
 from ovr_eval.types import BadRow, Sample, UserError
 
 REPOSITORY = "Open-Reasoner-Zero/Open-Reasoner-Zero"
@@ -30,18 +29,14 @@ FILES = {"train": "orz_math_57k_collected.json",
 def dialogue_rows(path: Path) -> Iterator[dict[str, Any]]:
     """The dialogues of an ORZ file as flat rows (question, answer, index); malformed ones are
     kept for ``row_to_sample`` to name."""
-    try:
-        dialogues = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path} is not valid JSON ({exc}); fix or replace the file") from None
-    if not isinstance(dialogues, list):
-        raise UserError(f"{path} must hold a JSON array of two-turn dialogues")
+    dialogues = read_json(path, list, "a JSON array of two-turn dialogues")
     for index, dialogue in enumerate(dialogues):
         row: dict[str, Any] = {"index": index, "question": None, "answer": None}
         if isinstance(dialogue, list) and len(dialogue) == 2:
-            human, assistant = dialogue
-            row["question"] = (human or {}).get("value")
-            row["answer"] = ((assistant or {}).get("ground_truth") or {}).get("value")
+            human, assistant = (turn if isinstance(turn, dict) else {} for turn in dialogue)
+            truth = assistant.get("ground_truth")
+            row["question"] = human.get("value")
+            row["answer"] = truth.get("value") if isinstance(truth, dict) else None
         yield row
 
 

@@ -15,7 +15,6 @@ whole problems.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -119,24 +118,23 @@ def step_accuracy(records: list[Record]) -> dict[str, Any]:
 
 
 class WeMath(Task):
-    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any]]:
-        """The release's ``<split>.json`` (images under ``2steps/``, ``3steps/``) or parquet."""
-        path = self.local_dir(data_dir) / f"{split}.json"
-        if path.is_file():
-            rows = json.loads(path.read_text(encoding="utf-8"))
-        else:
-            rows = super().local_rows(data_dir, split)
-        return self._by_problem(rows)
+    def local_rows(self, data_dir: Path, split: str) -> Iterable[dict[str, Any] | BadRow]:
+        """The release's ``<split>.json`` (images under ``2steps/``, ``3steps/``), JSONL or
+        parquet."""
+        return self._by_problem(super().local_rows(data_dir, split))
 
     def hub_rows(self, split: str) -> Iterable[dict[str, Any]]:
         return self._by_problem(super().hub_rows(split))
 
     @staticmethod
-    def _by_problem(rows: Any) -> Iterable[dict[str, Any]]:
-        if isinstance(rows, list):
-            return [rows[i] for i in problem_order(rows)]
-        columns = [{"ID": i, "key": k} for i, k in zip(rows["ID"], rows["key"], strict=True)]
-        return rows.select(problem_order(columns))  # a datasets.Dataset: no image decoding
+    def _by_problem(rows: Any) -> Any:
+        """The rows grouped by problem; unreadable rows (BadRows) after them."""
+        if hasattr(rows, "select"):  # a datasets.Dataset: reorder without decoding images
+            columns = [{"ID": i, "key": k} for i, k in zip(rows["ID"], rows["key"], strict=True)]
+            return rows.select(problem_order(columns))
+        rows = list(rows)
+        good = [r for r in rows if isinstance(r, dict)]
+        return [good[i] for i in problem_order(good)] + [r for r in rows if isinstance(r, BadRow)]
 
     def row_to_sample(self, row: dict[str, Any], index: int, base_dir: Path | None) -> Sample:
         problem, key = str(row.get("ID") or index), str(row.get("key") or "")

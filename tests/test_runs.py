@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from ovr_eval.evaluate import load_samples
 from ovr_eval.fingerprint import hub_fingerprint, local_fingerprint
 from ovr_eval.runs import RecordWriter, RunDir, config_differences, merge_configs
-from ovr_eval.tasks import read_json_rows
+from ovr_eval.tasks import read_json_rows, resolve
 from ovr_eval.types import BadRow, UserError
 
 OVR = [sys.executable, "-m", "ovr_eval.cli"]
@@ -297,6 +299,60 @@ def test_corrupt_jsonl_lines_are_named_rows(tmp_path):
     assert [b.row_id for b in bad] == [f"{path} line {n}" for n in (2, 3, 4)]
     assert [b.reason.split(" (")[0] for b in bad] == ["not valid JSON", "not a JSON object",
                                                       "not UTF-8 text"]
+
+
+def test_a_release_file_that_is_not_json_or_not_its_shape_is_one_error_naming_it(tmp_path):
+    (logicvista,) = resolve("logicvista")
+    path = tmp_path / "logicvista" / "dataset.json"
+    path.parent.mkdir()
+    for content, says in (('{"v1_0": {"question"', "is not valid JSON"),
+                          ('[{"question": "q"}]', "must hold a JSON object of rows keyed by id")):
+        path.write_text(content)
+        with pytest.raises(UserError, match=f"{re.escape(str(path))} ({says})"):
+            load_samples(logicvista, logicvista.default_split, tmp_path, None)
+
+
+def test_entries_of_a_release_file_that_are_not_rows_are_skipped_and_named(tmp_path, shared_data):
+    # LogicVista's dataset.json keyed by id: one entry is a string, the others load
+    release = json.loads((shared_data / "logicvista" / "dataset.json").read_text())
+    first = dict(list(release.items())[:2])
+    folder = tmp_path / "logicvista"
+    folder.mkdir()
+    (folder / "images").symlink_to(shared_data / "logicvista" / "images")
+    (folder / "dataset.json").write_text(json.dumps({**first, "broken": "not a row"}))
+    (logicvista,) = resolve("logicvista")
+    samples, skipped = load_samples(logicvista, logicvista.default_split, tmp_path, None)
+    assert [s.id for s in samples] == list(first)
+    assert skipped == [{"id": f"{folder / 'dataset.json'} item broken",
+                        "reason": "not a JSON object"}]
+    # ORZ's dialogues: a ground truth that is not an object leaves the item without a gold
+    orz = tmp_path / "orz_math"
+    orz.mkdir()
+    (orz / "orz_math_57k_collected.json").write_text(json.dumps([
+        [{"from": "human", "value": "1+1?"}, {"from": "assistant", "ground_truth": "2"}],
+        [{"from": "human", "value": "2+2?"}, {"from": "assistant",
+                                              "ground_truth": {"value": "4"}}]]))
+    (orz_math,) = resolve("orz_math")
+    samples, skipped = load_samples(orz_math, "train", tmp_path, None)
+    assert [(s.id, s.answer) for s in samples] == [("orz-1", "4")]
+    assert [row["id"] for row in skipped] == ["orz-0"]
+
+
+def test_wemath_reads_its_rows_from_jsonl_too(tmp_path, shared_data):
+    release = json.loads((shared_data / "wemath" / "testmini.json").read_text())[:6]
+    folders = {kind: tmp_path / kind / "wemath" for kind in ("json", "jsonl")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+        for steps in ("2steps", "3steps"):
+            (folder / steps).symlink_to(shared_data / "wemath" / steps)
+    (folders["json"] / "testmini.json").write_text(json.dumps(release))
+    (folders["jsonl"] / "testmini.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in release) + "{torn\n")
+    (wemath,) = resolve("wemath")
+    from_json, _ = load_samples(wemath, "testmini", tmp_path / "json", None)
+    samples, skipped = load_samples(wemath, "testmini", tmp_path / "jsonl", None)
+    assert len(samples) == 6 and [s.id for s in samples] == [s.id for s in from_json]
+    assert [row["id"] for row in skipped] == [f"{folders['jsonl'] / 'testmini.jsonl'} line 7"]
 
 
 @pytest.fixture
