@@ -17,7 +17,7 @@ from typing import Any
 
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import Sample
-from ovr_tasks._rows import IMAGE_ONLY_QUESTION, LETTERS, strip_image_tags
+from ovr_tasks._rows import IMAGE_ONLY_QUESTION, LETTERS, option_letters, strip_image_tags
 
 _OPTION = re.compile(r"^\s*\(?([A-H])[\.\)．:：]\s*(.+?)\s*$")
 
@@ -36,7 +36,7 @@ class MMK12(Task):
         question = strip_image_tags(str(row.get("question") or "")) or IMAGE_ONLY_QUESTION
         answer = str(row.get("answer") or "").strip()
         options = inline_options(question)
-        choice = len(options) >= 2 and answer.upper() in LETTERS[: len(options)]
+        choice = len(options) >= 2 and answer.upper() in option_letters(options)
         return Sample(
             id=sample_id, task=self.name, question=question,
             answer=answer.upper() if choice else answer, images=[image],

@@ -102,6 +102,8 @@ def test_mmk12_reads_the_hub_parquet_schema(tmp_path):
          "question": "<image>In the figure, find the area of the square.", "answer": "16"},
         {"id": "k-2", "subject": "physics", "image": Image.new("RGB", (40, 30), "black"),
          "question": "Which is larger?\nA. 3\nB. 5\nC. 4\nD. 1", "answer": "b"},
+        {"id": "k-3", "subject": "math", "image": Image.new("RGB", (40, 30), "white"),
+         "question": "Which are even?\nA. 3\nB. 2\nC. 4\nD. 1", "answer": "BC"},
     ]
     features = datasets.Features({"id": datasets.Value("string"),
                                   "subject": datasets.Value("string"),
@@ -111,12 +113,14 @@ def test_mmk12_reads_the_hub_parquet_schema(tmp_path):
     datasets.Dataset.from_list(rows, features=features).to_parquet(
         str(tmp_path / "mmk12" / "train-00000-of-00001.parquet"))
     [task] = resolve(["mmk12"])
-    free, choice = load_samples(task, "train", tmp_path, None)[0]
+    free, choice, letters = load_samples(task, "train", tmp_path, None)[0]
     assert free.question == "In the figure, find the area of the square."
     assert free.answer_type == "free_form" and free.choices is None and len(free.images) == 1
     assert choice.answer_type == "multiple_choice" and choice.answer == "B"
     assert choice.choices == ["3", "5", "4", "1"]
     assert choice.images[0].open().size == (40, 30)
+    # a gold naming two options is no single letter: graded as the free-form text it is
+    assert letters.answer_type == "free_form" and letters.answer == "BC"
 
 
 def test_the_7b_recipes_train_on_training_sets_at_pinned_revisions():
