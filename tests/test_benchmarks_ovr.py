@@ -285,7 +285,7 @@ def test_dynamath_serves_variants_seed_by_seed(shared_data):
     assert [s.id for s in samples] == ["1/v1", "2/v1", "3/v1"]  # only variant 1 is local
     mc = next(s for s in samples_of("dynamath", shared_data)[0]
               if s.answer_type == "multiple_choice")
-    assert mc.choices == ["yes", "no"] and mc.answer in "AB"
+    assert mc.choices == ["yes", "no"] and mc.answer in ("A", "B")
 
 
 def test_logicvista_multi_letter_answers_are_sets(shared_data):
@@ -295,6 +295,12 @@ def test_logicvista_multi_letter_answers_are_sets(shared_data):
     assert grade("\\boxed{D, B}", multi.answer, None, True).correct
     assert not grade("\\boxed{B}", multi.answer, None, True).correct
     assert Counter(s.answer_type for s in samples)["multiple_choice"] == 446
+    # options written in the question ("A) 10 B) 12 ...") become choices: an answer given as
+    # the option's value counts, another option's value does not
+    inline = next(s for s in samples if s.id == "v1_19")
+    assert inline.choices == ["10", "12", "14", "16"] and inline.answer == "C"
+    assert grade("\\boxed{14}", inline.answer, inline.choices, True).correct
+    assert not grade("\\boxed{12}", inline.answer, inline.choices, True).correct
 
 
 # ---------------------------------------------------------------- hub-schema fixtures

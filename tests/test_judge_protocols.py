@@ -3,6 +3,8 @@ how its replies are read, how the official pipelines decide; the judge's reply c
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ovr_eval.judge import JudgeCache, agreement, cache_key, rules_found_no_answer
@@ -10,7 +12,6 @@ from ovr_eval.judge_protocols import (
     JUDGE_MAX_CHARS,
     PROTOCOLS,
     UnreadableReply,
-    edit_distance,
     judge_view,
     protocol_for,
 )
@@ -60,10 +61,10 @@ def test_mathvista_normalises_like_the_official_scorer():
     assert mathvista.verdict(record, "(b) 12") is True  # the letter in parentheses
     assert mathvista.verdict(record, "12") is True  # the nearest option is "12"
     assert mathvista.verdict(record, "A") is False
-    # the official nearest-option rule maps even a refusal to some option: reproduced
-    refusal = "cannot tell"
-    nearest = min(record.choices, key=lambda c: edit_distance(refusal, c))
-    assert mathvista.verdict(record, refusal) is (nearest == "12")
+    # the official nearest-option rule maps even a refusal to some option (a tie: the first)
+    assert mathvista.verdict(record, "x12") is True  # one edit from "12", the gold
+    assert mathvista.verdict(record, "cannot tell") is False  # mapped to "3"
+    assert mathvista.verdict(replace(record, gold="A"), "cannot tell") is True  # "3" is gold
     floats = rec(gold="1.45", metadata={"answer_type": "float", "precision": 2.0})
     assert mathvista.verdict(floats, "1.4501") is True
     assert mathvista.verdict(floats, "1.5") is False
