@@ -36,10 +36,10 @@ from ovr_eval.verify import (
     GradeItem,
     grade_many,
     is_check_failure,
+    is_text,
 )
 
 CHUNK = 512
-_TEXT = (str, int, float)
 
 
 @dataclass
@@ -61,10 +61,6 @@ class FileGrade:
                 "check_failures": dict(self.check_failures), "scores": self.scores}
 
 
-def _is_text(value: Any) -> bool:
-    return isinstance(value, _TEXT) and not isinstance(value, bool)
-
-
 def _parse(raw: bytes, number: int) -> tuple[dict[str, Any] | None, str | None]:
     """The line's object, or an error naming the line and what is wrong with it."""
     try:
@@ -77,13 +73,13 @@ def _parse(raw: bytes, number: int) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"line {number}: not valid JSON ({exc.msg})"
     if not isinstance(item, dict):
         return None, f"line {number}: expected a JSON object"
-    if not (_is_text(item.get("response")) or _is_text(item.get("prediction"))):
+    if not (is_text(item.get("response")) or is_text(item.get("prediction"))):
         return None, f"line {number}: missing or non-text 'response' (or 'prediction')"
-    if item.get("answer") is not None and not _is_text(item["answer"]):
+    if item.get("answer") is not None and not is_text(item["answer"]):
         return None, f"line {number}: 'answer' must be text"
     choices = item.get("choices")
     if choices is not None and not (isinstance(choices, list)
-                                    and all(_is_text(c) for c in choices)):
+                                    and all(is_text(c) for c in choices)):
         return None, f"line {number}: 'choices' must be a list of option texts or null"
     if item.get("multiple_choice") not in (None, True, False):
         return None, f"line {number}: 'multiple_choice' must be true, false or null"
@@ -137,27 +133,20 @@ def _completed(item: dict[str, Any], sample: Sample | None) -> dict[str, Any]:
     return filled
 
 
-def _grade_item(item: dict[str, Any]) -> GradeItem:
-    choices = [str(c) for c in item["choices"]] if item.get("choices") else None
-    prediction = item.get("prediction")
-    return GradeItem(str(item.get("response") or ""), str(item.get("answer") or ""), choices,
-                     item.get("multiple_choice"),
-                     str(prediction) if _is_text(prediction) else None)
-
-
-def _record(item: dict[str, Any], number: int, task: Task, split: str) -> Record:
-    """A graded line as an ``ovr eval`` record (one response)."""
+def _record(item: dict[str, Any], graded: GradeItem, number: int, task: Task,
+            split: str) -> Record:
+    """A graded line (``graded``: what of it was graded) as an ``ovr eval`` record."""
     multiple_choice = item.get("multiple_choice")
     if multiple_choice is None:
         multiple_choice = bool(item.get("choices"))
     choices = item.get("choices")
     return Record(
         id=str(item.get("id", number)), task=task.name, split=split,
-        question=str(item.get("question") or ""), gold=str(item.get("answer") or ""),
+        question=str(item.get("question") or ""), gold=graded.gold,
         choices=[str(c) for c in choices] if choices is not None else None,
         answer_type="multiple_choice" if multiple_choice else "free_form",
         metadata=dict(item.get("metadata") or {}),
-        responses=[str(item.get("response") or item.get("prediction") or "")],
+        responses=[graded.response or graded.prediction or ""],
         extracted=[item["extracted"]], correct=[bool(item["correct"])],
         methods=[item["method"]], errors=[item["error"]])
 
@@ -210,14 +199,16 @@ def grade_file(source: Path, output: Path, workers: int = DEFAULT_WORKERS,
                     continue
                 sample = samples.get(str(item.get("id")))
                 result.joined += sample is not None
-                batch.append((number, _completed(item, sample)))
-            verdicts = grade_many([_grade_item(i) for _, i in batch], workers, timeout_s, cache)
-            for (number, item), verdict in zip(batch, verdicts, strict=True):
+                item = _completed(item, sample)
+                # the line's ``answer`` is the gold (a ``gold`` field is just kept)
+                batch.append((number, item, GradeItem.of({**item, "answer": item.get("answer")})))
+            verdicts = grade_many([g for _, _, g in batch], workers, timeout_s, cache)
+            for (number, item, to_grade), verdict in zip(batch, verdicts, strict=True):
                 item.update(extracted=verdict.extracted, correct=verdict.correct,
                             method=verdict.method, error=verdict.error)
                 graded.append(item)
                 if task is not None:
-                    records.append(_record(item, number, task, split))
+                    records.append(_record(item, to_grade, number, task, split))
                 result.correct += int(verdict.correct)
                 if verdict.error and is_check_failure(verdict.error):
                     result.check_failures[verdict.error] += 1

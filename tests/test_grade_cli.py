@@ -100,3 +100,17 @@ def test_several_files_get_a_score_each(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "a.graded.jsonl").is_file() and (tmp_path / "b.graded.jsonl").is_file()
     assert "100.0" in result.stdout and "0.0" in result.stdout
+
+
+def test_a_zero_gold_or_prediction_given_as_a_json_number_is_graded(tmp_path):
+    source = _write(tmp_path / "zero.jsonl", [
+        {"response": "The answer is 0.", "answer": 0},
+        {"prediction": 0, "answer": "0"},
+        {"response": "The answer is 1.", "answer": 0}])
+    result = subprocess.run([*OVR, "grade", str(source), "-o", str(tmp_path / "out.jsonl")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = _graded(tmp_path / "out.jsonl")
+    assert [x["correct"] for x in lines] == [True, True, False]
+    assert [x["error"] for x in lines] == [None, None, None]
+    assert [x["extracted"] for x in lines] == ["0", "0", "1"]

@@ -245,3 +245,11 @@ def test_a_letter_judged_correct_is_the_answer(response):
 def test_times_ratios_bold_values_and_sign_offs(response, gold, expected):
     choices = ["Yes", "No"] if gold == "B" else None
     assert _correct(response, gold, choices) is expected
+
+
+def test_numbers_given_as_numbers_are_graded_as_their_text():
+    verdicts = grade_many([("The answer is 0.", 0), {"response": "The answer is 0.", "answer": 0},
+                           {"prediction": 0, "answer": 0}, {"response": 0, "answer": "0"},
+                           {"response": "The answer is 2.", "answer": 2, "choices": [1, 2]}])
+    assert [(v.correct, v.error) for v in verdicts] == [(True, None)] * 5
+    assert grade_many([("The answer is 0.", None)])[0].error == "empty gold answer"

@@ -38,7 +38,7 @@ from ovr_eval.verify.pool import JobFailed, WorkerPool
 from ovr_eval.verify.structures import parse_compound
 
 __all__ = ["DEFAULT_TIMEOUT_S", "DEFAULT_WORKERS", "CacheKey", "GradeItem", "grade",
-           "grade_many", "is_check_failure", "reward"]
+           "grade_many", "is_check_failure", "is_text", "reward"]
 
 DEFAULT_WORKERS = 2  # verifier worker processes for the symbolic checks
 # a symbolic check's answer and gold (options, for a value against each option), normalised
@@ -77,11 +77,23 @@ class GradeItem:
         if isinstance(item, GradeItem):
             return item
         if isinstance(item, dict):
-            gold = item.get("answer", item.get("gold", ""))
-            return cls(str(item.get("response") or ""), str(gold if gold is not None else ""),
-                       item.get("choices"), item.get("multiple_choice"), item.get("prediction"))
+            choices, prediction = item.get("choices"), item.get("prediction")
+            return cls(_text(item.get("response")), _text(item.get("answer", item.get("gold"))),
+                       [str(c) for c in choices] if choices else None,
+                       item.get("multiple_choice"),
+                       str(prediction) if is_text(prediction) else None)
         response, gold, choices, multiple_choice = (*item, None, None)[:4]
-        return cls(str(response or ""), str(gold), choices, multiple_choice)
+        return cls(_text(response), _text(gold), choices, multiple_choice)
+
+
+def is_text(value: Any) -> bool:
+    """Whether a JSON value can stand for an answer's text: a string or a number (not a bool)."""
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def _text(value: Any) -> str:
+    """A value as text; None (no value) as the empty string, never "None" (and 0 stays "0")."""
+    return "" if value is None else str(value)
 
 
 @dataclass
