@@ -83,6 +83,8 @@ def _parse(raw: bytes, number: int) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"line {number}: 'choices' must be a list of option texts or null"
     if item.get("multiple_choice") not in (None, True, False):
         return None, f"line {number}: 'multiple_choice' must be true, false or null"
+    if item.get("metadata") is not None and not isinstance(item["metadata"], dict):
+        return None, f"line {number}: 'metadata' must be a JSON object"
     return item, None
 
 

@@ -67,15 +67,16 @@ def test_bad_lines_are_named_and_skipped(tmp_path):
         "{not json",
         {"answer": "4"},                                # no response
         {"response": "\\boxed{4}", "answer": "4", "multiple_choice": "yes"},
+        {"response": "\\boxed{4}", "answer": "4", "metadata": "x"},  # metadata: not an object
         {"response": "\\boxed{4}", "answer": ""},       # empty gold: a failed check, not wrong
     ])
     result = subprocess.run([*OVR, "grade", str(source), "-o", str(tmp_path / "out.jsonl")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     said = result.stdout + result.stderr
-    for number in (2, 3, 4, 5):
+    for number in (2, 3, 4, 5, 6):
         assert f"line {number}" in said
-    assert "not UTF-8" in said
+    assert "not UTF-8" in said and "'metadata' must be a JSON object" in said
     lines = _graded(tmp_path / "out.jsonl")
     assert [x["correct"] for x in lines] == [True, False]
     assert lines[1]["error"] == "empty gold answer"
