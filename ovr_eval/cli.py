@@ -290,25 +290,24 @@ def grade_command(
 ) -> None:
     """Grade responses from any harness: adds extracted, correct, method and error to each line
     (and task_correct with --task), and prints each file's score."""
-    from ovr_eval.grading import check_paths, grade_file, grades_table
+    from ovr_eval.grading import grade_files, grades_table
     from ovr_eval.tasks import resolve
 
-    judging = judge_options(judge, judge_engine, judge_base_url, judge_mode, judge_concurrency,
-                            judge_max_tokens)
-    if judging is not None:
+    if judge is not None:  # the task is checked before the judge's server is contacted
         from ovr_eval.judge_files import check_grade_task
 
         check_grade_task(task)
+    judging = judge_options(judge, judge_engine, judge_base_url, judge_mode, judge_concurrency,
+                            judge_max_tokens)
     plugin = resolve(task)[0] if task else None
-    pairs = check_paths(sources, output)
-    grades = [grade_file(source, target, workers=workers, timeout_s=timeout, console=console,
-                         task=plugin, split=split, data_dir=data_dir) for source, target in pairs]
+    grades = grade_files(sources, output, workers=workers, timeout_s=timeout, console=console,
+                         task=plugin, split=split, data_dir=data_dir)
     console.print(grades_table(grades, task))
     if judging is not None and task is not None:
         from ovr_eval.judge_files import judge_graded_file
 
-        for _, target in pairs:
-            judge_graded_file(target, task, judging, console)
+        for graded in grades:
+            judge_graded_file(graded.output, task, judging, console)
 
 
 @app.command("compare")

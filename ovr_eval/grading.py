@@ -174,16 +174,30 @@ def check_paths(sources: list[Path], output: Path | None) -> list[tuple[Path, Pa
     return pairs
 
 
+def grade_files(sources: list[Path], output: Path | None = None,
+                workers: int = DEFAULT_WORKERS, timeout_s: float = DEFAULT_TIMEOUT_S,
+                console: Console | None = None, task: Task | None = None,
+                split: str | None = None, data_dir: Path | None = None) -> list[FileGrade]:
+    """Grade each input into its output (``check_paths``), the task's samples read once."""
+    console = console or Console(stderr=True)
+    pairs = check_paths(sources, output)
+    split = split or (task.default_split if task else "test")
+    samples = _task_samples(task, split, data_dir, console) if task else {}
+    return [_grade_pair(source, target, workers, timeout_s, console, task, split, samples)
+            for source, target in pairs]
+
+
 def grade_file(source: Path, output: Path, workers: int = DEFAULT_WORKERS,
                timeout_s: float = DEFAULT_TIMEOUT_S, console: Console | None = None,
                task: Task | None = None, split: str | None = None,
                data_dir: Path | None = None) -> FileGrade:
     """Grade every line of ``source`` into ``output`` (written whole, then renamed into place);
     malformed lines are reported by number and skipped."""
-    console = console or Console(stderr=True)
-    check_paths([source], output)
-    split = split or (task.default_split if task else "test")
-    samples = _task_samples(task, split, data_dir, console) if task else {}
+    return grade_files([source], output, workers, timeout_s, console, task, split, data_dir)[0]
+
+
+def _grade_pair(source: Path, output: Path, workers: int, timeout_s: float, console: Console,
+                task: Task | None, split: str, samples: dict[str, Sample]) -> FileGrade:
     result = FileGrade(source, output)
     graded: list[dict[str, Any]] = []
     records: list[Record] = []

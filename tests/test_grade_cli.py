@@ -115,3 +115,14 @@ def test_a_zero_gold_or_prediction_given_as_a_json_number_is_graded(tmp_path):
     assert [x["correct"] for x in lines] == [True, True, False]
     assert [x["error"] for x in lines] == [None, None, None]
     assert [x["extracted"] for x in lines] == ["0", "0", "1"]
+
+
+def test_judge_without_a_judged_task_is_refused_before_the_server_is_asked(tmp_path):
+    source = _write(tmp_path / "in.jsonl", [{"response": "\\boxed{1}", "answer": "1"}])
+    for task in ([], ["--task", "math500"]):
+        result = subprocess.run([*OVR, "grade", str(source), *task, "--judge", "any-model",
+                                 "--judge-base-url", "http://127.0.0.1:9/v1"],
+                                capture_output=True, text=True, timeout=120)
+        said = result.stdout + result.stderr
+        assert result.returncode != 0 and "--judge needs --task" in said, said
+        assert "Traceback" not in said and not (tmp_path / "in.graded.jsonl").exists()
