@@ -27,7 +27,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ovr_eval.records import Record
-from ovr_eval.tasks import Task
+from ovr_eval.tasks import DATA_DIR_ENV, Task
 from ovr_eval.types import BadRow, Sample, UserError
 from ovr_eval.verify import (
     DEFAULT_TIMEOUT_S,
@@ -54,11 +54,6 @@ class FileGrade:
     joined: int = 0  # lines completed from the task's sample of the same id
     check_failures: Counter = field(default_factory=Counter)
     scores: dict[str, Any] | None = None  # task.score(records), with a task
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"source": str(self.source), "output": str(self.output), "graded": self.graded,
-                "correct": self.correct, "malformed": self.malformed, "joined": self.joined,
-                "check_failures": dict(self.check_failures), "scores": self.scores}
 
 
 def _parse(raw: bytes, number: int) -> tuple[dict[str, Any] | None, str | None]:
@@ -99,8 +94,6 @@ def _task_samples(task: Task, split: str | None, data_dir: Path | None,
                   console: Console) -> dict[str, Sample]:
     """The task's samples by id, when its data is at hand (``data_dir`` or $OVR_DATA_DIR);
     without it the lines are graded with their own fields."""
-    from ovr_eval.tasks import DATA_DIR_ENV
-
     if data_dir is None and not os.environ.get(DATA_DIR_ENV):
         return {}
     try:

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -27,7 +27,6 @@ from ovr_eval.records import Record, RecordJudgement, TaskResult
 from ovr_eval.runs import RecordWriter, RunDir, cut_torn_tail, read_jsonl
 from ovr_eval.types import Request, SamplingConfig, UserError
 
-JudgeMode = Literal["fallback", "all"]
 MODES = ("fallback", "all")
 JUDGE_ENGINES = ("openai", "vllm")
 RETRY_TEMPERATURE = 0.5  # attempt i (after an unreadable reply) samples at i * this temperature

@@ -10,7 +10,6 @@ nothing twice.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +51,9 @@ def judge_graded_file(path: Path, task: str, options: JudgeOptions,
                       console: Console | None = None) -> dict[str, Any]:
     """Add the judge's fields to every line of a graded file (rewritten atomically)."""
     console = console or Console(stderr=True)
+    check_grade_task(task)
     protocol = protocol_for(task)
-    if protocol is None:
-        check_grade_task(task)
-    assert protocol is not None
+    assert protocol is not None  # check_grade_task refuses a task without one
     lines, _ = read_jsonl(path)
     judge = Judge(options, JudgeCache(path.with_name(path.name + ".judge-cache.jsonl")), console)
     try:
@@ -76,4 +74,4 @@ def judge_graded_file(path: Path, task: str, options: JudgeOptions,
                   f"{summary['judge_correct']} correct by the {task} protocol; rules and judge "
                   f"agree on {'-' if rate is None else f'{100 * rate:.1f}%'}; "
                   f"{summary['failures']} judge failure(s) -> {path}")
-    return json.loads(json.dumps(summary))
+    return summary

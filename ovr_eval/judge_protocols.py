@@ -28,9 +28,9 @@ import re
 from dataclasses import dataclass
 
 from ovr_eval.records import Record
+from ovr_eval.verify.choices import LETTERS
 from ovr_eval.verify.extract import strip_thinking
 
-LETTERS = "ABCDEFGHIJ"
 JUDGE_MAX_CHARS = 6000  # the judge reads at most the last this-many characters of an answer
 
 

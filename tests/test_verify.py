@@ -36,7 +36,7 @@ def test_every_math500_boxed_solution_grades_correct(shared_data):
     ("I could not work this one out.", None),
 ])
 def test_final_answer_extraction(response, expected):
-    assert final_answer(response)[0] == expected
+    assert final_answer(response).text == expected
 
 
 @pytest.mark.parametrize("prediction,gold", [

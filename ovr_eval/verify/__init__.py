@@ -196,9 +196,8 @@ def _uncued_choice(response: str, choices: list[str] | None, value: str | None
             return named, value, where
     sentence = said[-1]
     stated = from_sentence(sentence)
-    named = frozenset()
-    if not named and stated:
-        named = named_options(stated, choices)  # "... the odd ones out are B and D."
+    # "... the odd ones out are B and D."
+    named = named_options(stated, choices) if stated else frozenset()
     if not named:
         named = named_options(sentence, choices, cued=False)
     if not named and choices and (tail := stated_tail(sentence)):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ovr_eval.verify.normalize import repair_escapes
@@ -75,12 +74,6 @@ class Answer:
     def said(self) -> str | None:
         """What the response wrote as its answer (the whole phrase, for a phrase)."""
         return self.raw if self.raw is not None else self.text
-
-    def __iter__(self) -> Iterator[str | None]:  # (text, source) unpacking, as before
-        return iter((self.text, self.source))
-
-    def __getitem__(self, index: int) -> str | None:
-        return (self.text, self.source)[index]
 
 
 NO_ANSWER = Answer(None, "none", cued=False)

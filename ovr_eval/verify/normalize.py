@@ -106,7 +106,7 @@ def equation_value(s: str) -> str:
     variable (a computation) stands for its last side; a real equation is left alone."""
     if "=" not in s or re.search(r"\\(?:le|ge|ne)|[<>]", s):
         return s
-    sides = [side for side in s.split("=")]
+    sides = s.split("=")
     if len(sides) < 2 or not all(sides):
         return s
     if has_variable(sides[0]) or has_variable(sides[-1]):
