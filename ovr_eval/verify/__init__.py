@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from ovr_eval.types import Verdict
@@ -107,7 +108,7 @@ class _Symbolic:
     source: str
     letters: frozenset[str] | None = None
 
-    @property
+    @cached_property
     def key(self) -> CacheKey:
         gold = (tuple(normalize(o) for o in self.gold) if isinstance(self.gold, tuple)
                 else normalize(self.gold))

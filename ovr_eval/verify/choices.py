@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 from ovr_eval.verify.normalize import normalize
 
@@ -85,6 +87,33 @@ def _leading(text: str, n: int, cued: bool) -> tuple[list[str], str] | None:
     return letters, text[end:]
 
 
+@dataclass(frozen=True)
+class _Options:
+    """What the option texts are matched by, prepared once per list of options."""
+
+    values: tuple[str, ...]  # each option normalised, as a stated value is
+    openings: tuple[tuple[int, str, re.Pattern[str]], ...]  # (length, letter, opens the text)
+    mentions: tuple[tuple[str, re.Pattern[str]], ...]  # (letter, mentioned as words of its own)
+
+
+@lru_cache(maxsize=256)
+def _prepared(choices: tuple[str, ...]) -> _Options:
+    from ovr_eval.verify.extract import strip_hedge
+
+    texts = [(LETTERS[i], option) for i, option in enumerate(choices[: len(LETTERS)])]
+    lowered = [(letter, option.strip().lower()) for letter, option in texts]
+    return _Options(
+        tuple(normalize(strip_hedge(option)) for _, option in texts),
+        tuple((len(value), letter, re.compile(rf"{re.escape(value)}(?:[\s,.;:!)]|$)"))
+              for letter, value in lowered if re.search(r"[a-z]{2}", value)),
+        tuple((letter, re.compile(rf"(?<![\w]){re.escape(value)}(?![\w])"))
+              for letter, value in lowered if len(value) >= 3))
+
+
+def _options(choices: Sequence[str]) -> _Options:
+    return _prepared(tuple(str(option) for option in choices))
+
+
 def _value_matches(text: str, choices: Sequence[str]) -> list[str]:
     """Letters of the options whose value the text states (compared after normalisation)."""
     from ovr_eval.verify.equivalence import cheap_equal
@@ -93,7 +122,7 @@ def _value_matches(text: str, choices: Sequence[str]) -> list[str]:
     value = normalize(strip_hedge(text))
     if not value:
         return []
-    options = [normalize(strip_hedge(str(option))) for option in choices[: len(LETTERS)]]
+    options = _options(choices).values
     exact = [LETTERS[i] for i, option in enumerate(options) if option == value]
     if exact:  # options that differ only in order ("A, B, C" / "B, A, C") are not equal here
         return exact
@@ -104,12 +133,8 @@ def _opening_option(text: str, choices: Sequence[str]) -> str | None:
     """The option whose text opens the answer as a word or phrase of its own ("No, it is not
     the maximum" for the option "No"); None when no option, or more than one, does."""
     lowered = text.lower()
-    hits = []
-    for i, option in enumerate(choices[: len(LETTERS)]):
-        value = str(option).strip().lower()
-        opens = re.match(rf"{re.escape(value)}(?:[\s,.;:!)]|$)", lowered)
-        if re.search(r"[a-z]{2}", value) and opens:
-            hits.append((len(value), LETTERS[i]))
+    hits = [(size, letter) for size, letter, opens in _options(choices).openings
+            if opens.match(lowered)]
     if not hits:
         return None
     longest = max(hits)[0]
@@ -196,7 +221,5 @@ def mentioned_option(sentence: str, choices: Sequence[str]) -> frozenset[str]:
     """The one option whose text (three characters or more) a short statement mentions as
     words of their own ("the Hexagon"); empty when none or several are mentioned."""
     lowered = sentence.lower()
-    hits = {LETTERS[i] for i, option in enumerate(choices[: len(LETTERS)])
-            if len(text := str(option).strip().lower()) >= 3
-            and re.search(rf"(?<![\w]){re.escape(text)}(?![\w])", lowered)}
+    hits = {letter for letter, mention in _options(choices).mentions if mention.search(lowered)}
     return frozenset(hits) if len(hits) == 1 else frozenset()

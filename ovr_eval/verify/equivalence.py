@@ -25,7 +25,7 @@ from ovr_eval.verify.normalize import (
     split_percent,
 )
 from ovr_eval.verify.relations import as_interval
-from ovr_eval.verify.structures import compare_compound, parse_compound
+from ovr_eval.verify.structures import compare_compound
 
 MAX_SYMBOLIC_CHARS = 400
 DEFAULT_TIMEOUT_S = 2.0
@@ -92,10 +92,9 @@ def cheap_equal(pred: str, gold: str) -> tuple[bool | None, str]:
     p_interval, g_interval = as_interval(pred), as_interval(gold)
     if p_interval is not None and p_interval == g_interval:
         return True, "interval"
-    if parse_compound(pred) is not None or parse_compound(gold) is not None:
-        verdict = compare_compound(pred, gold, lambda a, b: cheap_equal(a, b)[0])
-        if verdict is not None:
-            return verdict, "structure"
+    verdict = compare_compound(pred, gold, lambda a, b: cheap_equal(a, b)[0])  # None: no compound
+    if verdict is not None:
+        return verdict, "structure"
     return None, ""
 
 
@@ -166,15 +165,14 @@ def full_equal(pred: str, gold: str) -> tuple[bool, str]:
     verdict, method = cheap_equal(p, g)
     if verdict is not None:
         return verdict, method
-    if parse_compound(p) is not None or parse_compound(g) is not None:
 
-        def element(a: str, b: str) -> bool:
-            decided = cheap_equal(a, b)[0]
-            return decided if decided is not None else symbolic_equal(a, b)
+    def element(a: str, b: str) -> bool:
+        decided = cheap_equal(a, b)[0]
+        return decided if decided is not None else symbolic_equal(a, b)
 
-        compound = compare_compound(p, g, element)
-        if compound is not None:
-            return compound, "structure"
+    compound = compare_compound(p, g, element)  # None where neither side is a compound
+    if compound is not None:
+        return compound, "structure"
     p_eq, g_eq = normalize(pred, keep_label=True), normalize(gold, keep_label=True)
     if _states_equation(p, g_eq) or _states_equation(g, p_eq):
         return False, "equation"  # "9 = 4a + b" is an equation, "4a + b" an expression

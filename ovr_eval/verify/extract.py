@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ovr_eval.verify.normalize import repair_escapes
 
@@ -111,6 +112,7 @@ def math_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+@lru_cache(maxsize=8)  # one response is masked by several readers in turn
 def masked(text: str) -> str:
     """``text`` with every math span replaced by the same number of mask characters, so that
     line and sentence boundaries can be found without looking inside formulas."""

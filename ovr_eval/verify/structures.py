@@ -169,11 +169,14 @@ def _covers(these: list[str], those: list[str],
     """Every element of ``these`` equals some element of ``those`` (None: undecidable)."""
     undecided = False
     for element in these:
-        verdicts = [equal(element, candidate) for candidate in those]
-        if any(v is True for v in verdicts):
-            continue
-        if any(v is None for v in verdicts):
+        unsure = False
+        for candidate in those:  # the first equal candidate settles the element
+            verdict = equal(element, candidate)
+            if verdict is True:
+                break
+            unsure = unsure or verdict is None
+        else:
+            if not unsure:
+                return False
             undecided = True
-            continue
-        return False
     return None if undecided else True
