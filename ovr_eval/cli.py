@@ -300,14 +300,16 @@ def grade_command(
     judging = judge_options(judge, judge_engine, judge_base_url, judge_mode, judge_concurrency,
                             judge_max_tokens)
     plugin = resolve(task)[0] if task else None
-    grades = grade_files(sources, output, workers=workers, timeout_s=timeout, console=console,
-                         task=plugin, split=split, data_dir=data_dir)
-    console.print(grades_table(grades, task))
-    if judging is not None and task is not None:
-        from ovr_eval.judge_files import judge_graded_file
+    before_write = None
+    if judging is not None and task is not None:  # the judge's fields join each file's lines
+        from functools import partial
 
-        for graded in grades:
-            judge_graded_file(graded.output, task, judging, console)
+        from ovr_eval.judge_files import judge_lines
+
+        before_write = partial(judge_lines, task=task, options=judging, console=console)
+    grades = grade_files(sources, output, workers=workers, timeout_s=timeout, console=console,
+                         task=plugin, split=split, data_dir=data_dir, before_write=before_write)
+    console.print(grades_table(grades, task))
 
 
 @app.command("compare")

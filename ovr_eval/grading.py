@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,11 @@ class FileGrade:
     joined: int = 0  # lines completed from the task's sample of the same id
     check_failures: Counter = field(default_factory=Counter)
     scores: dict[str, Any] | None = None  # task.score(records), with a task
+
+
+# Called with a file's output path, its graded lines and (with a task) their records, before the
+# lines are written: ``ovr grade --judge`` adds the judge's fields to the lines.
+BeforeWrite = Callable[[Path, list[dict[str, Any]], list[Record]], object]
 
 
 def _parse(raw: bytes, number: int) -> tuple[dict[str, Any] | None, str | None]:
@@ -170,14 +175,16 @@ def check_paths(sources: list[Path], output: Path | None) -> list[tuple[Path, Pa
 def grade_files(sources: list[Path], output: Path | None = None,
                 workers: int = DEFAULT_WORKERS, timeout_s: float = DEFAULT_TIMEOUT_S,
                 console: Console | None = None, task: Task | None = None,
-                split: str | None = None, data_dir: Path | None = None) -> list[FileGrade]:
-    """Grade each input into its output (``check_paths``), the task's samples read once."""
+                split: str | None = None, data_dir: Path | None = None,
+                before_write: BeforeWrite | None = None) -> list[FileGrade]:
+    """Grade each input into its output (``check_paths``), the task's samples read once;
+    ``before_write`` may add fields to a file's lines before they are written."""
     console = console or Console(stderr=True)
     pairs = check_paths(sources, output)
     split = split or (task.default_split if task else "test")
     samples = _task_samples(task, split, data_dir, console) if task else {}
-    return [_grade_pair(source, target, workers, timeout_s, console, task, split, samples)
-            for source, target in pairs]
+    return [_grade_pair(source, target, workers, timeout_s, console, task, split, samples,
+                        before_write) for source, target in pairs]
 
 
 def grade_file(source: Path, output: Path, workers: int = DEFAULT_WORKERS,
@@ -190,7 +197,8 @@ def grade_file(source: Path, output: Path, workers: int = DEFAULT_WORKERS,
 
 
 def _grade_pair(source: Path, output: Path, workers: int, timeout_s: float, console: Console,
-                task: Task | None, split: str, samples: dict[str, Sample]) -> FileGrade:
+                task: Task | None, split: str, samples: dict[str, Sample],
+                before_write: BeforeWrite | None) -> FileGrade:
     result = FileGrade(source, output)
     graded: list[dict[str, Any]] = []
     records: list[Record] = []
@@ -228,6 +236,8 @@ def _grade_pair(source: Path, output: Path, workers: int, timeout_s: float, cons
         for item, record in zip(graded, official, strict=True):
             item["task_correct"] = record.correct[0]
         result.scores = task.score(records)
+    if before_write is not None:
+        before_write(output, graded, records)
     _write_atomic(output, graded)
     return result
 
