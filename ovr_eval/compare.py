@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from rich.table import Table
 
-from ovr_eval.metrics import Z95, wilson_from_stderr
+from ovr_eval.metrics import Z95, variance, wilson_from_stderr
 from ovr_eval.records import TaskResult
 from ovr_eval.reference import column_part, columns_of, comparability, load_reference, resolve_model
 from ovr_eval.runs import SavedRun, data_differences
@@ -184,13 +184,6 @@ def _reference_row(task_name: str, task: TaskResult, column: str, bench: dict[st
 # ---------------------------------------------------------------- run vs run
 
 
-def _variance(values: list[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    mean = sum(values) / len(values)
-    return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-
-
 def difference_interval(d: float, se: float, n: int, trials: float) -> list[float]:
     """A 95% interval for a difference of two scores in [-1, 1]: Wilson on (d + 1) / 2, so it
     stays inside [-1, 1] and does not collapse when every paired difference is the same."""
@@ -198,10 +191,21 @@ def difference_interval(d: float, se: float, n: int, trials: float) -> list[floa
     return [2 * low - 1, 2 * high - 1]
 
 
+class PairedDifference(NamedTuple):
+    """B minus A over the shared units (fractions): each run's score over them, the mean
+    difference, its interval for another sample of problems (paired), and for the same
+    problems rerun (None when a unit has one response)."""
+
+    score_a: float
+    score_b: float
+    difference: float
+    ci95: list[float]
+    ci95_rerun: list[float] | None
+
+
 def paired_difference(units_a: dict[str, list[float]], units_b: dict[str, list[float]],
-                      shared: list[str]) -> tuple[float, list[float], list[float] | None]:
-    """B minus A over shared units: the mean, its interval for another sample of problems
-    (paired), and for the same problems rerun (None when a unit has one response)."""
+                      shared: list[str]) -> PairedDifference:
+    """B minus A over the ``shared`` units, with both intervals (see PairedDifference)."""
     n = len(shared)
     mean_a = {i: sum(units_a[i]) / len(units_a[i]) for i in shared}
     mean_b = {i: sum(units_b[i]) / len(units_b[i]) for i in shared}
@@ -209,13 +213,14 @@ def paired_difference(units_a: dict[str, list[float]], units_b: dict[str, list[f
     d = sum(diffs) / n
     k = min(min(len(units_a[i]), len(units_b[i])) for i in shared)
     trials = 2 * n * k  # each paired unit rests on k responses of A and k of B
-    ci = difference_interval(d, math.sqrt(_variance(diffs) / n), n, trials)
+    ci = difference_interval(d, math.sqrt(variance(diffs) / n), n, trials)
     rerun = None
     if k >= 2:
-        within = sum(_variance(units_a[i]) / len(units_a[i]) + _variance(units_b[i])
+        within = sum(variance(units_a[i]) / len(units_a[i]) + variance(units_b[i])
                      / len(units_b[i]) for i in shared)
         rerun = difference_interval(d, math.sqrt(within) / n, 1, trials)
-    return d, ci, rerun
+    return PairedDifference(score_a=sum(mean_a.values()) / n, score_b=sum(mean_b.values()) / n,
+                            difference=d, ci95=ci, ci95_rerun=rerun)
 
 
 def _diff_verdict(ci: list[float] | None) -> str:
@@ -274,14 +279,11 @@ def compare_runs(run_a: SavedRun, run_b: SavedRun) -> list[RunDiffRow]:
             warnings.append("sample records missing; compared results.json scores")
         if len(shared) >= 2:
             assert units_a is not None and units_b is not None
-            diff, ci, rerun = paired_difference(units_a, units_b, shared)
+            paired = paired_difference(units_a, units_b, shared)
             row = RunDiffRow(
-                task=name, method="paired",
-                score_a=100.0 * sum(sum(units_a[i]) / len(units_a[i]) for i in shared)
-                / len(shared),
-                score_b=100.0 * sum(sum(units_b[i]) / len(units_b[i]) for i in shared)
-                / len(shared),
-                difference=100.0 * diff, ci95=_percents(ci), ci95_rerun=_percents(rerun),
+                task=name, method="paired", score_a=100.0 * paired.score_a,
+                score_b=100.0 * paired.score_b, difference=100.0 * paired.difference,
+                ci95=_percents(paired.ci95), ci95_rerun=_percents(paired.ci95_rerun),
                 n_a=len(units_a), n_b=len(units_b), n_shared=len(shared),
                 only_in_a=only_a, only_in_b=only_b, same_samples=not (only_a or only_b),
                 verdict="", warnings=warnings)

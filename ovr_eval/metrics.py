@@ -67,7 +67,7 @@ def wilson_from_stderr(p: float, se: float, n_low: float, n_high: float,
     return wilson(p, min(max(p * (1 - p) / (se * se), n_low), n_high))
 
 
-def _variance(values: Sequence[float]) -> float:
+def variance(values: Sequence[float]) -> float:
     """Unbiased sample variance (0 for fewer than two values)."""
     if len(values) < 2:
         return 0.0
@@ -103,7 +103,7 @@ def summarize(units: Units, weights: Mapping[str, float] | None = None) -> dict[
         spread = sum((wi * (m - score)) ** 2 for wi, m in zip(w, means, strict=True))
         stderr = math.sqrt(n / (n - 1) * spread) / total
     ci95 = wilson_from_stderr(score, stderr or 0.0, n, trials, at_bound=n)
-    within = [wi * wi * _variance(s) for wi, s in zip(w, slots, strict=True)]
+    within = [wi * wi * variance(s) for wi, s in zip(w, slots, strict=True)]
     rerun = rerun_k1 = ci_rerun = None
     if min(len(s) for s in slots) >= 2:
         rerun = math.sqrt(sum(v / len(s) for v, s in zip(within, slots, strict=True))) / total
