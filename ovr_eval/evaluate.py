@@ -321,9 +321,7 @@ class Evaluation:
             if o.judge is not None:  # after the engine is closed: a local judge needs the memory
                 from ovr_eval.judge import judge_run
 
-                ids = {t.name: {r.id for r in self.run_dir.records(t.name)}
-                       for t in self.tasks}  # like the rule scores: every saved record
-                judge_run(self.run_dir, self.tasks, ids, results, o.judge, self.console)
+                judge_run(self.run_dir, self.tasks, results, o.judge, self.console)
             summary = RunResults(model=o.model, tasks={**self._other_tasks(results), **results})
             self.run_dir.write_results(summary)
             write_json_atomic(self.run_dir.path / "behaviours.json",

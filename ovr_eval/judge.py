@@ -366,11 +366,11 @@ def judge_summary(task: Any, records: list[Record], judge: Judge) -> dict[str, A
             "failures": agreed["failures"]}
 
 
-def judge_run(run_dir: RunDir, tasks: Sequence[Any], sample_ids: dict[str, set[str]],
-              results: dict[str, TaskResult], options: JudgeOptions,
-              console: Console | None = None) -> None:
-    """Judge every task of a run folder that has an official judge protocol; sets the
-    ``judge`` entry of each such task's result. Tasks without one are left as they are."""
+def judge_run(run_dir: RunDir, tasks: Sequence[Any], results: dict[str, TaskResult],
+              options: JudgeOptions, console: Console | None = None) -> None:
+    """Judge every saved record of each task of a run folder that has an official judge
+    protocol (like the rule scores); sets the ``judge`` entry of each such task's result.
+    Tasks without one are left as they are."""
     console = console or Console()
     judged_tasks = [t for t in tasks if protocol_for(t.name) is not None and t.name in results]
     skipped = [t.name for t in tasks if protocol_for(t.name) is None]
@@ -385,8 +385,7 @@ def judge_run(run_dir: RunDir, tasks: Sequence[Any], sample_ids: dict[str, set[s
             judge.stats = JudgeStats()
             records = run_dir.records(task.name)
             judged = judge_task_records(run_dir, records, task.name, judge)
-            wanted = [r for r in judged if r.id in sample_ids[task.name]]
-            summary = judge_summary(task, wanted, judge)
+            summary = judge_summary(task, judged, judge)
             summary["requests"] = asdict(judge.stats)
             results[task.name].judge = summary
             rate = summary["agreement"]["rate"]
