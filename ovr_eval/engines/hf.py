@@ -83,6 +83,8 @@ class HFEngine(Engine):
         prompts = {r.sample_id: render_chat(self.processor, r) for r in requests}
         ordered = sorted(requests, key=lambda r: len(prompts[r.sample_id]))
         self.activity.running, self.activity.tokens = 0, 0
+        eos_ids = self._eos_ids()
+        eos_tensor = torch.tensor(sorted(eos_ids), dtype=torch.long, device=self.device)
         for start in range(0, len(ordered), self.batch_size):
             batch, images = [], []
             for request in ordered[start : start + self.batch_size]:
@@ -106,12 +108,11 @@ class HFEngine(Engine):
             if sampling.temperature > 0:
                 torch.manual_seed(batch[0].seed)
             options = {**sampling_options(sampling, self.tokenizer.pad_token_id),
-                       "stopping_criteria": [self._counter()]}
+                       "stopping_criteria": [self._counter(eos_tensor)]}
             with torch.inference_mode(), checkpoint_defaults_set_aside(self.model):
                 output = self.model.generate(**inputs, **options)
             new_tokens = output[:, inputs["input_ids"].shape[1] :].cpu()
             attention = inputs["attention_mask"].cpu()
-            eos_ids = self._eos_ids()
             for i, request in enumerate(batch):
                 responses, counts, reasons, ids = [], [], [], []
                 for j in range(sampling.n):
@@ -133,12 +134,14 @@ class HFEngine(Engine):
                 )
         self.activity.running = 0
 
-    def _counter(self) -> Any:
-        """A stopping criterion that never stops: it counts generated tokens for progress."""
+    def _counter(self, eos: Any) -> Any:
+        """A stopping criterion that never stops: it counts generated tokens for progress,
+        a sequence ending at its first token in ``eos`` (a tensor of stop ids on the model's
+        device, built once per ``generate`` call)."""
         import torch
         from transformers import StoppingCriteria
 
-        activity, eos_ids = self.activity, sorted(self._eos_ids())
+        activity = self.activity
 
         class CountTokens(StoppingCriteria):
             def __init__(self) -> None:
@@ -150,8 +153,7 @@ class HFEngine(Engine):
                 if self.done is None:
                     self.done = torch.zeros_like(last, dtype=torch.bool)
                 activity.tokens += int((~self.done).sum())
-                self.done |= torch.isin(last, torch.tensor(eos_ids, dtype=last.dtype,
-                                                           device=last.device))
+                self.done |= torch.isin(last, eos)
                 return torch.zeros_like(last, dtype=torch.bool)
 
         return CountTokens()
