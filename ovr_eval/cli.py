@@ -29,7 +29,7 @@ from ovr_eval.cli_judge import (
     judge_options,
 )
 from ovr_eval.cli_report import report_command
-from ovr_eval.engines.options import HFOptions, OpenAIOptions, VLLMOptions
+from ovr_eval.engines.options import DTYPES, HFOptions, OpenAIOptions, VLLMOptions
 from ovr_eval.judge import JudgeOptions
 from ovr_eval.records import RunResults
 from ovr_eval.tasks import DEFAULT_TASKS
@@ -164,7 +164,7 @@ def eval_command(
         help="local benchmark files (<dir>/<task>/...); also $OVR_DATA_DIR")] = None,
     revision: Annotated[str | None, typer.Option(help="model revision on the hub")] = None,
     dtype: Annotated[str, typer.Option(
-        help="weight dtype for vllm/hf: auto (the checkpoint's), bfloat16, float16, float32")
+        help=f"weight dtype for vllm/hf: {', '.join(DTYPES)} (auto: the checkpoint's)")
     ] = VLLMOptions.dtype,
     tensor_parallel_size: Annotated[int, typer.Option(
         min=1, help="GPUs one vLLM engine is split over")] = VLLMOptions.tensor_parallel_size,

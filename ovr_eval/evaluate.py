@@ -29,6 +29,7 @@ from ovr_eval.behaviours import behaviours_for_run
 from ovr_eval.engines import (
     Engine,
     EngineOptions,
+    check_dtype,
     check_engine,
     check_model,
     create_engine,
@@ -123,6 +124,7 @@ def validate(options: EvalOptions, builds_engine: bool = True) -> None:
     if not builds_engine:
         return
     check_engine(options.engine)
+    check_dtype(options.engine_options)
     if options.engine != "openai":
         check_model(options.model)
 

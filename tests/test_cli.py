@@ -138,6 +138,16 @@ def test_user_mistakes_get_one_clear_line(tmp_path, args, message, shared_data):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_unknown_dtype_is_refused_before_the_run_folder(tmp_path, tiny_model, shared_data):
+    out = tmp_path / "r"
+    result = ovr("eval", "--model", str(tiny_model), "--tasks", "math500", "--engine", "hf",
+                 "--dtype", "bf16", "--data-dir", str(shared_data), "--out", str(out))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == ("error: --dtype 'bf16' is not a weight dtype; choose one "
+                                     "of: auto, bfloat16, float16, float32")
+    assert not out.exists()
+
+
 def test_data_dir_without_the_split(tmp_path, tiny_model):
     (tmp_path / "data" / "math500").mkdir(parents=True)
     result = ovr("eval", "--model", str(tiny_model), "--tasks", "math500", "--engine", "hf",

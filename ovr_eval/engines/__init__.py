@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ovr_eval.engines.base import Engine
 from ovr_eval.engines.options import (
+    DTYPES,
     ENGINE_OPTIONS,
     EngineOptions,
     HFOptions,
@@ -19,7 +20,8 @@ from ovr_eval.engines.options import (
 from ovr_eval.types import UserError
 
 __all__ = ["ENGINES", "Engine", "EngineOptions", "HFOptions", "OpenAIOptions", "VLLMOptions",
-           "check_engine", "check_model", "create_engine", "default_engine", "options_for"]
+           "check_dtype", "check_engine", "check_model", "create_engine", "default_engine",
+           "options_for"]
 
 ENGINES = tuple(ENGINE_OPTIONS)  # vllm, hf, openai
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -64,6 +66,14 @@ def check_engine(name: str) -> None:
     if name == "vllm" and importlib.util.find_spec("vllm") is None:
         raise UserError("engine vllm is not installed: pip install 'ovr-eval[vllm]' "
                         "(GPU) or 'ovr-eval[cpu]', or use --engine hf")
+
+
+def check_dtype(options: EngineOptions | None) -> None:
+    """A clear error for a weight dtype neither engine knows (``bf16`` for ``bfloat16``), found
+    before the run folder is touched rather than when the model loads."""
+    if isinstance(options, (VLLMOptions, HFOptions)) and options.dtype not in DTYPES:
+        raise UserError(f"--dtype {options.dtype!r} is not a weight dtype; choose one of: "
+                        f"{', '.join(DTYPES)}")
 
 
 def create_engine(name: str, model: str, options: EngineOptions | None = None, *,

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 SECRET_FIELDS = ("api_key",)  # never written to a run folder
+DTYPES = ("auto", "bfloat16", "float16", "float32")  # weight dtypes (vLLM's and torch's names)
 
 
 @dataclass
@@ -27,7 +28,7 @@ class EngineOptions:
 class VLLMOptions(EngineOptions):
     """``--engine vllm``: vLLM's offline engine."""
 
-    dtype: str = "auto"  # auto (the checkpoint's), bfloat16, float16, float32
+    dtype: str = "auto"  # one of DTYPES; auto: the checkpoint's
     tensor_parallel_size: int = 1  # GPUs one engine is split over
     max_model_len: int | None = None  # prompt + response tokens; None: the model's
     gpu_memory_utilization: float = 0.9  # share of each GPU's memory vLLM may take
@@ -39,7 +40,7 @@ class VLLMOptions(EngineOptions):
 class HFOptions(EngineOptions):
     """``--engine hf``: transformers ``generate`` in batches (CPU and small models)."""
 
-    dtype: str = "auto"
+    dtype: str = "auto"  # one of DTYPES; auto: the checkpoint's
     batch_size: int = 16
     trust_remote_code: bool = False
 
