@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -281,10 +280,10 @@ class Evaluation:
                     o.engine, o.model, self.engine_options(), revision=o.revision,
                     seed=o.sampling.seed, max_images_per_prompt=max(1, self.max_images))
             if o.shard is None or o.shard[0] == 0:  # one writer of config.json
-                config = self.run_dir.config_path
-                data = json.loads(config.read_text())
+                data = self.run_dir.read_config()
+                assert data is not None  # RunDir.start wrote it before any generation
                 data["engine_info"] = self.engine.describe()
-                write_json_atomic(config, data)
+                write_json_atomic(self.run_dir.config_path, data)
         return self.engine
 
     def load(self) -> dict[str, tuple[list[Sample], list[dict[str, str]]]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import record_units
-from ovr_eval.records import NewerSchema, Record, RunResults, TaskResult
+from ovr_eval.records import REQUIRED, NewerSchema, Record, RunResults, TaskResult
 from ovr_eval.types import PathLike, UserError
 
 FSYNC_EVERY_S = 2.0
@@ -461,8 +461,7 @@ class RunDir:
             raise UserError(f"{path} is in an older format (no 'tasks' mapping); "
                             "run the same `ovr eval` command again to rewrite it")
         for name, task in tasks.items():
-            missing = [k for k in ("score", "stderr", "ci95", "n")
-                       if not isinstance(task, dict) or k not in task]
+            missing = [k for k in REQUIRED if not isinstance(task, dict) or k not in task]
             if missing:
                 raise UserError(f"{path}: task {name!r} lacks {', '.join(missing)} (older "
                                 "format); run the same `ovr eval` command again to rewrite it")
