@@ -213,7 +213,7 @@ def eval_command(
         data_dir = data_dir or EMBEDDED / "data"
         splits = {**{t: s for t, s in EMBEDDED_SPLITS.items() if t in task_names}, **splits}
         out = out or Path("runs") / "demo-tiny-qwen2_5_vl"
-        max_tokens = max_tokens or DEMO_MAX_TOKENS
+        max_tokens = DEMO_MAX_TOKENS if max_tokens is None else max_tokens
         max_model_len = max_model_len or DEMO_MAX_MODEL_LEN
         console.print("[bold]demo:[/] a tiny Qwen2.5-VL with [bold]random weights[/] on small "
                       "slices of each benchmark; it scores ~0. Give --model to evaluate a real "

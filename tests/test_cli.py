@@ -148,6 +148,19 @@ def test_unknown_dtype_is_refused_before_the_run_folder(tmp_path, tiny_model, sh
     assert not out.exists()
 
 
+def test_demo_refuses_zero_max_tokens(tmp_path, tiny_model):
+    cache = tmp_path / "cache" / "models"
+    cache.mkdir(parents=True)
+    (cache / "tiny-qwen2_5_vl").symlink_to(tiny_model)  # the demo's model, already built
+    result = subprocess.run([*OVR, "eval", "--engine", "hf", "--max-tokens", "0"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                            env={**os.environ, "OVR_CACHE_DIR": str(tmp_path / "cache"),
+                                 "COLUMNS": "160"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "error: --max-tokens must be 1 or more (got 0)"
+    assert not (tmp_path / "runs").exists()
+
+
 def test_data_dir_without_the_split(tmp_path, tiny_model):
     (tmp_path / "data" / "math500").mkdir(parents=True)
     result = ovr("eval", "--model", str(tiny_model), "--tasks", "math500", "--engine", "hf",
