@@ -332,21 +332,19 @@ class Evaluation:
     def _other_tasks(self, results: dict[str, TaskResult]) -> dict[str, TaskResult]:
         """Scores of the run's tasks that this command did not name: kept from results.json
         when up to date, else re-made from their records (a run interrupted in them)."""
-        previous: dict[str, TaskResult] = {}
-        with suppress(UserError):  # unreadable: re-made below
-            previous = (self.run_dir.read_results() or RunResults(model="")).tasks
-        path = self.run_dir.results_path
-        written = path.stat().st_mtime_ns if path.is_file() else -1
+        previous: RunResults | None = None
+        with suppress(UserError):  # unreadable: every task re-made below
+            previous = self.run_dir.read_results()
         others = {}
-        for name in self.run_dir.saved_tasks():
+        for name, current in self.run_dir.current_scores(previous).items():
             if name in results:
                 continue
-            if name in previous and self.run_dir.samples_path(name).stat().st_mtime_ns <= written:
-                others[name] = previous[name]
+            if current is not None:
+                others[name] = current
                 continue
             records = self.run_dir.records(name)
             if records:
-                old = previous.get(name)
+                old = previous.tasks.get(name) if previous is not None else None
                 others[name] = TaskResult.from_scores(
                     old.split if old else records[0].split,
                     score_records(name, records, self.options.task_dirs),

@@ -475,6 +475,16 @@ class RunDir:
     def write_results(self, results: RunResults) -> None:
         write_json_atomic(self.results_path, results.to_json())
 
+    def current_scores(self, results: RunResults | None) -> dict[str, TaskResult | None]:
+        """Each saved task (by name) with its entry in ``results`` (this folder's results.json
+        as read; None: none usable) when that entry is current, or None when the task must be
+        re-scored from its records: they were written after results.json, or it lacks them."""
+        written = self.results_path.stat().st_mtime_ns if results is not None else -1
+        scored = results.tasks if results is not None else {}
+        return {name: scored[name] if name in scored
+                and self.samples_path(name).stat().st_mtime_ns <= written else None
+                for name in self.saved_tasks()}
+
 
 # ---------------------------------------------------------------- a saved run, read
 
@@ -524,16 +534,15 @@ def load_run(path: PathLike) -> SavedRun:
         raise UserError(f"run folder {path} does not exist")
     run_dir = RunDir(path)
     config = run_dir.read_config() or {}
-    saved = run_dir.saved_tasks()
     results = run_dir.read_results()
+    saved = run_dir.current_scores(results)
     if results is None and not saved:
         raise UserError(f"{run_dir.results_path} not found: is {path} a finished `ovr eval` "
                         "run? It holds no sample records either")
     tasks = dict(results.tasks) if results is not None else {}
     partial = []
-    written = run_dir.results_path.stat().st_mtime_ns if results is not None else -1
-    for name in saved:
-        if name in tasks and run_dir.samples_path(name).stat().st_mtime_ns <= written:
+    for name, current in saved.items():
+        if current is not None:
             continue
         scored = _score_saved(run_dir, name, config)
         if scored is not None:
