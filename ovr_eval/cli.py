@@ -321,9 +321,11 @@ def compare_command(
     """Runs against the paper's reported scores; with several runs, the first against the rest."""
     from ovr_eval.compare import compare_runs, compare_to_reference, reference_table, runs_table
     from ovr_eval.judge_views import with_judged_rows
+    from ovr_eval.reference import load_reference
     from ovr_eval.runs import load_run
 
     loaded = [load_run(path) for path in runs]
+    reported = load_reference()
     output: dict[str, Any] = {"reference": {}, "runs": {},
                               "partial": {str(r.path): r.partial for r in loaded if r.partial}}
     for run in loaded:
@@ -331,7 +333,7 @@ def compare_command(
             console.print(f"[yellow]partial:[/] {run.path} is unfinished ("
                           f"{'; '.join(run.partial)}); its scores cover the saved samples",
                           highlight=False)
-        rows = with_judged_rows(run, compare_to_reference(run, reference), reference)
+        rows = with_judged_rows(run, compare_to_reference(run, reference, reported), reference)
         output["reference"][str(run.path)] = [asdict(r) for r in rows]
         if not as_json:
             mark = " (partial)" if run.partial else ""

@@ -498,11 +498,19 @@ class SavedRun:
     config: dict[str, Any]
     tasks: dict[str, TaskResult]
     partial: list[str] = field(default_factory=list)  # why the run is unfinished; [] if done
+    _units: dict[str, dict[str, list[float]] | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False)  # units(), read once
 
     def units(self, task: str) -> dict[str, list[float]] | None:
         """The headline's units of a task (unit id -> slot values), by the task plugin's own
         rules (MathVerse: Vision Only items; WeMath: problems; DynaMath: seeds; ...), or one
-        per record for a task no plugin here knows; None if the run saved no records."""
+        per record for a task no plugin here knows; None if the run saved no records. The
+        record file is read on the first call for a task only."""
+        if task not in self._units:
+            self._units[task] = self._read_units(task)
+        return self._units[task]
+
+    def _read_units(self, task: str) -> dict[str, list[float]] | None:
         run_dir = RunDir(self.path)
         if not run_dir.samples_path(task).is_file():
             return None
