@@ -64,6 +64,42 @@ def test_numbers_yaml_reads_as_text_are_numbers():
     assert load_recipe("tiny", {"sft.lr": "2e-3"}).sft.lr == 2e-3  # YAML 1.1 reads 2e-3 as text
 
 
+def test_whole_number_keys_take_any_whole_spelling_and_refuse_fractions():
+    recipe = load_recipe("tiny", {"rl.steps": "1e3", "rl.limit": 4.0,
+                                  "rl.length_schedule": {"10": "2e3"}})
+    assert (recipe.rl.steps, recipe.rl.limit) == (1000, 4)
+    assert type(recipe.rl.steps) is int and recipe.rl.length_schedule == {10: 2000}
+    with pytest.raises(UserError, match=r"^tiny\.rl\.prompts_per_step: expected a whole number, "
+                                        r"got 2\.5$"):
+        load_recipe("tiny", {"rl.prompts_per_step": 2.5})
+    with pytest.raises(UserError, match=r"^tiny\.rl\.limit: expected a whole number"):
+        load_recipe("tiny", {"rl.limit": "7.5"})
+    with pytest.raises(UserError, match=r"^tiny\.sft\.epochs: expected a number, got True$"):
+        load_recipe("tiny", {"sft.epochs": True})
+    with pytest.raises(UserError, match=r"^tiny\.rl\.length_schedule: key 'late' is not a whole"):
+        load_recipe("tiny", {"rl.length_schedule": {"late": 64}})
+    with pytest.raises(UserError, match=r"^tiny\.rl\.length_schedule\.5: expected a whole number"):
+        load_recipe("tiny", {"rl.length_schedule": {5: 64.5}})
+    with pytest.raises(UserError, match=r"^tiny\.rl\.length_schedule: \{5: 0\} needs"):
+        load_recipe("tiny", {"rl.length_schedule": {5: 0}})
+
+
+@pytest.mark.parametrize("key", ["sft.batch_size", "sft.grad_accum", "sft.epochs",
+                                 "rl.prompts_per_step", "rl.rollouts_per_prompt",
+                                 "rl.micro_batch_size", "rl.logprob_chunk", "rl.critic_updates"])
+def test_counts_below_one_are_refused_naming_the_key(key):
+    for bad in (0, -2):
+        with pytest.raises(UserError, match=rf"^tiny\.{re.escape(key)} must be at least 1, "
+                                            rf"got {bad}$"):
+            load_recipe("tiny", {key: bad})
+
+
+def test_a_fractional_count_from_the_command_line_is_one_line(tmp_path):
+    result = ovr_train(tmp_path / "run", "rl.prompts_per_step=2.5")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "tiny.rl.prompts_per_step: expected a whole number, got 2.5" in result.stderr
+
+
 def test_length_schedule_grows_the_response_cap():
     rl = load_recipe("ovr-7b-rl").rl  # OVR: 24k to step 300, 32k to 700, then 48k
     assert [max_new_tokens_at(rl, s) for s in (0, 299, 300, 699, 700, 999)] == [

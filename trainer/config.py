@@ -343,14 +343,46 @@ CHOICES = {"algorithm": ("ppo", "grpo"), "critic": ("model", "head"),
            "loss_agg": LOSS_AGG_MODES, "train_overlap": ("refuse", "drop", "allow")}
 
 
-def _number(value: Any, where: str) -> float | int:
-    """A number; strings such as "2e-3" (YAML 1.1 reads them as text) are converted."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{where}: expected a number, got {value!r}") from None
+# field annotations (strings: this module defers them) whose values must be whole numbers
+WHOLE_OR_NONE = ("int | None",)
+WHOLE_SCHEDULE = ("dict[int, int]",)
+# values below 1 mean nothing to train on, or divide by zero (recipe section → keys)
+AT_LEAST_ONE = {
+    "sft": ("max_length", "batch_size", "grad_accum", "epochs"),
+    "rl": ("prompts_per_step", "rollouts_per_prompt", "max_new_tokens", "critic_updates",
+           "micro_batch_size", "logprob_chunk"),
+}
+
+
+def _number(value: Any, where: str, whole: bool = False) -> float | int:
+    """A number; strings such as "2e-3" (YAML 1.1 reads them as text) are converted. ``whole``:
+    an int, from a whole number in any spelling (``1e3`` is 1000), else a UserError."""
+    if isinstance(value, bool):  # YAML's yes/no/true/false
+        raise UserError(f"{where}: expected a number, got {value!r}")
+    if isinstance(value, (int, float)):
+        number: float | int = value
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: expected a number, got {value!r}") from None
+    if whole and not isinstance(number, int):
+        if not number.is_integer():
+            raise UserError(f"{where}: expected a whole number, got {value!r}")
+        number = int(number)
+    return number
+
+
+def _whole_schedule(value: dict[Any, Any], where: str) -> dict[int, int]:
+    """A ``{whole number: whole number}`` mapping (``rl.length_schedule``)."""
+    schedule = {}
+    for key, cap in value.items():
+        try:
+            at = _number(key, where, whole=True)
+        except UserError:
+            raise UserError(f"{where}: key {key!r} is not a whole number (an iteration)") from None
+        schedule[int(at)] = int(_number(cap, f"{where}.{key}", whole=True))
+    return schedule
 
 
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
@@ -371,7 +403,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
                             f"(keys: {', '.join(known)})")
     values = {}
     for name, value in data.items():
-        default = getattr(cls(), name)
+        default, kind = getattr(cls(), name), known[name].type
         if dataclasses.is_dataclass(default):
             value = _build(type(default), value or {}, f"{where}.{name}")
         elif isinstance(default, tuple):
@@ -380,9 +412,13 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
             raise UserError(f"{where}.{name}: {value!r} is not one of "
                             f"{', '.join(CHOICES[name])}")
         elif isinstance(default, (int, float)) and not isinstance(default, bool):
-            value = _number(value, f"{where}.{name}")
+            value = _number(value, f"{where}.{name}", whole=isinstance(default, int))
+        elif kind in WHOLE_OR_NONE and value is not None:
+            value = _number(value, f"{where}.{name}", whole=True)
         elif isinstance(default, dict) and not isinstance(value, dict):
             raise UserError(f"{where}.{name}: expected a mapping such as {{a: b}}, got {value!r}")
+        elif kind in WHOLE_SCHEDULE:
+            value = _whole_schedule(value, f"{where}.{name}")
         elif isinstance(default, list) and not isinstance(value, list):
             if not isinstance(value, str):
                 raise UserError(f"{where}.{name}: expected a list such as [a, b], got {value!r}")
@@ -415,8 +451,17 @@ def check(recipe: Recipe) -> Recipe:
     """Refuse combinations no single key check catches."""
     if recipe.model.dtype == "float16":
         raise UserError(f"{recipe.name}.{FP16_REFUSED}")
-    if recipe.rl.critic_updates < 1:
-        raise UserError(f"{recipe.name}.rl.critic_updates must be at least 1")
+    for section, keys in AT_LEAST_ONE.items():
+        for key in keys:
+            if (value := getattr(getattr(recipe, section), key)) < 1:
+                raise UserError(f"{recipe.name}.{section}.{key} must be at least 1, got {value}")
+    if recipe.sft.batch_tokens is not None and recipe.sft.batch_tokens < 1:
+        raise UserError(f"{recipe.name}.sft.batch_tokens must be at least 1 (or null), got "
+                        f"{recipe.sft.batch_tokens}")
+    for at, cap in recipe.rl.length_schedule.items():
+        if at < 0 or cap < 1:
+            raise UserError(f"{recipe.name}.rl.length_schedule: {{{at}: {cap}}} needs an "
+                            "iteration of 0 or more and a cap of at least 1")
     keep, average = recipe.checkpoints.keep_last, recipe.checkpoints.average_last
     if keep and average > keep:
         raise UserError(f"{recipe.name}.checkpoints.average_last ({average}) needs at least as "
