@@ -139,24 +139,26 @@ def collect(engine: Engine, processor: Any, samples: list[Sample], cfg: RLConfig
         request.sample_id = f"{i}:{request.sample_id}"
     sampling = SamplingConfig(n=cfg.rollouts_per_prompt, temperature=cfg.temperature,
                               top_p=cfg.top_p, max_tokens=max_new_tokens, seed=seed)
-    completions = {c.sample_id: c for c in engine.generate(requests, sampling)}
-    rollouts, generated = [], 0
-    rng, cache = random.Random(f"reward-{seed}"), dict[CacheKey, Any]()
-    for request, sample in zip(requests, samples, strict=True):
-        completion = completions[request.sample_id]
+    by_id = {c.sample_id: c for c in engine.generate(requests, sampling)}
+    completions = [by_id[r.sample_id] for r in requests]
+    items = [(response, s.answer, s.choices, s.answer_type == "multiple_choice")
+             for s, c in zip(samples, completions, strict=True) for response in c.responses]
+    # the whole step graded at once: the evaluation's (lenient) verdicts, then the rewards
+    cache = dict[CacheKey, Any]()
+    verdicts = grade_many(items, cache=cache)
+    scores = rewards(cfg, items, verdicts, random.Random(f"reward-{seed}"), cache)
+    rollouts, generated, at = [], 0, 0
+    for sample, completion in zip(samples, completions, strict=True):
         generated += sum(completion.completion_tokens)
         prompt = encode_prompt(processor, completion.prompt, sample.images)
-        mc = sample.answer_type == "multiple_choice"
-        items = [(r, sample.answer, sample.choices, mc) for r in completion.responses]
-        verdicts = grade_many(items, cache=cache)
-        for j, (text, reason, verdict, score) in enumerate(zip(
-                completion.responses, completion.finish_reasons, verdicts,
-                rewards(cfg, items, verdicts, rng, cache), strict=True)):
+        for j, (text, reason) in enumerate(zip(completion.responses,
+                                               completion.finish_reasons, strict=True)):
             truncated = reason == "length"
             zero = truncated and cfg.truncated_reward_zero and cfg.reward != "random"
-            reward = 0.0 if zero else score
+            reward = 0.0 if zero else scores[at]
             rollouts.append(Rollout(sample, prompt, text, response_ids(tokenizer, completion, j),
-                                    reward, verdict.correct, truncated))
+                                    reward, verdicts[at].correct, truncated))
+            at += 1
     return rollouts, generated
 
 
