@@ -159,6 +159,9 @@ def test_chunked_log_probs_equal_the_full_softmax_at_the_sampling_temperature():
     chosen.sum().backward()
     assert torch.allclose(hidden.grad, grads[0], atol=1e-5)
     assert torch.allclose(layer.weight.grad, grads[1], atol=1e-5)
+    with torch.no_grad():  # a chunk below 1 means one position at a time
+        one_by_one, _ = algos.logprobs_from_hidden(hidden, layer, tokens, 0.7, chunk=0)
+    assert torch.allclose(one_by_one, expected, atol=1e-5)
 
 
 def test_loss_aggregation_modes_and_micro_batch_shares():

@@ -177,12 +177,13 @@ def logprobs_from_hidden(hidden: torch.Tensor, output_layer: Any, tokens: torch.
     per position for Qwen2.5: 29 GB at 48k tokens). Dividing by the sampling temperature scores
     tokens under the distribution they were sampled from (verl, TRL).
     """
+    chunk = max(1, chunk)
     width = hidden.shape[-1]
     flat_hidden, flat_tokens = hidden.reshape(-1, width), tokens.reshape(-1)
     grad = torch.is_grad_enabled() and (hidden.requires_grad or any(
         p.requires_grad for p in output_layer.parameters()))
     chosen, entropy = [], []
-    for start in range(0, flat_hidden.shape[0], max(1, chunk)):
+    for start in range(0, flat_hidden.shape[0], chunk):
         part = (flat_hidden[start : start + chunk], output_layer,
                 flat_tokens[start : start + chunk], temperature, with_entropy)
         if grad:
