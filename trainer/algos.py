@@ -141,18 +141,6 @@ def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
     return torch.exp(log_ratio) - log_ratio - 1
 
 
-def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
-    """Per-token entropy of the full next-token distribution (not of the sampled token)."""
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    return -(logp.exp() * logp).sum(dim=-1)
-
-
-def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """Log-probability of each given token under ``logits`` (same leading shape)."""
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    return logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
-
-
 def _chunk_scores(hidden: torch.Tensor, output_layer: Any, tokens: torch.Tensor,
                   temperature: float, with_entropy: bool) -> tuple[torch.Tensor, torch.Tensor]:
     logits = output_layer(hidden).float()

@@ -119,7 +119,6 @@ class Critic(nn.Module):
 
     def __init__(self, policy: HFModel, kind: str = "model"):
         super().__init__()
-        self.kind = kind
         # a copy keeps the policy's frozen parts (e.g. the vision tower) frozen
         self.trunk: HFModel | None = copy.deepcopy(policy.base_model) if kind == "model" else None
         self.head = ValueHead(hidden_size(policy))
