@@ -36,12 +36,23 @@ def math500():
 
 def test_an_rl_source_that_is_an_evaluation_set_is_refused_before_training(tmp_path):
     result = ovr("train", "--config", "tiny", "--out", str(tmp_path / "run"),
-                 "--set", "rl.tasks=[math500]", "--set", "rl.data_dir=embedded")
+                 "--set", "rl.tasks=[math500]", "--set", "rl.splits={}",
+                 "--set", "rl.data_dir=embedded")
     message = " ".join(result.stderr.split())
     assert result.returncode == 2 and "Traceback" not in message
     assert "RL prompts (rl.tasks) are evaluation items (eval.tasks)" in message
     assert "math500/test/" in message and "by id" in message
     assert "eval.train_overlap=drop" in message
+    assert not (tmp_path / "run" / "base-model").exists()  # stopped before any model
+
+
+def test_a_misspelt_task_in_rl_splits_is_refused_before_training(tmp_path):
+    result = ovr("train", "--config", "tiny", "--out", str(tmp_path / "run"),
+                 "--set", "rl.splits={arithmetc: train}")
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2 and "Traceback" not in message
+    assert ("rl.splits names task 'arithmetc', which is not in rl.tasks (arithmetic)"
+            in message)
     assert not (tmp_path / "run" / "base-model").exists()  # stopped before any model
 
 

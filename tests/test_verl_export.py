@@ -227,8 +227,14 @@ def test_cli_keeps_train_and_adds_export_verl(tmp_path):
     assert "Traceback" not in missing.stderr
 
 
+def test_a_validation_split_for_a_task_outside_eval_tasks_is_refused(tmp_path):
+    with pytest.raises(UserError, match=r"^eval\.splits names task 'mathverse', which is not "
+                                        r"in eval\.tasks \(math500\)$"):
+        export_verl(tiny_recipe(**{"eval.tasks": ["math500"]}), tmp_path)
+
+
 def test_rl_prompts_that_are_validation_items_follow_train_overlap(tmp_path):
-    recipe = tiny_recipe(**{"eval.tasks": ["math500"], "eval.limit": 3})
+    recipe = tiny_recipe(**{"eval.tasks": ["math500"], "eval.splits": {}, "eval.limit": 3})
     with pytest.raises(UserError, match=r"RL prompts .* are evaluation items"):
         export_verl(recipe, tmp_path / "refused")
     dropped = export_verl(dataclasses.replace(recipe, eval=dataclasses.replace(

@@ -134,7 +134,8 @@ class RLConfig:
             detached features (no second model in memory).
         tasks (`list[str]`, defaults to `["math500"]`): the tasks whose prompts are the RL
             data (text and image tasks mix).
-        splits (`dict[str, str]`, defaults to `{}`): task → split (default: the task's own).
+        splits (`dict[str, str]`, defaults to `{}`): task → split (default: the task's own);
+            a task not in `tasks` is refused.
         data_dir (`str` or `None`, defaults to `None`): a benchmark-style data folder or
             `embedded`; `None`: the hub.
         limit (`int` or `None`, defaults to `None`): prompts per task.

@@ -30,7 +30,7 @@ from ovr_eval.engines.images import load_image
 from ovr_eval.evaluate import load_samples
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.tasks import resolve
-from ovr_eval.types import Completion, Sample, SamplingConfig, Verdict
+from ovr_eval.types import Completion, Sample, SamplingConfig, UserError, Verdict
 from ovr_eval.verify import CacheKey, grade_many
 from ovr_trainer import algos, checkpoint
 from ovr_trainer.chat_data import IMAGE_TENSORS, TOKEN_TYPES
@@ -62,10 +62,18 @@ class Rollout:
         return self.sample
 
 
-def prompt_pool(cfg: RLConfig, data_dir: Path | None) -> list[Sample]:
-    """Every usable sample of the recipe's tasks (text and image problems together)."""
+def prompt_pool(cfg: RLConfig, data_dir: Path | None, section: str = "rl") -> list[Sample]:
+    """Every usable sample of the recipe's tasks (text and image problems together); a split
+    named for a task outside them is refused (``section``: the recipe section, for the
+    message)."""
+    tasks = resolve(cfg.tasks, [])
+    names = [t.name for t in tasks]
+    for name in cfg.splits:
+        if name not in names:
+            raise UserError(f"{section}.splits names task {name!r}, which is not in "
+                            f"{section}.tasks ({', '.join(names)})")
     pool = []
-    for task in resolve(cfg.tasks, []):
+    for task in tasks:
         split = cfg.splits.get(task.name, task.default_split)
         pool.extend(load_samples(task, split, data_dir, cfg.limit)[0])
     return pool

@@ -393,7 +393,7 @@ def export_verl(recipe: Recipe, out: Path, data_dir: Path | None = None,
         if note := hub_note(ev.tasks, val_dir, "the validation prompts (eval.tasks)"):
             say(note)
         val_cfg = dataclasses.replace(rl, tasks=ev.tasks, splits=ev.splits, limit=ev.limit)
-        val = prompt_pool(val_cfg, val_dir)
+        val = prompt_pool(val_cfg, val_dir, section="eval")
     rl_dir = data_dir or resolve_data_dir(rl.data_dir)
     if note := hub_note(rl.tasks, rl_dir, "the RL prompts (rl.tasks)"):
         say(note)
