@@ -21,11 +21,11 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_RECIPE = REPO / "trainer" / "recipes" / "tiny.yaml"
 
 
-def run_train(out: Path, *args: str) -> subprocess.CompletedProcess:
+def run_train(out: Path, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     """``ovr train`` as users run it (the trainer's commands mounted on the ovr command line)."""
     command = [sys.executable, "-m", "ovr_eval.cli", "train", "--config", str(TINY_RECIPE),
                "--out", str(out), *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 def metrics(out: Path) -> list[dict]:
@@ -225,10 +225,16 @@ def test_tiny_recipe_end_to_end(tmp_path):
 @pytest.mark.slow
 def test_crash_mid_rl_resumes_without_losing_logs(tmp_path):
     out = tmp_path / "run"
+    # kl_coef > 0: the resumed run reloads the reference policy from where RL started
     overrides = [f"--set={kv}" for kv in ("sft.max_steps=1", "rl.steps=3", "rl.save_every=1",
-                                            "eval.enabled=false")]
-    crashed = run_train(out, *overrides, "--crash-after", "3")  # killed after RL step 2 of 3
+                                            "rl.kl_coef=0.01", "eval.enabled=false")]
+    # killed after RL step 2 of 3; --out relative to another folder than the resume's
+    crashed = run_train(Path("run"), *overrides, "--crash-after", "3", cwd=tmp_path)
     assert crashed.returncode == 3, crashed.stderr[-2000:]
+    from ovr_trainer.checkpoint import load_state
+
+    rl_start = load_state(out / "checkpoints" / "step-3").rl_start
+    assert rl_start == str((out / "checkpoints" / "step-1").resolve())
     with (out / "train" / "metrics.jsonl").open("a") as handle:
         handle.write('{"step": 4, "stage": "rl", "rew')  # a torn line, as a kill can leave
     resumed = run_train(out, *overrides)

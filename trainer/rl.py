@@ -529,7 +529,8 @@ def train_rl(cfg: RLConfig, policy: Policy, engine: Engine, pool: list[Sample],
                     and not last)
         if last or (cfg.save_every and (step + 1) % cfg.save_every == 0):
             final = ckpts.full(global_step, policy.model, policy.processor, checkpoint.TrainState(
-                "rl", step + 1, cfg.steps, global_step, str(rl_start), trainer.state()))
+                "rl", step + 1, cfg.steps, global_step, str(rl_start.resolve()),  # any cwd
+                trainer.state()))
         elif due_eval:
             final = ckpts.weights(global_step, policy.model, policy.processor)
         if due_eval and hooks.evaluate is not None:
