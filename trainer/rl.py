@@ -328,7 +328,9 @@ class RLTrainer:
     def experience(self, rollouts: list[Rollout], batches: list[MicroBatch]) -> Experience:
         """Old log-probs, entropy, values, reference log-probs and advantages of a batch."""
         cfg, parts = self.cfg, []
-        self.model.eval()  # no dropout while scoring the sampling policy
+        self.model.eval()  # no dropout while scoring the sampling policy (nor the critic)
+        if self.critic is not None:
+            self.critic.eval()
         with torch.no_grad():
             for _, batch in batches:
                 scores = self._score(self.model, batch, critic=self.critic, with_entropy=True)
@@ -372,8 +374,7 @@ class RLTrainer:
         self.critic.train()
         for part in critic_minibatches(len(rollouts), self.cfg.critic_updates,
                                        self.cfg.seed * 1_000_003 + step):
-            part_exp = exp.rows(part, exp.mask.shape[1])
-            norm = algos.Normaliser.of(part_exp.mask)
+            norm = algos.Normaliser.of(exp.mask[part])  # the mini-batch's counts
             self.critic_opt.zero_grad(set_to_none=True)
             total = 0.0
             for index, batch in self.micro_batches(rollouts, part):
@@ -410,14 +411,15 @@ class RLTrainer:
         norm = algos.Normaliser.of(exp.mask, horizon)
         self.model.train()
         self.policy_opt.zero_grad(set_to_none=True)
-        policy_loss = clip = 0.0
+        # summed on the device in float64 (one read at the end, the same numbers as floats)
+        policy_loss = clip = torch.zeros((), dtype=torch.float64, device=self.device)
         for index, batch in batches:
             rows = exp.rows(index, batch.width)
             new = self._score(self.model, batch).logprobs
             loss, clipped = algos.policy_loss(new, rows.logprobs, rows.advantages, rows.mask,
                                               cfg.clip_eps, cfg.loss_agg, norm)
-            policy_loss += loss.item()
-            clip += float(clipped) * float(rows.mask.sum()) / max(norm.tokens, 1.0)
+            policy_loss = policy_loss + loss.detach().double()
+            clip = clip + clipped.double() * rows.mask.sum().double() / max(norm.tokens, 1.0)
             if cfg.kl_coef:
                 assert rows.ref_logprobs is not None  # loaded when kl_coef > 0
                 kl = algos.aggregate(algos.kl_k3(new, rows.ref_logprobs), rows.mask,
@@ -429,7 +431,7 @@ class RLTrainer:
         check_finite(grad_norm, "the policy gradient norm", "RL", step)
         self.policy_opt.step()
         self.policy_sched.step()
-        return {"policy_loss": policy_loss, "clip_fraction": clip,
+        return {"policy_loss": float(policy_loss), "clip_fraction": float(clip),
                 "grad_norm": float(grad_norm)}
 
     def update(self, rollouts: list[Rollout], batches: list[MicroBatch], exp: Experience,
