@@ -103,17 +103,17 @@ def train_sft(
     model.train()
     log.stage("sft", start, steps)
     for step in range(start, steps):
-        began, loss_sum, token_count = time.monotonic(), 0.0, 0
+        began, loss_sum = time.monotonic(), 0.0
         micro = plan[step * cfg.grad_accum : (step + 1) * cfg.grad_accum]
         batches = [collate([items[i] for i in b], pad) for b in micro]
         total_tokens = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in batches)
         optimizer.zero_grad(set_to_none=True)
         for batch in batches:  # token-mean over the whole accumulation window
             with autocast(policy.compute, device):
-                loss, count = sft_loss(model, {k: v.to(device) for k, v in batch.items()})
+                loss, _ = sft_loss(model, {k: v.to(device) for k, v in batch.items()})
             check_finite(loss.detach(), "the loss", "SFT", step + 1)
             (loss / max(total_tokens, 1)).backward()
-            loss_sum, token_count = loss_sum + loss.item(), token_count + count
+            loss_sum += loss.item()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         check_finite(grad_norm, "the gradient norm", "SFT", step + 1)
         lr = sched.get_last_lr()[0]
@@ -121,7 +121,7 @@ def train_sft(
         sched.step()
         seen = sum(int(b["attention_mask"].sum()) for b in batches)
         log.metrics({
-            "step": step + 1, "stage": "sft", "loss": loss_sum / max(token_count, 1),
+            "step": step + 1, "stage": "sft", "loss": loss_sum / max(total_tokens, 1),
             "lr": lr, "grad_norm": float(grad_norm), "tokens": seen,
             "tokens_per_s": seen / max(time.monotonic() - began, 1e-9),
         })
