@@ -16,7 +16,7 @@ from ovr_eval.tasks import resolve
 from ovr_eval.types import UserError
 from ovr_trainer.chat_data import batch_plan
 from ovr_trainer.config import load_recipe
-from ovr_trainer.evaluation import resolve_data_dir
+from ovr_trainer.evaluation import hub_note, resolve_data_dir
 from ovr_trainer.overlap import EvalIndex, apply_policy, chat_key, sample_key
 
 REPO = Path(__file__).resolve().parents[1]
@@ -153,6 +153,13 @@ def test_token_budget_batches_follow_the_packed_reading():
     first_epoch = sorted(i for b in plan[: len(plan) // 2] for i in b)
     assert sorted(i for b in plan for i in b) == sorted(list(range(len(lengths))) * 2)
     assert len(first_epoch) > 0
+
+
+def test_the_hub_is_not_announced_when_ovr_data_dir_holds_the_data(tmp_path, monkeypatch):
+    monkeypatch.delenv("OVR_DATA_DIR", raising=False)
+    assert "from the network: math500 (" in hub_note(["math500"], None, "the RL prompts")
+    monkeypatch.setenv("OVR_DATA_DIR", str(tmp_path))  # Task.samples reads it too
+    assert hub_note(["math500"], None, "the RL prompts") is None
 
 
 def test_recipes_resolve_outside_the_repository_and_the_hub_is_announced(tmp_path):
