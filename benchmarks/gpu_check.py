@@ -113,9 +113,7 @@ def main() -> None:
     console = Console(stderr=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.dry_run:
-        cfg = rl_controls.settings("cpu")
-        cfg.update(sft_steps=4, rl_steps=2, probe_every=1)
-        cfg["rl"] = {**cfg["rl"], "prompts_per_step": 4, "rollouts_per_prompt": 2}
+        cfg = rl_controls.settings("quick")
         mw_steps, speed_steps = 2, 2
     else:
         cfg, mw_steps, speed_steps = rl_controls.settings("gpu"), 10, 4

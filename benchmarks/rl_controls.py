@@ -57,7 +57,8 @@ MARGIN = 0.4  # PPO and GRPO must beat both controls by this much in mean p(corr
 
 
 def settings(size: str = "cpu") -> dict[str, Any]:
-    """Model size, SFT and RL settings: ``cpu`` (2 cores, minutes) or ``gpu`` (larger model)."""
+    """Model size, SFT and RL settings: ``cpu`` (2 cores, minutes), ``gpu`` (larger model) or
+    ``quick`` (``cpu`` for a few steps: a smoke test of the scripts)."""
     common = {
         "seed": 0, "init_std": 0.02,
         "sft": {"batch_size": 50, "lr": 3e-3, "warmup_steps": 20, "min_lr_ratio": 0.1},
@@ -75,6 +76,10 @@ def settings(size: str = "cpu") -> dict[str, Any]:
     if size == "gpu":
         return {**common, "hidden_size": 512, "layers": 4, "vocab": None, "sft_steps": 600,
                 "rl_steps": 40}
+    if size == "quick":
+        cpu = settings("cpu")
+        return {**cpu, "sft_steps": 4, "rl_steps": 2, "probe_every": 1,
+                "rl": {**cpu["rl"], "prompts_per_step": 4, "rollouts_per_prompt": 2}}
     raise ValueError(f"unknown size {size!r}")
 
 
@@ -210,7 +215,8 @@ def run_arm(arm: str, start: Path, start_probe: dict[str, float], work: Path,
     probes = [{"step": 0, **start_probe}]
     for folder in sorted((run / "checkpoints").iterdir(), key=checkpoint.step_of):
         probes.append({"step": checkpoint.step_of(folder), **probe_checkpoint(folder, samples)})
-        (folder / checkpoint.STATE_FILE).unlink()  # optimiser and critic: not needed any more
+        # optimiser and critic: not needed any more (weights-only checkpoints have none)
+        (folder / checkpoint.STATE_FILE).unlink(missing_ok=True)
     with (run / "train/metrics.jsonl").open("a") as log:  # curves for `ovr report`
         for record in probes:  # step 0: the SFT checkpoint the arm started from
             log.write(json.dumps({"stage": "probe", **record}) + "\n")

@@ -76,13 +76,6 @@ def show_throughput(console: Console, speed: dict[str, Any]) -> None:
     console.print(table)
 
 
-def quick_settings() -> dict[str, Any]:
-    cfg = rl_controls.settings("cpu")
-    cfg.update(sft_steps=4, rl_steps=2, probe_every=1)
-    cfg["rl"] = {**cfg["rl"], "prompts_per_step": 4, "rollouts_per_prompt": 2}
-    return cfg
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few steps of each (smoke test)")
@@ -93,7 +86,7 @@ def main() -> None:
     if any(os.environ.get(k) != v for k, v in ALLOCATOR.items()):
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **ALLOCATOR})
     console = Console(stderr=True)
-    cfg = quick_settings() if args.quick else rl_controls.settings("cpu")
+    cfg = rl_controls.settings("quick" if args.quick else "cpu")
     began = time.monotonic()
     controls = rl_controls.run_benchmark(args.work / "controls", cfg, console)
     result: dict[str, Any] = {
