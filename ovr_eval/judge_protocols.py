@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from ovr_eval.records import Record
 from ovr_eval.verify.choices import LETTERS
-from ovr_eval.verify.extract import strip_thinking
+from ovr_eval.verify.region import answer_region
 
 JUDGE_MAX_CHARS = 6000  # the judge reads at most the last this-many characters of an answer
 
@@ -49,7 +49,7 @@ class Extraction:
 def judge_view(response: str) -> str:
     """The part of a response the judge reads: the answer after any thinking block, its end
     kept when long (where the final answer is)."""
-    text = strip_thinking(str(response or "")).strip()
+    text = answer_region(str(response or "")).strip()
     return text if len(text) <= JUDGE_MAX_CHARS else "…" + text[-JUDGE_MAX_CHARS:]
 
 

@@ -23,7 +23,7 @@ from ovr_eval.metrics import task_scores
 from ovr_eval.records import Record
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
-from ovr_eval.verify.extract import strip_thinking
+from ovr_eval.verify.region import answer_region
 from ovr_tasks._official import (
     method_counts,
     named_option,
@@ -46,7 +46,7 @@ def _first_letter(pattern: re.Pattern[str], text: str) -> str | None:
 
 def official_rule(record: Record, j: int) -> tuple[bool, str] | None:
     """The GPQA baselines' reading of response j (None: the verifier's letter stands)."""
-    text, gold = strip_thinking(record.response(j)), record.gold.strip()
+    text, gold = answer_region(record.response(j)), record.gold.strip()
     for pattern in ANSWER_PHRASES:
         if letter := _first_letter(pattern, text):
             return letter == gold, "answer is (X)"

@@ -21,7 +21,7 @@ from ovr_eval.metrics import task_scores
 from ovr_eval.records import Record
 from ovr_eval.tasks import Task, read_parquet
 from ovr_eval.types import BadRow, Sample
-from ovr_eval.verify.extract import strip_thinking
+from ovr_eval.verify.region import answer_region
 from ovr_tasks._official import (
     method_counts,
     named_option,
@@ -55,7 +55,7 @@ def official_rule(record: Record, j: int) -> tuple[bool, str] | None:
     if named_option(record, j) is not None:
         return None
     gold = record.gold.strip()
-    letter = official_letter(strip_thinking(record.response(j)))
+    letter = official_letter(answer_region(record.response(j)))
     if letter is not None:
         return letter == gold, "official extraction"
     options: list[str | None] = [c for c in record.choices or [] if c != "N/A"] or [None] * 10

@@ -1,11 +1,16 @@
-"""Find the final answer in a model response.
+"""Find the final answer in a model response, in two steps (the third, equivalence, is
+``equivalence``'s):
 
-The answer is the last thing the response states as its answer, tried in this order:
-``<answer>`` tags; the later of the last ``\\boxed{}`` (with the boxes written next to it, for
-answers in several parts) and the last answer phrase ("the final answer is", "Answer:",
-"答案是", ...); a last line that is nothing but an answer; the last formula, then the last
-number, of the closing sentence. Chat-template tokens a model ran on into ("<|im_start|>user")
-and closing pleasantries ("I hope it is correct") are cut first.
+1. the answer region (``region.answer_region``): the reply, after its reasoning blocks, its
+   template markup turned into line breaks; then JSON escape damage is repaired and closing
+   pleasantries ("I hope it is correct") are cut;
+2. the answer in that region, the last thing it states as its answer, in this order:
+   ``<answer>`` tags; the later of the last ``\\boxed{}`` (with the boxes written next to it,
+   for answers in several parts) and the last answer phrase ("the final answer is", "Answer:",
+   "答案是", ...) — a box ends its answer: the words after it are not part of it; a last line
+   that is nothing but an answer; the last formula, then the last number, of the closing
+   sentence. ``Answer.cued`` tells an answer that a marker names from one that is only the last
+   thing said.
 """
 
 from __future__ import annotations
@@ -16,16 +21,24 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ovr_eval.verify.normalize import repair_escapes
+from ovr_eval.verify.region import answer_region
 
 _MAX_TAIL = 20_000  # only the end of very long responses can hold the final answer
-_THINK_END = re.compile(r"</think>", re.I)
-_THINK_START = re.compile(r"<think>", re.I)
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.I | re.S)
+_ANSWER_OPEN = re.compile(r"<answer>", re.I)
+_ANSWER_CLOSE = re.compile(r"</answer>", re.I)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
-_SPECIAL_TOKEN = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>|</s>|<s>|\[/?INST\]|<eos>|<end_of_turn>"
-                            r"|<start_of_turn>")
 _PLEASANTRY = re.compile(r"\s*(?:I hope (?:it|this|that) (?:is|was) (?:correct|right|helpful)"
                          r"|Hope (?:this|that|it) helps)[.!]?", re.I)
+_SIGN_OFF_WORDS = (r"(?:I hope|Hope (?:this|that|it)|Let me know|Please let me know|Feel free|"
+                   r"Is there anything|If you have (?:any )?(?:other |more |further )?questions|"
+                   r"Thank you|Thanks(?!\s+to\b)|Do you (?:have|want|need)|Would you like|"
+                   r"Good luck|"
+                   r"Happy (?:learning|studying|solving|problem[- ]solving)|Cheers|"
+                   r"(?:I am |I'm )?(?:happy|glad) to help)")
+_SIGN_OFF = re.compile(rf"^\W*{_SIGN_OFF_WORDS}", re.I)
+# a closing sentence or line that only signs off ("...\n\nI hope this helps!")
+_TRAILING_SIGN_OFF = re.compile(rf"(?:^|(?<=[.!?\n]))[ \t*_]*{_SIGN_OFF_WORDS}"
+                                r"(?:[^.!?\n]|[.!?](?=\S))*[.!?]*[ \t*_]*$", re.I)
 _MATH = re.compile(
     r"\$\$(.{1,4000}?)\$\$|\\\[(.{1,4000}?)\\\]|\\\((.{1,4000}?)\\\)"
     r"|(?<![\\$])\$(?!\$)([^\n$]{1,1000}?)(?<!\\)\$",  # inline $...$ stays on one line
@@ -80,27 +93,19 @@ class Answer:
 NO_ANSWER = Answer(None, "none", cued=False)
 
 
-def strip_thinking(response: str) -> str:
-    """The part of a response after its last </think>: the whole response when it has no
-    thinking block, and nothing when a <think> block was never closed (a truncated response)."""
-    parts = _THINK_END.split(response)
-    if len(parts) > 1:
-        return parts[-1]
-    return "" if _THINK_START.search(response) else response
-
-
-_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-
-
 def clean_tail(text: str) -> str:
-    """The response without what follows its end: chat-template tokens it ran on into, and
-    closing pleasantries; full-width forms ("（D）", "：") read as ASCII."""
-    text = repair_escapes(text.translate(_FULL_WIDTH)).lstrip()
-    while match := _SPECIAL_TOKEN.match(text):  # tokens before any content
-        text = text[match.end():].lstrip()
-    if match := _SPECIAL_TOKEN.search(text):
-        text = text[: match.start()]
+    """An answer region without JSON escape damage and closing pleasantries ("I hope it is
+    correct")."""
+    text = repair_escapes(text).rstrip()
+    while (match := _TRAILING_SIGN_OFF.search(text)) and match.start() > 0:
+        text = text[: match.start()].rstrip()
     return _PLEASANTRY.sub("", text).rstrip()
+
+
+def final_region(response: str) -> str:
+    """Where a response's final answer can be: its answer region (``region.answer_region``:
+    the reply, after its reasoning, without markup), its end when it is very long, cleaned."""
+    return clean_tail(answer_region(str(response or ""))[-_MAX_TAIL:])
 
 
 def math_spans(text: str) -> list[tuple[int, int, str]]:
@@ -138,7 +143,7 @@ def boxed_spans(text: str) -> list[tuple[int, int, str]]:
                         spans.append((m.start(), i + 1, text[start + 1 : i].strip()))
                         break
             continue
-        token = re.match(r"[^\s$.,;]+", text[start:])  # \boxed 5
+        token = re.match(r"[^\s$.,;*_}]+", text[start:])  # \boxed 5
         if token:
             spans.append((m.start(), start + token.end(), token.group(0)))
     return spans
@@ -350,10 +355,6 @@ def bare_answer(text: str) -> str | None:
     return tidy(last) or None
 
 
-_SIGN_OFF = re.compile(r"^\W*(?:I hope|Hope (?:this|that|it)|Let me know|Please let me know|"
-                       r"Feel free|Is there anything|If you have (?:any )?"
-                       r"(?:other |more |further )?questions|Thank you|Thanks|"
-                       r"Do you (?:have|want|need)|Would you like)", re.I)
 
 
 def sentences(text: str) -> list[str]:
@@ -382,23 +383,35 @@ def _closing_sentence(text: str) -> str | None:
     return None
 
 
+def answer_tag(text: str) -> str | None:
+    """The content of the last ``<answer>`` tag: up to its closing tag, or to the end when it
+    never closes; before a closing tag whose opening tag was in a dropped reasoning block."""
+    opens = list(_ANSWER_OPEN.finditer(text))
+    if opens:
+        start = opens[-1].end()
+        close = _ANSWER_CLOSE.search(text, start)
+        return text[start : close.start()] if close else text[start:]
+    close = _ANSWER_CLOSE.search(text)
+    return text[: close.start()] if close else None
+
+
 def final_answer(response: str, boxed_only: bool = False) -> Answer:
     """The final answer of a response (``NO_ANSWER`` when there is none).
 
     ``boxed_only``: read only the boxed answer after the thinking (the RL reward of ORZ/OVR),
     so that answers in prose, answer phrases or a bare last line earn nothing."""
-    text = clean_tail(strip_thinking(str(response or ""))[-_MAX_TAIL:])
+    text = final_region(response)
     if not text.strip():
         return NO_ANSWER
     if boxed_only:
         spans = boxed_spans(text)
         return Answer(spans[-1][2], "boxed", _box_group(text, spans)) if spans else NO_ANSWER
-    tags = _ANSWER_TAG.findall(text)
-    if tags:
-        inside = final_answer(tags[-1])
+    tag = answer_tag(text)
+    if tag is not None:
+        inside = final_answer(tag)
         if inside.text is not None:
             return Answer(inside.text, "answer_tag", inside.parts, raw=inside.raw)
-        return Answer(tidy(tags[-1]) or None, "answer_tag")
+        return Answer(tidy(tag) or None, "answer_tag")
     spans = boxed_spans(text)
     cue = _last_cue(text)
     if spans:
@@ -425,4 +438,4 @@ def final_answer(response: str, boxed_only: bool = False) -> Answer:
 
 def closing_text(response: str, limit: int = 300) -> str:
     """The end of a response after its thinking: where an uncued answer would be."""
-    return clean_tail(strip_thinking(str(response or ""))).strip()[-limit:]
+    return final_region(response).strip()[-limit:]
