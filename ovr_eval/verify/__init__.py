@@ -34,7 +34,7 @@ from ovr_eval.verify.extract import (
     stated_tail,
     tidy,
 )
-from ovr_eval.verify.normalize import normalize, repair_escapes
+from ovr_eval.verify.normalize import normalize, normalize_pair, repair_escapes
 from ovr_eval.verify.pool import JobFailed, WorkerPool
 from ovr_eval.verify.structures import parse_compound
 
@@ -229,7 +229,7 @@ def _plan(item: GradeItem, boxed_only: bool = False) -> Verdict | _Symbolic:
         extracted = ", ".join(answer.parts)
     if too_long(extracted):
         return Verdict(extracted[:200], False, f"{answer.source}/too_long", "answer too long")
-    decided, method = cheap_equal(normalize(extracted), normalize(gold))
+    decided, method = cheap_equal(*normalize_pair(extracted, gold))
     if decided is not None:
         return Verdict(extracted, decided, f"{answer.source}/{method}")
     return _Symbolic(extracted, gold, answer.source)

@@ -22,6 +22,7 @@ from ovr_eval.verify.normalize import (
     based_number,
     has_variable,
     normalize,
+    normalize_pair,
     split_percent,
 )
 from ovr_eval.verify.relations import as_interval
@@ -31,6 +32,7 @@ MAX_SYMBOLIC_CHARS = 400
 DEFAULT_TIMEOUT_S = 2.0
 _WORD = re.compile(r"^[A-Za-z][A-Za-z\s\-']*$")
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
+_BARE_LOG = re.compile(r"\\log(?!_|[a-zA-Z])")
 
 
 def numbers_equal(a: Fraction, b: Fraction) -> bool:
@@ -105,10 +107,16 @@ def _quiet_math_verify() -> None:
 
 
 def _parse(latex: str) -> Any:
+    """math-verify's parse of a normalised answer; its own unit stripping is off (``normalize``
+    has removed the units already, and keeps a letter that the other answer uses as a
+    variable: "\\frac{1}{\\sqrt{2}}c")."""
+    from latex2sympy2_extended.math_normalization import NormalizationConfig
     from math_verify import LatexExtractionConfig, parse
 
     _quiet_math_verify()
-    config = [LatexExtractionConfig(boxed_match_priority=0)]
+    normalization = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True,
+                                        nits=True, boxed="all", equations=False)
+    config = [LatexExtractionConfig(boxed_match_priority=0, normalization_config=normalization)]
     return parse(f"${latex}$", extraction_config=config, parsing_timeout=None)
 
 
@@ -144,7 +152,11 @@ def symbolic_equal(pred: str, gold: str) -> bool:
         return False
     if verify(gold_parsed, pred_parsed, timeout_seconds=None):
         return True
-    return _equations_equal(pred_parsed, gold_parsed)
+    if _equations_equal(pred_parsed, gold_parsed):
+        return True
+    if _BARE_LOG.search(pred) or _BARE_LOG.search(gold):  # \log with no base: also the natural log
+        return symbolic_equal(_BARE_LOG.sub(r"\\ln", pred), _BARE_LOG.sub(r"\\ln", gold))
+    return False
 
 
 def _is_equation(normalized: str) -> bool:
@@ -161,7 +173,7 @@ def _states_equation(one: str, other_with_label: str) -> bool:
 def full_equal(pred: str, gold: str) -> tuple[bool, str]:
     """(equal?, method) with every rule, symbolic included. Run it under a time limit (the
     verifier's workers do)."""
-    p, g = normalize(pred), normalize(gold)
+    p, g = normalize_pair(pred, gold)
     verdict, method = cheap_equal(p, g)
     if verdict is not None:
         return verdict, method

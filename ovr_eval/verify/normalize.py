@@ -26,9 +26,9 @@ _DOUBLED = re.compile(
     r"degree|quad|qquad)(?![a-zA-Z]))")
 
 _UNICODE = {
-    "√": "\\sqrt", "π": "\\pi", "×": "\\times", "·": "\\cdot", "−": "-", "–": "-", "—": "-",
+    "√": "\\sqrt", "π": "\\pi ", "×": "\\times", "·": "\\cdot", "−": "-", "–": "-", "—": "-",
     "≤": "\\le", "≥": "\\ge", "≠": "\\ne", "∞": "\\infty", "∪": "\\cup", "∩": "\\cap",
-    "÷": "/", "∈": "\\in", "±": "\\pm",
+    "÷": "/", "∈": "\\in", "±": "\\pm", "²": "^2", "³": "^3",
     "\\leqslant": "\\le", "\\geqslant": "\\ge", "\\leq": "\\le", "\\geq": "\\ge",
     "\\neq": "\\ne", "\\lt": "<", "\\gt": ">", ">=": "\\ge", "<=": "\\le", "!=": "\\ne",
     "\\dfrac": "\\frac", "\\tfrac": "\\frac", "\\cfrac": "\\frac",
@@ -49,8 +49,23 @@ _UNITS = (
     r"years?|people|persons?|students?|times|N|J|W|V|A|Pa|kPa|Hz|cal|kcal|kWh|ohms?|"
     r"cm\^\{?[23]\}?|m\^\{?[23]\}?|cm²|cm³|m²|m³"
 )
-_TRAILING_UNIT = re.compile(rf"(?<=[\d}}])\s*(?:{_UNITS})(?:\^\{{?[23]\}}?|²|³)?\.?$")
-_TRAILING_TEXT_UNIT = re.compile(r"(?<=[\d}])\s*\\(?:text|mathrm|mbox|textbf)\s*\{\s*[^{}]*\}\s*$")
+# a unit ends an answer after its value: a digit, a closing brace or bracket, or a constant
+_AFTER_VALUE = r"(?:(?<=[\d})])|(?<=\\pi)|(?<=\\pi )|(?<=\\infty))"
+_TRAILING_UNIT = re.compile(rf"{_AFTER_VALUE}\s*(?P<unit>{_UNITS})(?:\^\{{?[23]\}}?|²|³)?\.?$")
+_TRAILING_TEXT_UNIT = re.compile(rf"{_AFTER_VALUE}\s*\\(?:text|mathrm|mbox|textbf)"
+                                 r"\s*\{\s*[^{}]*\}(?:\^\{?[23]\}?|²|³)?\s*$")
+# "12^{\text{th}}", "3rd": an ordinal is its number
+_ORDINAL = re.compile(r"(?<=\d)\s*(?:\^\s*\{?\s*(?:\\(?:text|mathrm)\s*\{)?"
+                      r"|\\(?:text|mathrm)\s*\{)?(?:st|nd|rd|th)\b\}?\}?(?![a-zA-Z])")
+# "4 4/9", "4\ 4/9": a whole number and a fraction written apart are a mixed number
+_SPACED_MIXED = re.compile(r"^([-+]?\d+)\s+(\d+)/(\d+)$")
+# a number followed only by words ("10 Newton-meters", "6 apples"): the words are its unit
+_NUMBER_WORDS = re.compile(r"^([-+]?(?:\d+(?:\.\d+)?|\\frac\{\d+\}\{\d+\}))\s+(?!(?:and|or)\b)"
+                           r"[A-Za-z][A-Za-z\-']+(?:\s+[A-Za-z][A-Za-z\-']+){0,2}$")
+# pi written as a word ("2pi", "pi/2")
+_PI_WORD = re.compile(r"(?<![a-zA-Z\\])pi(?![a-zA-Z])")
+# a one-character subscript written without braces: E_1 is E_{1}
+_BARE_SUBSCRIPT = re.compile(r"_(?=[A-Za-z0-9])([A-Za-z0-9])")
 _PERCENT_WORD = re.compile(r"(?<=[\d}])\s*(?:\\%|%|percent(?:age)?|pct)(?![a-zA-Z])", re.I)
 _LONE_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _MARKED_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|\{\s*,\s*\}|,\\!\s*)(?=\d{3})")
@@ -130,10 +145,12 @@ def has_variable(text: str) -> bool:
     return re.search(r"[a-zA-Z]", _LETTER_IN_COMMAND.sub("", text)) is not None
 
 
-def normalize(answer: str, keep_label: bool = False) -> str:
+def normalize(answer: str, keep_label: bool = False, keep_letter_unit: bool = False) -> str:
     """A canonical string form: spacing, delimiters, \\left/\\right, units and such removed.
 
-    ``keep_label``: keep a leading "variable =" (needed to compare equations as equations)."""
+    ``keep_label``: keep a leading "variable =" (needed to compare equations as equations).
+    ``keep_letter_unit``: keep a trailing one-letter unit ("m", "h"), which may be a variable
+    (see ``normalize_pair``)."""
     s = repair_escapes(str(answer)[:MAX_ANSWER_CHARS]).strip()
     s = s.replace("\n", " ")
     s = _TEXT_SEPARATOR.sub(";", s)
@@ -146,12 +163,17 @@ def normalize(answer: str, keep_label: bool = False) -> str:
     s = re.sub(r"\\end\{[bBvV]?matrix\}", r"\\end{pmatrix}", s)
     s = _CIRC.sub("", s)
     s = _PERCENT_WORD.sub("%", s)
+    s = _ORDINAL.sub("", s)
+    s = _PI_WORD.sub(r"\\pi ", s)
     s = _TRAILING_TEXT_UNIT.sub("", s.strip())
     for _ in range(3):  # nested \text{\textbf{...}}
         s = _TEXT_CMD.sub(r"\1", s)
     s = s.strip().rstrip(".").strip()
     s = re.sub(r"(?<!\\)\\+$", "", s).strip()  # a stray trailing backslash: "185\"
-    s = _TRAILING_UNIT.sub("", s).strip()
+    s = _TRAILING_UNIT.sub(lambda m: m.group(0) if keep_letter_unit and len(m.group("unit")) == 1
+                           else "", s).strip()
+    s = _NUMBER_WORDS.sub(r"\1", s)
+    s = _SPACED_MIXED.sub(r"\1\\frac{\2}{\3}", s)
     s = _SEPARATOR_WORDS.sub(";", s)
     s = _SET_MEMBER.sub("", s)
     s = _TUPLE_LABEL.sub("", s)
@@ -167,6 +189,7 @@ def normalize(answer: str, keep_label: bool = False) -> str:
     s = re.sub(r"\\frac\{([^{}]+)\}(\d)", r"\\frac{\1}{\2}", s)
     s = re.sub(r"\\frac(\d)\{", r"\\frac{\1}{", s)
     s = re.sub(r"\\sqrt(\d+)", r"\\sqrt{\1}", s)
+    s = _BARE_SUBSCRIPT.sub(r"_{\1}", s)
     s = re.sub(r"(?<![\d.])0+(?=\d)", "", s)  # leading zeros
     s = re.sub(r"(\.\d*?)0+(?=$|[^\d])", r"\1", s)  # trailing decimal zeros: 2.50 -> 2.5
     s = re.sub(r"(?<=\d)\.(?=$|[^\d])", "", s)  # 2. -> 2
@@ -177,6 +200,19 @@ def normalize(answer: str, keep_label: bool = False) -> str:
     if m := re.fullmatch(r"\\pm\{?([^{}]+?)\}?", s):  # \pm 3 -> 3,-3
         s = f"{m.group(1)},-{m.group(1)}"
     return equation_value(s)
+
+
+def normalize_pair(pred: str, gold: str) -> tuple[str, str]:
+    """Both answers normalised for comparison with each other: a trailing one-letter unit
+    ("m", "h", "s") is a unit only when the other answer names no variable ("9.25 m" = "9.25",
+    but in "\\frac{37}{4}m" against "\\frac{37m}{4}" the m is a variable)."""
+    p, g = normalize(pred), normalize(gold)
+    p_kept, g_kept = normalize(pred, keep_letter_unit=True), normalize(gold, keep_letter_unit=True)
+    if p != p_kept and has_variable(g_kept):
+        p = p_kept
+    if g != g_kept and has_variable(p_kept):
+        g = g_kept
+    return p, g
 
 
 def _wrapped_once(s: str) -> bool:

@@ -1,0 +1,142 @@
+"""Answer classes the verifier reads by kind (each case written for this project): units after
+a constant, mixed numbers, ordinals, subscripts, one-letter units that may be variables, pi as a
+word, the natural log, words after a box, sign-offs."""
+
+from __future__ import annotations
+
+import pytest
+
+from ovr_eval.verify import grade
+
+
+def _both_ways(answer: str, gold: str) -> tuple[bool, bool]:
+    """The verdict on the answer boxed in a response and given as an extracted prediction."""
+    boxed = grade(f"So the result is $\\boxed{{{answer}}}$.", gold).correct
+    predicted = grade("", gold, prediction=answer).correct
+    return boxed, predicted
+
+
+def _right(answer: str, gold: str) -> bool:
+    return _both_ways(answer, gold) == (True, True)
+
+
+def _wrong(answer: str, gold: str) -> bool:
+    return _both_ways(answer, gold) == (False, False)
+
+
+@pytest.mark.parametrize("answer,gold", [
+    ("6\\pi \\text{ cm}", "6 * pi"), ("6πcm", "6\\pi"), ("150\\pi \\text{ cm}^2", "150\\pi"),
+    ("150πcm^{2}", "150\\pi"), ("9\\sqrt{2} \\text{ units}", "9\\sqrt{2}"),
+    ("2\\pi\\ \\mathrm{m}", "2\\pi"),
+])
+def test_units_after_a_constant_are_not_part_of_the_value(answer, gold):
+    assert _right(answer, gold)
+
+
+@pytest.mark.parametrize("answer,gold", [("6\\pi \\text{ cm}", "5\\pi"), ("6πcm", "6")])
+def test_units_after_a_constant_keep_the_value_compared(answer, gold):
+    assert _wrong(answer, gold)
+
+
+@pytest.mark.parametrize("answer,gold", [
+    ("3 5/7", "\\frac{26}{7}"), ("3\\ 5/7", "26/7"), ("3\\frac{5}{7}", "26/7"),
+    ("-1 1/4", "-\\frac{5}{4}"), ("26/7", "3\\frac{5}{7}"),
+])
+def test_a_whole_number_beside_a_fraction_is_a_mixed_number(answer, gold):
+    assert _right(answer, gold)
+
+
+@pytest.mark.parametrize("answer,gold", [("3 5/7", "\\frac{15}{7}"), ("3 5/7", "35/7"),
+                                         ("3\\frac{5}{7}", "\\frac{15}{7}")])
+def test_a_mixed_number_is_not_a_product_or_a_concatenation(answer, gold):
+    assert _wrong(answer, gold)
+
+
+@pytest.mark.parametrize("answer,gold", [
+    ("21^{\\text{st}}", "21"), ("3^{rd}", "3"), ("8\\text{th}", "8"), ("42nd", "42"),
+])
+def test_an_ordinal_is_its_number(answer, gold):
+    assert _right(answer, gold)
+
+
+@pytest.mark.parametrize("answer,gold", [
+    ("a_1 + a_2", "a_{1}+a_{2}"), ("F_1, F_2", "F_{1},F_{2}"),
+    ("\\frac{1}{4}Q_1", "\\frac{1}{4}Q_{1}"),
+])
+def test_a_one_character_subscript_reads_the_same_with_or_without_braces(answer, gold):
+    assert _right(answer, gold)
+
+
+def test_subscripts_keep_their_index():
+    assert _wrong("a_1 + a_3", "a_{1}+a_{2}")
+
+
+@pytest.mark.parametrize("answer,gold", [
+    ("\\frac{11k}{3}", "\\frac{11}{3}k"), ("\\frac{v}{\\sqrt{3}}", "\\frac{1}{\\sqrt{3}}v"),
+    ("P(t) = 7 + 2t", "P(t)=2t+7"), ("h(s) = 3s + 1", "h(s) = 1 + 3s"),
+])
+def test_a_one_letter_unit_is_a_variable_when_the_other_answer_has_variables(answer, gold):
+    assert _right(answer, gold)
+
+
+@pytest.mark.parametrize("answer,gold", [("4.5 m", "4.5"), ("12 h", "12"), ("30 s", "30")])
+def test_a_one_letter_unit_after_a_number_is_a_unit(answer, gold):
+    assert _right(answer, gold)
+
+
+@pytest.mark.parametrize("answer,gold", [("P(t) = 7 + 2t", "P(t)=2t+8"),
+                                         ("\\frac{11k}{3}", "\\frac{11}{3}")])
+def test_a_variable_is_not_dropped_as_a_unit(answer, gold):
+    assert _wrong(answer, gold)
+
+
+@pytest.mark.parametrize("answer,gold", [("3pi/4", "\\frac{3\\pi}{4}"), ("2pi", "2\\pi"),
+                                         ("pi", "\\pi")])
+def test_pi_written_as_a_word_is_pi(answer, gold):
+    assert _right(answer, gold)
+
+
+def test_a_log_without_a_base_may_be_the_natural_log():
+    assert _right("\\log(3)+i\\pi", "\\ln 3+i\\pi")
+    assert _right("\\log 100", "2")  # and base ten
+    assert _wrong("\\log(3)", "\\ln 4")
+
+
+@pytest.mark.parametrize("answer,gold", [("15 Newton-meters", "15"), ("7 apples", "7"),
+                                         ("2.5 light years", "2.5")])
+def test_words_after_a_number_are_its_unit(answer, gold):
+    assert _right(answer, gold)
+
+
+def test_words_after_a_number_are_not_a_range():
+    assert _wrong("5 or more", "5")
+
+
+@pytest.mark.parametrize("response", [
+    "The trip is $\\boxed{27}$ miles from the start.",
+    "$$\\boxed{27} \\text{ miles}$$",
+    "So $\\boxed{27}$.\n\nI hope this helps! Let me know if you have other questions.",
+    "Hence \\boxed{27}. This is 3 hours at 9 miles per hour.",
+    "**Final answer:** \\boxed{27} (the distance, in miles, which is 3 times 9)",
+])
+def test_a_box_is_the_answer_and_the_words_after_it_are_not(response):
+    assert grade(response, "27").correct
+    assert not grade(response, "3").correct
+
+
+def test_a_later_explicit_answer_still_wins_over_an_earlier_box():
+    response = "First $\\boxed{27}$, but I misread the map.\n\nThe final answer is 30."
+    assert grade(response, "30").correct and not grade(response, "27").correct
+
+
+@pytest.mark.parametrize("sign_off", [
+    "\n\nI hope this helps!", "\n\nGood luck with your studies!", " Thanks for asking.",
+    "\n\nFeel free to ask more questions. I am happy to help.",
+])
+def test_a_sign_off_after_a_bare_answer_is_not_the_answer(sign_off):
+    assert grade("We add them.\n\n$42$" + sign_off, "42").correct
+
+
+def test_a_sentence_that_starts_like_a_sign_off_is_kept_when_it_states_the_answer():
+    assert grade("Thanks to symmetry, the total is 42.", "42").correct
+    assert grade("I hope it is correct: I get 5. Rechecking, the total is 42.", "42").correct
