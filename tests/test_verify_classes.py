@@ -140,3 +140,42 @@ def test_a_sign_off_after_a_bare_answer_is_not_the_answer(sign_off):
 def test_a_sentence_that_starts_like_a_sign_off_is_kept_when_it_states_the_answer():
     assert grade("Thanks to symmetry, the total is 42.", "42").correct
     assert grade("I hope it is correct: I get 5. Rechecking, the total is 42.", "42").correct
+
+
+# -- multiple choice that must name nothing ---------------------------------------------------
+@pytest.mark.parametrize("response", [
+    "The deficiency described here is most likely Vitamin B.",
+    "Such a patient shows a type B personality.",
+    "If that fails, we switch to Plan B.",
+    "Therefore the shortest path ends at B.",
+    "The closest city to the river is Town B.",
+])
+def test_a_letter_that_is_part_of_a_name_names_no_option(response):
+    assert not grade(response, "B", multiple_choice=True).correct
+
+
+@pytest.mark.parametrize("response", [
+    "The answer is not B.", "Option B is wrong.", "It is definitely not (B); the answer is D.",
+    "The answer is D, since it can't be A or B.", "We can rule out B, so D.",
+])
+def test_a_letter_the_response_rules_out_is_not_its_answer(response):
+    assert not grade(response, "B", multiple_choice=True).correct
+
+
+@pytest.mark.parametrize("response", [
+    "The answer is probably B, but maybe D.", "The answer is B or possibly D.",
+    "The answer is \\boxed{B} or \\boxed{D}.", "I would say B or D.",
+])
+def test_a_hedge_between_letters_names_no_single_option(response):
+    assert not grade(response, "B", multiple_choice=True).correct
+
+
+@pytest.mark.parametrize("response", [
+    "The answer is definitely D.", "The answer is for sure D, it can't be A or B.",
+    "It's not A because the slope is negative, so I think it's D.",
+    "The figure belongs to set D.", "The smallest jar (D) goes out first.",
+    "Both checks agree: the answer is option D.",
+])
+def test_a_letter_after_an_adverb_option_noun_or_in_parentheses_names_its_option(response):
+    assert grade(response, "D", multiple_choice=True).correct
+    assert not grade(response, "C", multiple_choice=True).correct

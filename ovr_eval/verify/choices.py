@@ -28,6 +28,31 @@ _TOKEN = re.compile(r"(?<![A-Za-z0-9\\/'’])(\(?)([A-Ja-j])(\)?)(?![A-Za-z0-9/'
 _JOINER = re.compile(r"^\s*(?:,|、|/|&|and|or|和|或)\s*$", re.I)
 _JUDGED_RIGHT = re.compile(r"\s+(?:is|was|must be|would be)\s+(?:the\s+)?(?:correct|right|true|"
                            r"best|answer)\b", re.I)
+# Words after which a letter is an option letter: copulas, option nouns, verbs of choosing,
+# joiners, adverbs ("definitely B", "for sure D"). After any other word a letter is part of a
+# name ("Vitamin B", "Plan B", "type A", "at A").
+_INTRODUCER = re.compile(
+    r"(?:^|[^A-Za-z])(?:is|are|was|were|be|been|being|option|options|choice|choices|answer|"
+    r"answers|letter|graph|figure|fig|image|diagram|picture|shape|statement|pattern|item|set|"
+    r"choose|chose|chosen|pick|picked|select|selected|say|said|guess|and|or|either|both|"
+    r"than|then|thus|so|hence|therefore|as|like|with|to|get|gives?|think|believe|"
+    r"[a-z]+ly|sure|just|still|indeed|again|also|only|now|here|maybe|perhaps|=)\s+\(?$"
+    r"|['’]s\s+\(?$", re.I)
+_WORD_BEFORE = re.compile(r"[A-Za-z]+\s+\(?$")
+# A letter the text rules out: "not A", "except B", "B is wrong", "rule out C".
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:not|no|never|except|excluding|exclude|eliminate[sd]?|eliminating|rule[sd]?\s+out|"
+    r"ruling\s+out|rather\s+than|instead\s+of|isn't|aren't|cannot\s+be|can't\s+be)"
+    r"\s+(?:(?:option|choice|answer)\s+)?\(?$", re.I)
+_NEGATION_AFTER = re.compile(
+    r"^\)?\s*(?:is|was|are|would\s+be|seems|looks)\s+(?:also\s+)?(?:wrong|incorrect|false|"
+    r"not\b|impossible|unlikely|ruled\s+out|eliminated|invalid)"
+    r"|^\)?\s*(?:can|could)\s+(?:also\s+)?be\s+(?:ruled\s+out|eliminated)", re.I)
+# A second letter offered as a possibility right after the first: "B, but maybe D", "B or
+# possibly C", "B or D".
+_HEDGE_BETWEEN = re.compile(
+    r"^\)?\s*[,;]?\s*(?:but\s+)?(?:(?:maybe|perhaps|possibly|probably|alternatively|or|"
+    r"it\s+(?:might|could)\s+be|(?:might|could)\s+be)\s+)+(?:(?:option|choice)\s+)?\(?$", re.I)
 _LETTER_ONLY = re.compile(r"^\(?([A-Ja-j])\)?[.:)]?$")
 _GOLD = re.compile(r"^\s*(?:\(([A-J])\)|([A-J])[.):](?=\s|$)|([A-J])$)(?:\s+.*)?$", re.S)
 _GOLD_SET = re.compile(r"^\s*\(?[A-J]\)?(?:\s*(?:,|and|&)\s*\(?[A-J]\)?)+\s*$")
@@ -71,6 +96,35 @@ def _is_letter(text: str, match: re.Match[str], cued: bool) -> bool:
 def _tokens(text: str, n: int, cued: bool) -> list[re.Match[str]]:
     return [m for m in _TOKEN.finditer(text)
             if LETTERS.index(m.group(2).upper()) < n and _is_letter(text, m, cued)]
+
+
+def _in_a_name(text: str, match: re.Match[str]) -> bool:
+    """Whether a letter is part of a name: right after a word that does not introduce an
+    option ("Vitamin B", "Plan B", "type A", "at A"; not "is B", "option B", "or B")."""
+    if match.group(1):
+        return False  # "(A)" is a letter form of its own: "the small jar (A)"
+    before = text[: match.start()]
+    return bool(_WORD_BEFORE.search(before)) and not _INTRODUCER.search(before)
+
+
+def _ruled_out(text: str, match: re.Match[str]) -> bool:
+    """Whether the text rules the letter out ("not A", "except B", "C is wrong")."""
+    return bool(_NEGATION_BEFORE.search(text[: match.start()])
+                or _NEGATION_AFTER.match(text[match.end():]))
+
+
+def _options_named(text: str, n: int, cued: bool) -> list[re.Match[str]]:
+    """The letter tokens that name an option: not part of a name, not ruled out (a letter
+    joined to a ruled-out one is ruled out too: "it can't be A or B")."""
+    named, previous, previous_out = [], None, False
+    for match in _tokens(text, n, cued):
+        joined = previous is not None and re.fullmatch(
+            r"\)?\s*(?:,|and|or|nor|/)\s*\(?", text[previous.end() : match.start()], re.I)
+        out = _ruled_out(text, match) or bool(joined and previous_out)
+        if not out and not _in_a_name(text, match):
+            named.append(match)
+        previous, previous_out = match, out
+    return named
 
 
 def _leading(text: str, n: int, cued: bool) -> tuple[list[str], str] | None:
@@ -150,6 +204,19 @@ def _stated_value(rest: str) -> str:
     return rest.strip().rstrip(".").strip()
 
 
+def _hedged(text: str, start: int, n: int, cued: bool) -> set[str]:
+    """Letters offered right after ``start`` as other possibilities ("..., but maybe D")."""
+    hedged, end = set(), start
+    for match in _options_named(text, n, cued):
+        if match.start() < end:
+            continue
+        if not _HEDGE_BETWEEN.match(text[end : match.start()]):
+            break
+        hedged.add(match.group(2).upper())
+        end = match.end()
+    return hedged
+
+
 def named_options(answer: str, choices: Sequence[str] | None = None, n_options: int = 10,
                   cued: bool = True) -> frozenset[str]:
     """The option letters an answer names (empty when it names none, or contradicts itself).
@@ -181,16 +248,19 @@ def named_options(answer: str, choices: Sequence[str] | None = None, n_options: 
         leading = None  # uncued: only a letter form ("D.", "(D)") at the start counts
     if leading and not cued:
         leading = (leading[0][:1], leading[1])
+    if leading and _NEGATION_AFTER.match(leading[1]):
+        return frozenset()  # "Option B is wrong"
     if leading:
         letters, rest = leading
+        letters = letters + sorted(_hedged(text, len(text) - len(rest), n, cued))
         if len(set(letters)) == 1 and choices and (value := _stated_value(rest)):
             stated = _value_matches(value, choices)
             if stated and letters[0] not in stated:
                 return CONTRADICTION  # "C (145°)" where 145° is another option
         return frozenset(letters)
-    tokens = _tokens(text, n, cued)
-    if cued and tokens:
-        return frozenset(tokens[0].group(2).upper())
+    tokens = _options_named(text, n, cued)
+    if cued and tokens:  # "B, but maybe D" names two: no choice made
+        return frozenset({tokens[0].group(2).upper()} | _hedged(text, tokens[0].end(), n, cued))
     found = set()  # uncued: letters that close their sentence, are named or in parentheses
     for token in tokens:
         after = text[token.end():]
