@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ovr_eval.verify import grade
+from ovr_eval.verify.extract import final_answer
 
 
 def _both_ways(answer: str, gold: str) -> tuple[bool, bool]:
@@ -179,3 +180,33 @@ def test_a_hedge_between_letters_names_no_single_option(response):
 def test_a_letter_after_an_adverb_option_noun_or_in_parentheses_names_its_option(response):
     assert grade(response, "D", multiple_choice=True).correct
     assert not grade(response, "C", multiple_choice=True).correct
+
+
+@pytest.mark.parametrize("answer,gold,same", [
+    ("7:15 \\text{ a.m.}", "7:15 am", True), ("7 PM", "7pm", True), ("7 p.m.", "7 am", False),
+    ("7:15", "7:15 pm", False),
+])
+def test_the_time_of_day_is_kept_and_read_in_every_spelling(answer, gold, same):
+    assert _both_ways(answer, gold) == (same, same)
+
+
+def test_code_is_not_where_the_answer_is_stated_but_its_printed_output_is():
+    script = "Let me compute it.\n```python\nanswer = 12\nprint(answer)\n```\n"
+    assert grade(script + "```output\n12\n```\nSo the total is 12.", "12").correct
+    assert final_answer(script).text is None
+
+
+def test_a_box_that_never_closes_holds_the_rest_of_its_line():
+    assert grade("Thus the temperature is \\boxed{-17", "-17").correct
+
+
+def test_a_closing_commentary_does_not_hide_the_closing_statement():
+    response = ("The remainder when the product is divided by 7 is 5.\n\n"
+                "This problem shows how modular arithmetic simplifies products.")
+    assert grade(response, "5").correct
+    assert final_answer(response).source == "last_sentence"
+
+
+def test_a_formula_that_only_names_a_variable_is_not_an_uncued_answer():
+    assert final_answer("There may be several solutions for $n$ here.").text is None
+    assert final_answer("So $x = 4$ works, for every $n$ we tried.").text == "x = 4"

@@ -142,6 +142,12 @@ def boxed_spans(text: str) -> list[tuple[int, int, str]]:
                     if depth == 0:
                         spans.append((m.start(), i + 1, text[start + 1 : i].strip()))
                         break
+            else:  # never closed: the box holds the rest of its line ("\\boxed{-10" at the end)
+                end = text.find("\n", start)
+                end = len(text) if end < 0 else end
+                rest = re.sub(r"(?:\$+|\\\]|\\\))\s*$", "", text[start + 1 : end]).strip()
+                if rest and "\\boxed" not in rest:
+                    spans.append((m.start(), end, rest))
             continue
         token = re.match(r"[^\s$.,;*_}]+", text[start:])  # \boxed 5
         if token:
@@ -262,6 +268,9 @@ def stated_tail(sentence: str, words: int = 6) -> str | None:
     return tail if tail and len(tail.split()) <= words else None
 
 
+_LONE_VARIABLE = re.compile(r"^\\?[A-Za-z]+(?:_\{?\w+\}?)?$")  # "$n$", "$\\theta$": names a thing
+
+
 def from_sentence(sentence: str) -> str | None:
     """The answer a sentence states: what follows its last "is"/"="/":" when that is short,
     else its last formula, else its last number ("Therefore $x \\geq 5$ is the solution" ->
@@ -275,7 +284,8 @@ def from_sentence(sentence: str) -> str | None:
             return leading.group(1)
         if tail and len(_words(tail)) <= 1 and len(tail) <= 200:
             return tail
-    formulas = [span for span in math_spans(sentence) if len(_words(span[2])) < 2]
+    formulas = [span for span in math_spans(sentence)
+                if len(_words(span[2])) < 2 and not _LONE_VARIABLE.match(span[2])]
     if formulas:
         return formulas[-1][2]
     numbers = _NUMBER.findall(re.sub(r"\$|\\[()\[\]]", " ", sentence))
@@ -371,15 +381,20 @@ def sentences(text: str) -> list[str]:
     return [p for p in pieces if p.strip(" .!?*_#`\n") and not _SIGN_OFF.match(p)]
 
 
+_COMPLETE = re.compile(r"[.!?。]\W*$")
+_COMMENTARY = 2  # complete sentences without a value that may follow the closing statement
+
+
 def _closing_sentence(text: str) -> str | None:
-    """The last sentence, when it holds a formula or a number; None for a last sentence that
-    holds neither, or that was cut off mid-sentence (a truncated response)."""
+    """The last sentence that holds a formula or a number, when at most two complete
+    sentences of commentary follow it ("This problem shows how ..."); None when the response
+    was cut off mid-sentence (a truncated response) or ends in more prose than that."""
     pieces = sentences(text)
-    if not pieces:
-        return None
-    last = pieces[-1]
-    if math_spans(last) or _NUMBER.search(masked(last)):
-        return last
+    for back, piece in enumerate(reversed(pieces[-_COMMENTARY - 1:])):
+        if math_spans(piece) or _NUMBER.search(masked(piece)):
+            return piece
+        if back == 0 and not _COMPLETE.search(piece):
+            return None  # cut off mid-sentence
     return None
 
 

@@ -62,6 +62,9 @@ _SPACED_MIXED = re.compile(r"^([-+]?\d+)\s+(\d+)/(\d+)$")
 # a number followed only by words ("10 Newton-meters", "6 apples"): the words are its unit
 _NUMBER_WORDS = re.compile(r"^([-+]?(?:\d+(?:\.\d+)?|\\frac\{\d+\}\{\d+\}))\s+(?!(?:and|or)\b)"
                            r"[A-Za-z][A-Za-z\-']+(?:\s+[A-Za-z][A-Za-z\-']+){0,2}$")
+# "5 a.m.", "5\\text{ pm}": the time of day is kept as am/pm, never dropped as a unit
+_TIME_OF_DAY = re.compile(r"(?<=\d)\s*(?:\\(?:text|mathrm)\s*\{\s*)?([aApP])\.?\s*[mM]\.?(?:\s*\})?"
+                          r"(?![a-zA-Z])")
 # pi written as a word ("2pi", "pi/2")
 _PI_WORD = re.compile(r"(?<![a-zA-Z\\])pi(?![a-zA-Z])")
 # a one-character subscript written without braces: E_1 is E_{1}
@@ -154,6 +157,7 @@ def normalize(answer: str, keep_label: bool = False, keep_letter_unit: bool = Fa
     s = repair_escapes(str(answer)[:MAX_ANSWER_CHARS]).strip()
     s = s.replace("\n", " ")
     s = _TEXT_SEPARATOR.sub(";", s)
+    s = _TIME_OF_DAY.sub(lambda m: f"{m.group(1).lower()}m", s)
     s = _ARRAY.sub(r"\\begin{pmatrix}\1\\end{pmatrix}", s)
     s = _MARKED_THOUSANDS.sub("", s)
     for old, new in _UNICODE.items():

@@ -13,7 +13,8 @@ is read in this order:
 2. reasoning: the text after the last closed reasoning block; a reasoning block that opens
    and never closes is a response cut off while thinking, and holds no answer;
 3. what is left keeps its solution blocks and loses its markup: each remaining special token
-   becomes a line break.
+   becomes a line break, and fenced code blocks are dropped (an ``output`` block's printed
+   result is kept).
 
 Templates are recognised by kind (a role marker, a reasoning pair, a special token), not by
 model name, so a new model family that writes ``<|foo|>`` tokens is read the same way.
@@ -110,6 +111,16 @@ def solution(text: str) -> str:
     return text[opens[-1].end():] if opens else text
 
 
+_CODE_BLOCK = re.compile(r"```[ \t]*(\w*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+
+
+def without_code(text: str) -> str:
+    """Fenced code blocks dropped (code is not where an answer is stated), the content of
+    an ``output`` block kept (a program's printed result)."""
+    return _CODE_BLOCK.sub(lambda m: f"\n{m.group(2)}\n" if m.group(1).lower() == "output"
+                           else "\n", text)
+
+
 def without_markup(text: str) -> str:
     """Each special token replaced by a line break (a boundary the answer cannot cross)."""
     return _SPECIAL_TOKEN.sub("\n", text)
@@ -119,4 +130,4 @@ def answer_region(response: str) -> str:
     """The part of ``response`` that can hold its final answer (steps 1-3 of the module's
     docstring); full-width forms ("（D）", "：", "｜") are read as ASCII."""
     text = str(response or "").translate(_FULL_WIDTH)
-    return without_markup(solution(after_reasoning(reply(text)))).strip()
+    return without_code(without_markup(solution(after_reasoning(reply(text))))).strip()
