@@ -14,6 +14,14 @@ Sets:
   official extraction, graded by itself, really names the gold answer (MathVista's judge maps
   refusals such as "N/A" to the nearest option and so credits them). *Extra credit* is the other
   way round: ovr credits, the official verdict does not;
+- published v2: ../shared/data/published-outputs-v2, real text-maths responses (MATH500, AIME,
+  AMC, OlympiadBench, Minerva, Gaokao) with their pipelines' verdicts, graded free-form. The
+  official pipelines credit an answer stated with no marker through their last-number fallback:
+  verdicts read from no marker (``last_line``/``last_sentence``) are counted apart; so is extra
+  credit where the official extraction, graded here, is right (its comparator was stricter:
+  "3.83 \\times 10^{35}" for 3.83e35), and items whose official gold normalised to "";
+- invariance: every rewrite of ovr_eval.verify.metamorphic over our labelled cases, and over a
+  sample of the published v2 responses (the share of verdicts each rewrite keeps);
 - MATH500 round trip: each solution's boxed answer inside a short response (throughput).
 Math-Verify 0.9 runs with its defaults (gold = parse("$" + answer + "$"), verify(gold,
 parse(response))); for multiple-choice items it gets its documented letter extraction
@@ -236,6 +244,107 @@ def published_math_verify(args: argparse.Namespace) -> dict[str, Any]:
             "seconds": seconds}
 
 
+# ---------------------------------------------------------------- published outputs v2
+UNMARKED = ("last_line", "last_sentence")
+
+
+def published_v2(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """Free-form grading of the v2 files against their pipelines' verdicts, beside Math-Verify."""
+    rows = []
+    files = sorted((args.data / "published-outputs-v2").glob("*.jsonl"))
+    for path in files[::4] if args.quick else files:
+        rows += [{**json.loads(x), "_bench": path.name.split("-")[0]} for x in path.open()]
+    empty_gold = [r for r in rows if r.get("official_gold") == ""]
+    rows = [r for r in rows if r.get("official_gold") != ""]
+    items = [{"response": r["response"], "answer": r["answer"], "choices": r.get("choices")}
+             for r in rows]
+    ours = run_ours(items, args.workers)
+    console.print(f"  ovr-eval: {len(rows)} responses in {ours['seconds']:.1f} s")
+    theirs = run_math_verify([(r["response"], r["answer"], False) for r in rows], args.workers)
+    console.print(f"  Math-Verify: {len(rows)} responses in {theirs['seconds']:.1f} s")
+    readings = run_ours([{"response": "", "prediction": str(r.get("official_extracted") or ""),
+                          "answer": r["answer"]} for r in rows], args.workers)["decisions"]
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    examples: list[dict[str, Any]] = []
+    for r, verdict, mv, read in zip(rows, ours["verdicts"], theirs["decisions"], readings,
+                                    strict=True):
+        official = bool(r["official_correct"])
+        for key in (r["_bench"], "all"):
+            t = totals[key]
+            t["n"] += 1
+            t["agree"] += verdict.correct == official
+            t["math_verify_agree"] += mv == official
+            t["misses"] += official and not verdict.correct
+            t["math_verify_misses"] += official and not mv
+            t["extra_credit"] += verdict.correct and not official
+            t["extra_credit_official_extraction_right"] += verdict.correct and not official and read
+            unmarked = verdict.method.split("/")[0] in UNMARKED
+            t["unmarked"] += unmarked
+            t["unmarked_agree"] += unmarked and verdict.correct == official
+        if official and not verdict.correct and len(examples) < 40:
+            examples.append({"source": r.get("source"), "gold": r["answer"],
+                             "extracted": verdict.extracted, "method": verdict.method,
+                             "official_extracted": r.get("official_extracted"),
+                             "response_end": str(r["response"])[-160:]})
+    benchmarks = {}
+    for key, t in totals.items():
+        n = t["n"]
+        comparable = n - t["extra_credit_official_extraction_right"]
+        benchmarks[key] = {
+            **t, "agreement_%": 100 * t["agree"] / n,
+            "math_verify_agreement_%": 100 * t["math_verify_agree"] / n,
+            "agreement_without_official_comparator_misses_%":
+                100 * t["agree"] / comparable if comparable else None}
+    return {"benchmarks": benchmarks, "empty_official_gold": len(empty_gold),
+            "seconds": {"ovr_eval": ours["seconds"], "math_verify": theirs["seconds"]},
+            "miss_examples": examples}
+
+
+# ---------------------------------------------------------------- invariance
+def invariance(args: argparse.Namespace) -> dict[str, Any]:
+    """The share of verdicts each metamorphic rewrite keeps: on our labelled cases (where the
+    verdict must equal the label) and on a sample of published v2 responses (where it must
+    equal the verdict on the response as written)."""
+    import random
+
+    from ovr_eval.verify import grade_many
+    from ovr_eval.verify.metamorphic import INVARIANT, flip_boxed_number
+
+    own = [json.loads(x) for x in args.cases.read_text().splitlines() if x.strip()]
+    published_rows = [json.loads(x) for path in sorted((args.data / "published-outputs-v2")
+                                                      .glob("*.jsonl")) for x in path.open()]
+    sample = random.Random(0).sample(published_rows, min(args.invariance_sample,
+                                                         len(published_rows)))
+    as_written = grade_many([(r["response"], r["answer"]) for r in sample], workers=args.workers)
+    sets = {"ours": [(c["response"], c["answer"], c.get("choices"), bool(c["correct"]))
+                     for c in own],
+            "published_v2_sample": [(r["response"], r["answer"], None, v.correct)
+                                    for r, v in zip(sample, as_written, strict=True)]}
+    out: dict[str, Any] = {}
+    for name, cases in sets.items():
+        items, expected, rewrites = [], [], []
+        for response, gold, choices, verdict in cases:
+            for rewrite_name, rewrite in INVARIANT.items():
+                items.append((rewrite(response), gold, choices))
+                expected.append(verdict)
+                rewrites.append(rewrite_name.split(":")[0])
+            flipped = flip_boxed_number(response) if verdict else None
+            if flipped is not None:
+                items.append((flipped, gold, choices))
+                expected.append(False)
+                rewrites.append("flip_boxed_number")
+        verdicts = grade_many(items, workers=args.workers)
+        kept: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for kind, want, verdict in zip(rewrites, expected, verdicts, strict=True):
+            kept[kind][0] += verdict.correct == want
+            kept[kind][1] += 1
+        total_kept = sum(k for k, _ in kept.values())
+        out[name] = {"rewrites": len(items), "kept": total_kept,
+                     "invariance_%": 100 * total_kept / len(items),
+                     "by_rewrite": {k: {"n": n, "kept": c} for k, (c, n) in sorted(kept.items())}}
+    return out
+
+
 # ---------------------------------------------------------------- throughput
 def round_trip(args: argparse.Namespace) -> dict[str, Any]:
     from ovr_eval.verify.extract import last_boxed
@@ -259,6 +368,8 @@ def main() -> None:
                         default=REPO / "tests" / "data" / "verifier_cases.jsonl")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="every fourth published file")
+    parser.add_argument("--invariance-sample", type=int, default=1000,
+                        help="published v2 responses rewritten for the invariance rate")
     parser.add_argument("--out", type=Path,
                         default=REPO / "benchmarks" / "results" / "verifier.json")
     args = parser.parse_args()
@@ -272,6 +383,10 @@ def main() -> None:
     pub = published(args, console)
     console.print("published outputs (Math-Verify) ...")
     pub_mv = published_math_verify(args)
+    console.print("published outputs v2 (ovr-eval and Math-Verify) ...")
+    pub_v2 = published_v2(args, console)
+    console.print("invariance under rewrites ...")
+    invariant = invariance(args)
     console.print("MATH500 round trip ...")
     trip = round_trip(args)
     ours_items_per_s = (sum(b["n"] for b in pub["benchmarks"].values())
@@ -281,7 +396,8 @@ def main() -> None:
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
         "workers": args.workers, "labelled": labelled, "published": pub,
-        "published_math_verify": pub_mv, "math500_round_trip": trip,
+        "published_math_verify": pub_mv, "published_v2": pub_v2, "invariance": invariant,
+        "math500_round_trip": trip,
         "throughput_published_items_per_s": {"ovr_eval": ours_items_per_s,
                                              "math_verify": mv_items_per_s,
                                              "ratio": ours_items_per_s / mv_items_per_s},
@@ -312,6 +428,29 @@ def print_tables(console: Console, result: dict[str, Any]) -> None:
         table.add_row(bench, str(b["n"]), f"{b['agreement_%']:.2f}", f"{mv['agreement_%']:.2f}",
                       f"{b['miss_%']:.2f}", f"{b['miss_official_right_%']:.2f}",
                       f"{b['extra_credit_%']:.2f}", f"{b['items_per_s']:.0f}")
+    console.print(table)
+    table = Table(title="published outputs v2 vs their pipelines' verdicts (free-form)")
+    for column in ("benchmark", "n", "agree ovr", "agree Math-Verify", "misses ovr",
+                   "misses MV", "extra credit (official extraction right)", "no marker (agree)"):
+        table.add_column(column, justify="left" if column == "benchmark" else "right")
+    for bench, b in result["published_v2"]["benchmarks"].items():
+        table.add_row(bench, str(b["n"]), f"{b['agreement_%']:.2f}",
+                      f"{b['math_verify_agreement_%']:.2f}", str(b["misses"]),
+                      str(b["math_verify_misses"]),
+                      f"{b['extra_credit']} ({b['extra_credit_official_extraction_right']})",
+                      f"{b['unmarked']} ({b['unmarked_agree']})")
+    console.print(table)
+    v2_seconds = result["published_v2"]["seconds"]
+    console.print(f"published v2 throughput: ovr {v2_seconds['ovr_eval']:.1f} s, Math-Verify "
+                  f"{v2_seconds['math_verify']:.1f} s "
+                  f"({v2_seconds['math_verify'] / v2_seconds['ovr_eval']:.1f}x)")
+    table = Table(title="verdicts kept under metamorphic rewrites")
+    for column in ("set", "rewrites", "kept", "invariance %"):
+        table.add_column(column, justify="left" if column == "set" else "right")
+    for name, inv in result["invariance"].items():
+        table.add_row(name, str(inv["rewrites"]), str(inv["kept"]), f"{inv['invariance_%']:.2f}")
+        for kind, k in inv["by_rewrite"].items():
+            table.add_row(f"  {kind}", str(k["n"]), str(k["kept"]), "")
     console.print(table)
     trip, speed = result["math500_round_trip"], result["throughput_published_items_per_s"]
     console.print(f"MATH500 round trip: ovr {trip['ovr_eval']['correct']}/{trip['n']} in "
