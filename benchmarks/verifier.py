@@ -17,7 +17,8 @@ Sets:
 - MATH500 round trip: each solution's boxed answer inside a short response (throughput).
 Math-Verify 0.9 runs with its defaults (gold = parse("$" + answer + "$"), verify(gold,
 parse(response))); for multiple-choice items it gets its documented letter extraction
-(StringExtractionConfig) on both sides.
+(StringExtractionConfig) on both sides: the configuration of `ovr eval`'s second opinion
+(ovr_eval.verify.second_opinion.opinion), here with Math-Verify's own 5 s alarms.
 """
 
 from __future__ import annotations
@@ -45,26 +46,16 @@ TASK_OF = {"mathvista": "mathvista", "mathvision": "mathvision", "logicvista": "
 
 # ---------------------------------------------------------------- Math-Verify
 def math_verify_one(case: tuple[str, str, bool]) -> tuple[bool, float]:
-    """Math-Verify's decision and its wall time for one (response, gold, multiple choice)."""
-    from math_verify import (
-        ExprExtractionConfig,
-        LatexExtractionConfig,
-        StringExtractionConfig,
-        parse,
-        verify,
-    )
+    """Math-Verify's decision and its wall time for one (response, gold, multiple choice):
+    ``ovr eval``'s second opinion (``second_opinion.opinion``) on the whole response, with
+    Math-Verify's own 5 s alarms and its default letters A-D, as a user running it alone."""
+    from ovr_eval.verify.second_opinion import DEFAULT_LETTERS, opinion
 
     response, gold, choice = case
     start = time.perf_counter()
     try:
-        if choice:
-            config = [StringExtractionConfig()]
-            correct = bool(verify(parse(gold, extraction_config=config),
-                                  parse(response, extraction_config=config)))
-        else:
-            config = [LatexExtractionConfig(), ExprExtractionConfig()]
-            correct = bool(verify(parse(f"${gold}$", extraction_config=config),
-                                  parse(response)))
+        correct = opinion(response, gold, DEFAULT_LETTERS if choice else None,
+                          timeout_seconds=5)
     except Exception:
         correct = False
     return correct, time.perf_counter() - start
