@@ -148,7 +148,8 @@ def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         task = resolve(TASK_OF[bench])[0]
         start = time.perf_counter()
         graded = grade_file(path, scratch / path.name, workers=args.workers, task=task,
-                            data_dir=args.data, console=Console(stderr=True, quiet=True))
+                            data_dir=args.data, console=Console(stderr=True, quiet=True),
+                            second_opinion=False)  # Math-Verify is measured on its own below
         seconds = time.perf_counter() - start
         lines = [json.loads(x) for x in (scratch / path.name).open()]
         # the official pipeline's own extraction, graded as a prediction by the same task
@@ -161,7 +162,8 @@ def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                         "prediction": str(x.get("official_extracted") or "")}) + "\n"
             for x in lines))
         grade_file(readings, scratch / f"official-graded-{path.name}", workers=args.workers,
-                   task=task, data_dir=args.data, console=Console(stderr=True, quiet=True))
+                   task=task, data_dir=args.data, console=Console(stderr=True, quiet=True),
+                   second_opinion=False)
         official_reads = [bool(json.loads(x)["task_correct"])
                           for x in (scratch / f"official-graded-{path.name}").open()]
         stats = {"n": len(lines), "seconds": seconds, "joined_with_task_data": graded.joined,

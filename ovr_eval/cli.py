@@ -316,13 +316,16 @@ def grade_command(
     workers: Annotated[int, typer.Option(help="verifier worker processes")] = DEFAULT_WORKERS,
     timeout: Annotated[float, typer.Option(
         help="CPU seconds allowed per symbolic check")] = DEFAULT_TIMEOUT_S,
+    second_opinion: Annotated[bool, typer.Option(
+        "--second-opinion/--no-second-opinion",
+        help="Math-Verify grades every line too (math_verify)")] = True,
     judge: JudgeModel = None, judge_engine: JudgeEngine = JudgeOptions.engine,
     judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
     judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
     judge_max_tokens: JudgeMaxTokens = JudgeOptions.max_tokens,
 ) -> None:
-    """Grade responses from any harness: adds extracted, correct, method and error to each line
-    (and task_correct with --task), and prints each file's score."""
+    """Grade responses from any harness: adds extracted, correct, method, error and math_verify
+    to each line (and task_correct with --task), and prints each file's score."""
     from ovr_eval.grading import grade_files, grades_table
     from ovr_eval.tasks import resolve
 
@@ -341,7 +344,8 @@ def grade_command(
 
         before_write = partial(judge_lines, task=task, options=judging, console=console)
     grades = grade_files(sources, output, workers=workers, timeout_s=timeout, console=console,
-                         task=plugin, split=split, data_dir=data_dir, before_write=before_write)
+                         task=plugin, split=split, data_dir=data_dir, before_write=before_write,
+                         second_opinion=second_opinion)
     console.print(grades_table(grades, task))
 
 

@@ -1,6 +1,6 @@
 """Math-Verify's second opinion on every response: its verdict per response in the records,
-disagreements with the rules counted in results.json and the summary table; a Math-Verify
-timeout is no opinion, never a disagreement."""
+disagreements with the rules counted in results.json, the summary table and ``ovr grade``; a
+Math-Verify timeout is no opinion, never a disagreement."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from ovr_eval.evaluate import make_record
+from ovr_eval.grading import grade_file
 from ovr_eval.metrics import disagreements, second_opinion_summary
 from ovr_eval.records import Record, RunResults, TaskResult
 from ovr_eval.runs import RunDir, load_run
@@ -107,6 +108,30 @@ def test_results_json_round_trip_with_and_without_the_entry():
     assert TaskResult.from_json(old.to_json()["tasks"]["t"]) == old.tasks["t"]
     old_record = Record.from_json({"id": "1", "correct": [True], "responses": ["x"]})
     assert old_record.math_verify is None and "math_verify" not in old_record.to_json()
+
+
+# ---------------------------------------------------------------- ovr grade
+
+
+def test_grade_lines_carry_math_verify_and_the_table_counts_disagreements(tmp_path):
+    lines = [{"response": BOTH, "answer": "\\frac{3}{4}"},
+             {"response": INTERVAL[0], "answer": INTERVAL[1]},
+             {"response": LETTER[0], "answer": LETTER[1], "choices": CHOICES}]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    graded = grade_file(source, tmp_path / "out.jsonl")
+    out = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [x["correct"] for x in out] == [True, True, True]
+    assert [x["math_verify"] for x in out] == [True, False, False]
+    assert (graded.disagree, graded.math_verify_only) == (2, 0)
+    result = subprocess.run([*OVR, "grade", str(source), "-o", str(tmp_path / "cli.jsonl")],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    assert "rules vs MV" in result.stdout
+    grade_file(source, tmp_path / "off.jsonl", second_opinion=False)
+    assert all("math_verify" not in json.loads(x)
+               for x in (tmp_path / "off.jsonl").read_text().splitlines())
 
 
 # ---------------------------------------------------------------- ovr eval, end to end
