@@ -1,18 +1,24 @@
 """Math-Verify's second opinion on every response: its verdict per response in the records,
-disagreements with the rules counted in results.json, the summary table and ``ovr grade``; a
-Math-Verify timeout is no opinion, never a disagreement."""
+disagreements with the rules counted in results.json, the summary table, ``ovr grade`` and the
+report's sample browser; a Math-Verify timeout is no opinion, never a disagreement."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from ovr_eval.evaluate import make_record
 from ovr_eval.grading import grade_file
 from ovr_eval.metrics import disagreements, second_opinion_summary
 from ovr_eval.records import Record, RunResults, TaskResult
+from ovr_eval.report import build_report
 from ovr_eval.runs import RunDir, load_run
 from ovr_eval.types import Completion, Sample
 from ovr_eval.verify.second_opinion import plan, second_opinions
@@ -132,6 +138,60 @@ def test_grade_lines_carry_math_verify_and_the_table_counts_disagreements(tmp_pa
     grade_file(source, tmp_path / "off.jsonl", second_opinion=False)
     assert all("math_verify" not in json.loads(x)
                for x in (tmp_path / "off.jsonl").read_text().splitlines())
+
+
+# ---------------------------------------------------------------- the report
+
+
+def _run_folder(root: Path, records: list[Record]) -> Path:
+    run = RunDir(root)
+    run.samples_dir.mkdir(parents=True)
+    run.config_path.write_text(json.dumps({"model": "m", "tasks": ["mine"]}))
+    run.rewrite_records("mine", records)
+    return root
+
+
+def _selected(page: str, verdict: str) -> list[str]:
+    """The ids of the samples the page's own filter code (report.js ``matches``) keeps for a
+    "result" choice, run with node (skipped without it)."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    blob = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page,
+                     re.S)
+    code = re.search(r"  function haystack.*?\n  function refreshSubsets", page, re.S)
+    assert blob and code
+    functions = code.group(0).rsplit("\n", 1)[0]
+    program = (f"var samples = JSON.parse({json.dumps(blob.group(1))}).samples;\n{functions}\n"
+               f"var f = {{run: '', task: '', subset: '', verdict: {json.dumps(verdict)}, "
+               "search: ''};\nconsole.log(JSON.stringify(samples.filter(function (s) { "
+               "return matches(s, f); }).map(function (s) { return s.id; })));")
+    result = subprocess.run(["node", "-e", program], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_report_filters_the_samples_where_rules_and_math_verify_disagree(tmp_path):
+    agree = make_record(free("\\frac{3}{4}"), "test", Completion("q", [BOTH]), 2.0)
+    differ = make_record(choice(LETTER[1]), "test", Completion("c", ["C", LETTER[0]]), 2.0)
+    unsure = Record(id="u", task="mine", gold="2", responses=["\\boxed{2}"], correct=[True],
+                    math_verify=[None])
+    report = build_report([_run_folder(tmp_path / "run", [agree, differ, unsure])])
+    by_id = {s.id: s for s in report.samples}
+    assert {i for i, s in by_id.items() if s.mv_disagree} == {differ.id}
+    assert [r.math_verify for r in by_id[differ.id].responses] == ["correct", "incorrect"]
+    assert by_id["u"].responses[0].math_verify == "unknown"  # no opinion, no disagreement
+
+    from ovr_eval.report import load_katex, render_html
+
+    page = render_html(report, *load_katex())
+    assert '<option value="mv-disagree">rules and Math-Verify disagree</option>' in page
+    assert _selected(page, "mv-disagree") == [differ.id]  # the browser's own filter code
+    assert len(_selected(page, "")) == 3
+
+    old = Record(id="o", task="mine", gold="2", responses=["\\boxed{2}"], correct=[True])
+    old_report = build_report([_run_folder(tmp_path / "old", [old])])
+    assert old_report.samples[0].responses[0].math_verify is None
+    assert 'value="mv-disagree"' not in render_html(old_report, *load_katex())
 
 
 # ---------------------------------------------------------------- ovr eval, end to end
