@@ -25,7 +25,8 @@ Sets:
 - MATH500 round trip: each solution's boxed answer inside a short response (throughput).
 Math-Verify 0.9 runs with its defaults (gold = parse("$" + answer + "$"), verify(gold,
 parse(response))); for multiple-choice items it gets its documented letter extraction
-(StringExtractionConfig) on both sides.
+(StringExtractionConfig) on both sides: the configuration of `ovr eval`'s second opinion
+(ovr_eval.verify.second_opinion.opinion), here with Math-Verify's own 5 s alarms.
 """
 
 from __future__ import annotations
@@ -53,26 +54,16 @@ TASK_OF = {"mathvista": "mathvista", "mathvision": "mathvision", "logicvista": "
 
 # ---------------------------------------------------------------- Math-Verify
 def math_verify_one(case: tuple[str, str, bool]) -> tuple[bool, float]:
-    """Math-Verify's decision and its wall time for one (response, gold, multiple choice)."""
-    from math_verify import (
-        ExprExtractionConfig,
-        LatexExtractionConfig,
-        StringExtractionConfig,
-        parse,
-        verify,
-    )
+    """Math-Verify's decision and its wall time for one (response, gold, multiple choice):
+    ``ovr eval``'s second opinion (``second_opinion.opinion``) on the whole response, with
+    Math-Verify's own 5 s alarms and its default letters A-D, as a user running it alone."""
+    from ovr_eval.verify.second_opinion import DEFAULT_LETTERS, opinion
 
     response, gold, choice = case
     start = time.perf_counter()
     try:
-        if choice:
-            config = [StringExtractionConfig()]
-            correct = bool(verify(parse(gold, extraction_config=config),
-                                  parse(response, extraction_config=config)))
-        else:
-            config = [LatexExtractionConfig(), ExprExtractionConfig()]
-            correct = bool(verify(parse(f"${gold}$", extraction_config=config),
-                                  parse(response)))
+        correct = opinion(response, gold, DEFAULT_LETTERS if choice else None,
+                          timeout_seconds=5)
     except Exception:
         correct = False
     return correct, time.perf_counter() - start
@@ -165,7 +156,8 @@ def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         task = resolve(TASK_OF[bench])[0]
         start = time.perf_counter()
         graded = grade_file(path, scratch / path.name, workers=args.workers, task=task,
-                            data_dir=args.data, console=Console(stderr=True, quiet=True))
+                            data_dir=args.data, console=Console(stderr=True, quiet=True),
+                            second_opinion=False)  # Math-Verify is measured on its own below
         seconds = time.perf_counter() - start
         lines = [json.loads(x) for x in (scratch / path.name).open()]
         # the official pipeline's own extraction, graded as a prediction by the same task
@@ -178,7 +170,8 @@ def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                         "prediction": str(x.get("official_extracted") or "")}) + "\n"
             for x in lines))
         grade_file(readings, scratch / f"official-graded-{path.name}", workers=args.workers,
-                   task=task, data_dir=args.data, console=Console(stderr=True, quiet=True))
+                   task=task, data_dir=args.data, console=Console(stderr=True, quiet=True),
+                   second_opinion=False)
         official_reads = [bool(json.loads(x)["task_correct"])
                           for x in (scratch / f"official-graded-{path.name}").open()]
         stats = {"n": len(lines), "seconds": seconds, "joined_with_task_data": graded.joined,

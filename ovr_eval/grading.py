@@ -4,7 +4,8 @@ One JSON object a line: ``response`` (a model's whole response) or ``prediction`
 another harness already extracted, graded as it is), ``answer`` (the gold), and optionally
 ``choices`` (option texts, A, B, ...), ``multiple_choice`` (true/false; inferred from a letter
 gold when absent), ``id`` and any other fields, which are kept. Each output line adds
-``extracted``, ``correct``, ``method`` and ``error``.
+``extracted``, ``correct``, ``method`` and ``error``, and ``math_verify``: Math-Verify's verdict
+on the same text (``verify.second_opinion``; null: it gave none), unless turned off.
 
 With a task (``--task NAME``) a file is graded as ``ovr eval`` grades that task: a line whose
 ``id`` names one of the task's samples (read from ``--data-dir``) takes the sample's gold,
@@ -38,6 +39,7 @@ from ovr_eval.verify import (
     is_check_failure,
     is_text,
 )
+from ovr_eval.verify.second_opinion import second_opinions
 
 CHUNK = 512
 
@@ -53,6 +55,9 @@ class FileGrade:
     malformed: int = 0
     joined: int = 0  # lines completed from the task's sample of the same id
     check_failures: Counter = field(default_factory=Counter)
+    second_opinion: bool = False  # Math-Verify graded the lines too
+    disagree: int = 0  # lines the rules and Math-Verify grade differently
+    math_verify_only: int = 0  # ... of which Math-Verify credits
     scores: dict[str, Any] | None = None  # task.score(records), with a task
 
 
@@ -110,7 +115,7 @@ def _task_samples(task: Task, split: str | None, data_dir: Path | None,
 
 _LINE_KEYS = frozenset({"id", "response", "prediction", "answer", "choices", "multiple_choice",
                         "question", "metadata", "extracted", "correct", "method", "error",
-                        "task_correct"})
+                        "math_verify", "task_correct"})
 
 
 def _completed(item: dict[str, Any], sample: Sample | None) -> dict[str, Any]:
@@ -148,7 +153,8 @@ def _record(item: dict[str, Any], graded: GradeItem, number: int, task: Task,
         metadata=dict(item.get("metadata") or {}),
         responses=[graded.response or graded.prediction or ""],
         extracted=[item["extracted"]], correct=[bool(item["correct"])],
-        methods=[item["method"]], errors=[item["error"]])
+        methods=[item["method"]], errors=[item["error"]],
+        math_verify=[item["math_verify"]] if "math_verify" in item else None)
 
 
 def check_paths(sources: list[Path], output: Path | None) -> list[tuple[Path, Path]]:
@@ -176,30 +182,33 @@ def grade_files(sources: list[Path], output: Path | None = None,
                 workers: int = DEFAULT_WORKERS, timeout_s: float = DEFAULT_TIMEOUT_S,
                 console: Console | None = None, task: Task | None = None,
                 split: str | None = None, data_dir: Path | None = None,
-                before_write: BeforeWrite | None = None) -> list[FileGrade]:
+                before_write: BeforeWrite | None = None,
+                second_opinion: bool = True) -> list[FileGrade]:
     """Grade each input into its output (``check_paths``), the task's samples read once;
-    ``before_write`` may add fields to a file's lines before they are written."""
+    ``before_write`` may add fields to a file's lines before they are written;
+    ``second_opinion``: Math-Verify grades every line too (``math_verify``)."""
     console = console or Console(stderr=True)
     pairs = check_paths(sources, output)
     split = split or (task.default_split if task else "test")
     samples = _task_samples(task, split, data_dir, console) if task else {}
     return [_grade_pair(source, target, workers, timeout_s, console, task, split, samples,
-                        before_write) for source, target in pairs]
+                        before_write, second_opinion) for source, target in pairs]
 
 
 def grade_file(source: Path, output: Path, workers: int = DEFAULT_WORKERS,
                timeout_s: float = DEFAULT_TIMEOUT_S, console: Console | None = None,
                task: Task | None = None, split: str | None = None,
-               data_dir: Path | None = None) -> FileGrade:
+               data_dir: Path | None = None, second_opinion: bool = True) -> FileGrade:
     """Grade every line of ``source`` into ``output`` (written whole, then renamed into place);
     malformed lines are reported by number and skipped."""
-    return grade_files([source], output, workers, timeout_s, console, task, split, data_dir)[0]
+    return grade_files([source], output, workers, timeout_s, console, task, split, data_dir,
+                       second_opinion=second_opinion)[0]
 
 
 def _grade_pair(source: Path, output: Path, workers: int, timeout_s: float, console: Console,
                 task: Task | None, split: str, samples: dict[str, Sample],
-                before_write: BeforeWrite | None) -> FileGrade:
-    result = FileGrade(source, output)
+                before_write: BeforeWrite | None, second_opinion: bool) -> FileGrade:
+    result = FileGrade(source, output, second_opinion=second_opinion)
     graded: list[dict[str, Any]] = []
     records: list[Record] = []
     cache: dict[CacheKey, Any] = {}
@@ -220,9 +229,17 @@ def _grade_pair(source: Path, output: Path, workers: int, timeout_s: float, cons
                 # the line's ``answer`` is the gold (a ``gold`` field is just kept)
                 batch.append((number, item, GradeItem.of({**item, "answer": item.get("answer")})))
             verdicts = grade_many([g for _, _, g in batch], workers, timeout_s, cache)
-            for (number, item, to_grade), verdict in zip(batch, verdicts, strict=True):
+            others = (second_opinions([g for _, _, g in batch], workers) if second_opinion
+                      else [None] * len(batch))
+            for (number, item, to_grade), verdict, other in zip(batch, verdicts, others,
+                                                                strict=True):
                 item.update(extracted=verdict.extracted, correct=verdict.correct,
                             method=verdict.method, error=verdict.error)
+                if second_opinion:
+                    item["math_verify"] = other
+                    if other is not None and other != verdict.correct:
+                        result.disagree += 1
+                        result.math_verify_only += other
                 graded.append(item)
                 if task is not None:
                     records.append(_record(item, to_grade, number, task, split))
@@ -261,7 +278,9 @@ def grades_table(grades: list[FileGrade], task: str | None) -> Table:
     table = Table(title=f"ovr grade{f' --task {task}' if task else ''}")
     columns = ["file", "lines", "verifier accuracy"]
     columns += ["score (task metric)", "95% CI"] if task else []
-    columns += ["checks failed", "malformed", "written to"]
+    second = any(g.second_opinion for g in grades)
+    columns += ["checks failed", *(["rules vs MV"] if second else []), "malformed",
+                "written to"]
     for column in columns:
         table.add_column(column, justify="left" if column in ("file", "written to") else "right")
     for g in grades:
@@ -273,6 +292,16 @@ def grades_table(grades: list[FileGrade], task: str | None) -> Table:
             row += [f"{100 * scores['score']:.1f}" if scores.get("score") is not None else "-",
                     f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}" if ci else "-"]
         failed = ", ".join(f"{n} {r}" for r, n in sorted(g.check_failures.items())) or "0"
-        row += [failed, str(g.malformed), str(g.output)]
+        row += [failed, *([_disagreements(g)] if second else []), str(g.malformed),
+                str(g.output)]
         table.add_row(*row)
     return table
+
+
+def _disagreements(grade: FileGrade) -> str:
+    """Lines the rules and Math-Verify grade differently ("3 (MV only 2)")."""
+    if not grade.second_opinion:
+        return "-"
+    if grade.math_verify_only:
+        return f"{grade.disagree} (MV only {grade.math_verify_only})"
+    return str(grade.disagree)

@@ -161,3 +161,41 @@ def task_scores(records: Iterable[Record], subset_keys: Sequence[str] = ()) -> d
         "truncated_fraction": reasons.count("length") / len(reasons) if reasons else 0.0,
     }
     return result
+
+
+def disagreements(record: Record) -> list[int]:
+    """The responses of a record whose rule verdict (``correct``) and Math-Verify verdict
+    (``math_verify``) differ; a response Math-Verify gave no opinion on never counts."""
+    second = record.math_verify or []
+    return [i for i, (rules, other) in enumerate(zip(record.correct, second, strict=False))
+            if other is not None and bool(rules) != other]
+
+
+def second_opinion_summary(records: Iterable[Record]) -> dict[str, Any] | None:
+    """The rules against Math-Verify over the responses Math-Verify was asked about (results.json's
+    ``math_verify``): ``responses``, ``agree``, ``disagree`` (of which ``rules_only`` the rules
+    credit and ``math_verify_only`` Math-Verify credits), ``no_opinion`` (it failed or ran out
+    of time) and ``score``, Math-Verify's accuracy on those responses (no opinion counts as not
+    credited); None when no record was given to Math-Verify."""
+    counts = {"responses": 0, "agree": 0, "disagree": 0, "rules_only": 0,
+              "math_verify_only": 0, "no_opinion": 0}
+    credited = 0
+    asked = False
+    for record in records:
+        if record.math_verify is None:
+            continue
+        asked = True
+        for rules, other in zip(record.correct, record.math_verify, strict=False):
+            counts["responses"] += 1
+            credited += other is True
+            if other is None:
+                counts["no_opinion"] += 1
+            elif bool(rules) == other:
+                counts["agree"] += 1
+            else:
+                counts["disagree"] += 1
+                counts["rules_only" if rules else "math_verify_only"] += 1
+    if not asked:
+        return None
+    score = credited / counts["responses"] if counts["responses"] else None
+    return {**counts, "score": score}

@@ -82,7 +82,8 @@ class RecordJudgement:
 @dataclass
 class Record:
     """One sample of one task as a run saved it: the question, the prompt sent, every response
-    and the rule verifier's verdict on each (lists indexed by response)."""
+    and the rule verifier's verdict on each (lists indexed by response), and Math-Verify's
+    verdict on each (``math_verify``, a second opinion; absent in older records)."""
 
     id: str
     task: str = ""
@@ -103,6 +104,9 @@ class Record:
     completion_tokens: list[int] = field(default_factory=list)
     finish_reasons: list[str] = field(default_factory=list)  # "stop" or "length" (truncated)
     judge: RecordJudgement | None = None  # with --judge on a task with a judge protocol
+    # Math-Verify's verdict on each response, a second opinion beside ``correct`` (None in the
+    # list: it gave none; the field None: not asked, as in records from before it existed)
+    math_verify: list[bool | None] | None = None
     # set on the copies a task scores with (Task.official), never saved: which official rule
     # decided each response ("verifier" where the verifier's verdict stands)
     official_method: list[str] | None = None
@@ -118,6 +122,7 @@ class Record:
         choices = data.get("choices")
         metadata = data.get("metadata")
         judge = data.get("judge")
+        second = data.get("math_verify")
         tokens = data.get("prompt_tokens")
         return cls(
             id=as_text(data.get("id", "")), task=str(data.get("task") or ""),
@@ -137,6 +142,8 @@ class Record:
                                for t in _list(data.get("completion_tokens"))],
             finish_reasons=_texts(data.get("finish_reasons")),
             judge=RecordJudgement.from_json(judge) if isinstance(judge, dict) else None,
+            math_verify=([None if v is None else bool(v) for v in second]
+                         if isinstance(second, list) else None),
             extra={k: v for k, v in data.items() if k not in known},
         )
 
@@ -151,6 +158,8 @@ class Record:
             "errors": self.errors, "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens, "finish_reasons": self.finish_reasons,
         }
+        if self.math_verify is not None:
+            data["math_verify"] = self.math_verify
         if self.judge is not None:
             data["judge"] = self.judge.to_json()
         return {**self.extra, **data}
@@ -170,7 +179,7 @@ HEADLINE = ("score", "stderr", "ci95", "n", "stderr_rerun", "ci95_rerun", "stder
 # every key of a task's entry in results.json that TaskResult types; the task's own further
 # results (WeMath's loose score, the verifier's own score, ...) are kept in ``parts``
 _TASK_KEYS = ("split", "metric", *HEADLINE, "pass@k", "subsets", "tokens", "skipped",
-              "check_failures", "judge", "imported", "partial")
+              "check_failures", "math_verify", "judge", "imported", "partial")
 REQUIRED = ("score", "stderr", "ci95", "n")  # what every version has had
 
 
@@ -196,6 +205,9 @@ class TaskResult:
     parts: dict[str, Any] = field(default_factory=dict)  # the task's own further results
     skipped: dict[str, Any] = field(default_factory=lambda: {"count": 0, "rows": []})
     check_failures: dict[str, int] = field(default_factory=dict)  # reason -> responses
+    # rules against Math-Verify (``ovr_eval.metrics.second_opinion_summary``): responses, agree,
+    # disagree (rules_only / math_verify_only credit), no_opinion, Math-Verify's score
+    math_verify: dict[str, Any] | None = None
     judge: dict[str, Any] | None = None  # judged scores, agreement (ovr_eval.judge)
     imported: dict[str, Any] | None = None  # what `ovr import` matched
     partial: bool = False  # scored from records newer than results.json (not saved so)
@@ -222,7 +234,9 @@ class TaskResult:
             pass_at_k=data.get("pass@k"), subsets=data.get("subsets"), tokens=data.get("tokens"),
             parts={k: v for k, v in data.items() if k not in _TASK_KEYS},
             skipped=data.get("skipped") or {"count": 0, "rows": []},
-            check_failures=data.get("check_failures") or {}, judge=data.get("judge"),
+            check_failures=data.get("check_failures") or {},
+            math_verify=second if isinstance(second := data.get("math_verify"), dict) else None,
+            judge=data.get("judge"),
             imported=data.get("imported"), partial=bool(data.get("partial")))
 
     def to_json(self) -> dict[str, Any]:
@@ -235,7 +249,8 @@ class TaskResult:
                 data[key] = value
         data.update(self.parts)
         data.update(skipped=self.skipped, check_failures=self.check_failures)
-        for key, value in (("judge", self.judge), ("imported", self.imported)):
+        for key, value in (("math_verify", self.math_verify), ("judge", self.judge),
+                           ("imported", self.imported)):
             if value is not None:
                 data[key] = value
         if self.partial:

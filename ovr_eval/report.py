@@ -31,6 +31,7 @@ from ovr_eval.judge_views import (
     response_judgement,
     rules_and_judge_disagree,
 )
+from ovr_eval.metrics import disagreements
 from ovr_eval.records import Record, TaskResult
 from ovr_eval.reference import column_part, comparability, load_reference, resolve_model
 from ovr_eval.runs import RunDir, SavedRun, load_run, read_jsonl
@@ -107,6 +108,8 @@ class ResponseView:
     tokens: int | None
     chars_left_out: int = 0
     judge: dict[str, Any] | None = None  # the judge's extraction and verdict (ovr_eval.judge)
+    # Math-Verify's verdict ("correct", "incorrect"; "unknown": it gave none); None: not asked
+    math_verify: str | None = None
 
 
 @dataclass
@@ -126,6 +129,8 @@ class SampleView:
     responses_left_out: int
     verdict: SampleVerdict
     disagree: bool = False  # rules and judge disagree on a response
+    mv_graded: bool = False  # Math-Verify gave its verdicts on the responses
+    mv_disagree: bool = False  # rules and Math-Verify disagree on a response
 
 
 @dataclass
@@ -428,6 +433,14 @@ def sample_verdict(correct: list[bool]) -> SampleVerdict:
     return "correct" if right == len(correct) else "incorrect" if right == 0 else "mixed"
 
 
+def math_verify_view(record: Record, index: int) -> str | None:
+    """Math-Verify's verdict on response ``index`` as the browser names it (None: not asked)."""
+    if record.math_verify is None:
+        return None
+    verdict = _at(record.math_verify, index)
+    return "unknown" if verdict is None else "correct" if verdict else "incorrect"
+
+
 def sample_view(record: Record, run_index: int, run: SavedRun, task: str,
                 images: ImageStore) -> SampleView:
     """A record (any age of the format: absent fields are shown as absent) for the browser."""
@@ -440,7 +453,7 @@ def sample_view(record: Record, run_index: int, run: SavedRun, task: str,
         responses.append(ResponseView(
             text=text, extracted=_at(record.extracted, i), correct=_at(record.correct, i),
             finish=_at(record.finish_reasons, i), tokens=tokens, chars_left_out=cut,
-            judge=response_judgement(record, i)))
+            judge=response_judgement(record, i), math_verify=math_verify_view(record, i)))
     keys = [(ref, images.add(ref, run.path)) for ref in record.images]
     metadata = record.metadata
     return SampleView(
@@ -449,7 +462,8 @@ def sample_view(record: Record, run_index: int, run: SavedRun, task: str,
         question=record.question, gold=record.gold, choices=record.choices,
         images=[k for _, k in keys if k], missing_images=[r for r, k in keys if not k],
         responses=responses, responses_left_out=max(0, len(record.responses) - MAX_RESPONSES),
-        verdict=sample_verdict(record.correct), disagree=rules_and_judge_disagree(record))
+        verdict=sample_verdict(record.correct), disagree=rules_and_judge_disagree(record),
+        mv_graded=record.math_verify is not None, mv_disagree=bool(disagreements(record)))
 
 
 def pick_records(records: list[dict[str, list[Record] | None]], task: str,

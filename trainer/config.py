@@ -258,6 +258,9 @@ class EvalStage(EvalOptions):
         limit (`int` or `None`, defaults to `None`): the first N samples of each task.
         preset (`str` or `None`, defaults to `None`): a paper's sampling per benchmark
             (`ovr`: see `ovr eval --preset`); `sampling` overrides it.
+        second_opinion (`bool`, defaults to `True`): Math-Verify grades every evaluated
+            response too, beside the rules (`ovr eval --no-second-opinion` turns it off);
+            never part of the RL reward.
         enabled (`bool`, defaults to `True`): evaluate at all.
         every (`int`, defaults to `0`): also evaluate every N RL iterations (into
             `evals/step-N`); `0`: only the final checkpoint.

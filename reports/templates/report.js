@@ -159,7 +159,8 @@
 
   function matches(s, f) {
     return inScope(s, f) && (f.subset === "" || s.subsets.indexOf(f.subset) !== -1)
-      && (f.verdict === "" || s.verdict === f.verdict || (f.verdict === "disagree" && s.disagree))
+      && (f.verdict === "" || s.verdict === f.verdict || (f.verdict === "disagree" && s.disagree)
+        || (f.verdict === "mv-disagree" && s.mv_disagree))
       && (f.search === "" || haystack(s).indexOf(f.search) !== -1);
   }
 
@@ -201,6 +202,11 @@
       summary.appendChild(document.createTextNode(" (" + (r.judge.method || "") + "), extracted: "));
       summary.appendChild(answer(r.judge.extracted));
       if (r.judge.error) summary.appendChild(el("span", "missing-note", " judge failed: " + r.judge.error));
+    }
+    if (r.math_verify) {
+      summary.appendChild(document.createTextNode(" · Math-Verify: "));
+      summary.appendChild(el("span", "verdict " + r.math_verify,
+        r.math_verify === "unknown" ? "no opinion" : VERDICTS[r.math_verify]));
     }
     details.appendChild(summary);
     details.appendChild(mathText("response-text", r.text));
