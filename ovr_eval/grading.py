@@ -10,6 +10,8 @@ With a task (``--task NAME``) a file is graded as ``ovr eval`` grades that task:
 ``id`` names one of the task's samples (read from ``--data-dir``) takes the sample's gold,
 choices, answer type and metadata where it has none, the task's official rules add
 ``task_correct`` (the verdict the task's score counts), and the task's metric scores the file.
+When some lines name no sample, a task with its own metric (which reads the samples' metadata)
+scores the file by accuracy under its rules instead, and the count is printed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from ovr_eval.metrics import task_scores
 from ovr_eval.records import Record
 from ovr_eval.tasks import DATA_DIR_ENV, Task
 from ovr_eval.types import BadRow, Sample, UserError
@@ -52,8 +55,10 @@ class FileGrade:
     correct: int = 0
     malformed: int = 0
     joined: int = 0  # lines completed from the task's sample of the same id
+    unmatched: int = 0  # with a task: graded lines whose id names none of its samples
     check_failures: Counter = field(default_factory=Counter)
     scores: dict[str, Any] | None = None  # task.score(records), with a task
+    task_metric: bool = True  # False: scored by accuracy (lines naming no sample of the task)
 
 
 # Called with a file's output path, its graded lines and (with a task) their records, before the
@@ -235,11 +240,35 @@ def _grade_pair(source: Path, output: Path, workers: int, timeout_s: float, cons
         official = task.official(records)
         for item, record in zip(graded, official, strict=True):
             item["task_correct"] = record.correct[0]
-        result.scores = task.score(records)
+        result.unmatched = result.graded - result.joined
+        result.scores = _file_scores(task, records, official, result, samples, console)
     if before_write is not None:
         before_write(output, graded, records)
     _write_atomic(output, graded)
     return result
+
+
+def _has_own_metric(task: Task) -> bool:
+    return type(task).score is not Task.score
+
+
+def _file_scores(task: Task, records: list[Record], official: list[Record], result: FileGrade,
+                 samples: dict[str, Sample], console: Console) -> dict[str, Any]:
+    """The task's metric over the file's records; when some lines name no sample of the task,
+    a task with its own (composite) metric, which reads the samples' metadata (DynaMath's
+    seeds, WeMath's problems), scores the file by accuracy under its official rules instead,
+    and says so."""
+    if not result.unmatched or not _has_own_metric(task):
+        return task.score(records)
+    result.task_metric = False
+    why = ("no --data-dir, so the task's samples were not read" if not samples
+           else "no id naming one of its samples")
+    console.print(f"[yellow]{result.source.name}: {result.unmatched} of {result.graded} "
+                  f"line(s) match no {task.name} sample ({why}): graded by {task.name}'s rules; "
+                  f"the file is scored by accuracy, without {task.name}'s own metric")
+    return {**task_scores(official, task.subset_keys),
+            "metric": f"accuracy under {task.name}'s rules (not its own metric: "
+                      f"{result.unmatched} line(s) match no sample)"}
 
 
 def _write_atomic(output: Path, items: list[dict[str, Any]]) -> None:
@@ -270,7 +299,9 @@ def grades_table(grades: list[FileGrade], task: str | None) -> Table:
         if task:
             scores = g.scores or {}
             ci = scores.get("ci95")
-            row += [f"{100 * scores['score']:.1f}" if scores.get("score") is not None else "-",
+            own = "" if g.task_metric else " (accuracy)"
+            row += [f"{100 * scores['score']:.1f}{own}" if scores.get("score") is not None
+                    else "-",
                     f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}" if ci else "-"]
         failed = ", ".join(f"{n} {r}" for r, n in sorted(g.check_failures.items())) or "0"
         row += [failed, str(g.malformed), str(g.output)]

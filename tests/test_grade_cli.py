@@ -126,3 +126,33 @@ def test_judge_without_a_judged_task_is_refused_before_the_server_is_asked(tmp_p
         said = result.stdout + result.stderr
         assert result.returncode != 0 and "--judge needs --task" in said, said
         assert "Traceback" not in said and not (tmp_path / "in.graded.jsonl").exists()
+
+
+def test_task_lines_naming_no_sample_are_counted_and_scored_by_accuracy(tmp_path):
+    # DynaMath's worst-case metric groups a seed's variants, read from the samples' metadata;
+    # lines without a task id have none: graded by the rules, scored by accuracy, said once
+    source = _write(tmp_path / "dm.jsonl", [{"response": "The answer is 3.", "answer": "3"},
+                                            {"response": "\\boxed{2}", "answer": "5"}])
+    result = subprocess.run([*OVR, "grade", str(source), "--task", "dynamath"],
+                            capture_output=True, text=True, timeout=120)
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said
+    assert "Traceback" not in said and "KeyError" not in said
+    assert "2 of 2 line(s) match no dynamath sample" in " ".join(said.split())
+    lines = _graded(tmp_path / "dm.graded.jsonl")
+    assert [x["task_correct"] for x in lines] == [True, False]
+    assert "50.0" in result.stdout
+
+
+def test_task_metric_needs_every_line_to_name_a_sample(tmp_path, shared_data):
+    task = resolve("dynamath")[0]
+    matched = _write(tmp_path / "one.jsonl", [{"id": "1/v1", "response": "The answer is 7."}])
+    graded = grade_file(matched, tmp_path / "one.out.jsonl", task=task, data_dir=shared_data)
+    assert graded.joined == 1 and graded.unmatched == 0 and graded.task_metric
+    assert graded.scores and graded.scores["metric"] == "worst-case accuracy"
+    mixed = _write(tmp_path / "mixed.jsonl", [{"id": "1/v1", "response": "The answer is 7."},
+                                              {"id": "no-such", "response": "4", "answer": "4"}])
+    graded = grade_file(mixed, tmp_path / "mixed.out.jsonl", task=task, data_dir=shared_data)
+    assert graded.joined == 1 and graded.unmatched == 1 and not graded.task_metric
+    assert graded.scores and graded.scores["score"] == 0.5
+    assert graded.scores["metric"].startswith("accuracy under dynamath's rules")
