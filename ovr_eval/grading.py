@@ -43,6 +43,7 @@ from ovr_eval.verify import (
 )
 
 CHUNK = 512
+TEXT_SNIFF_BYTES = 1 << 16
 
 
 @dataclass
@@ -54,6 +55,7 @@ class FileGrade:
     graded: int = 0
     correct: int = 0
     malformed: int = 0
+    no_gold: int = 0  # lines skipped: no gold answer, from the line or the task's sample
     joined: int = 0  # lines completed from the task's sample of the same id
     unmatched: int = 0  # with a task: graded lines whose id names none of its samples
     check_failures: Counter = field(default_factory=Counter)
@@ -138,6 +140,10 @@ def _completed(item: dict[str, Any], sample: Sample | None) -> dict[str, Any]:
     return filled
 
 
+def _no_gold(answer: Any) -> bool:
+    return answer is None or (isinstance(answer, str) and not answer.strip())
+
+
 def _record(item: dict[str, Any], graded: GradeItem, number: int, task: Task,
             split: str) -> Record:
     """A graded line (``graded``: what of it was graded) as an ``ovr eval`` record."""
@@ -156,13 +162,30 @@ def _record(item: dict[str, Any], graded: GradeItem, number: int, task: Task,
         methods=[item["method"]], errors=[item["error"]])
 
 
+def _check_text(source: Path) -> None:
+    """Refuse a file that is not text (NUL bytes near its start: an image, a spreadsheet, a
+    compressed or UTF-16 file) rather than report every one of its lines as malformed."""
+    try:
+        with source.open("rb") as handle:
+            head = handle.read(TEXT_SNIFF_BYTES)
+    except OSError as exc:
+        raise UserError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if b"\0" in head:
+        raise UserError(f"{source} is not a text file (it holds NUL bytes): ovr grade reads "
+                        "JSONL, one JSON object a line, in UTF-8")
+
+
 def check_paths(sources: list[Path], output: Path | None) -> list[tuple[Path, Path]]:
     """(input, output) pairs: ``output`` names the file for one input or a folder for several;
     without it each input gets ``<name>.graded.jsonl`` beside it. An output that is one of the
     inputs is refused (grading would destroy the input)."""
     for source in sources:
+        if source.is_dir():
+            raise UserError(f"input {source} is a directory, not a file: give the JSONL "
+                            "file(s) inside it")
         if not source.is_file():
             raise UserError(f"input file {source} does not exist")
+        _check_text(source)
     if output is None:
         pairs = [(s, s.with_name(f"{s.stem}.graded.jsonl")) for s in sources]
     elif len(sources) == 1 and not output.is_dir():
@@ -197,7 +220,7 @@ def grade_file(source: Path, output: Path, workers: int = DEFAULT_WORKERS,
                task: Task | None = None, split: str | None = None,
                data_dir: Path | None = None) -> FileGrade:
     """Grade every line of ``source`` into ``output`` (written whole, then renamed into place);
-    malformed lines are reported by number and skipped."""
+    malformed lines and lines without a gold are reported by number and skipped."""
     return grade_files([source], output, workers, timeout_s, console, task, split, data_dir)[0]
 
 
@@ -220,8 +243,14 @@ def _grade_pair(source: Path, output: Path, workers: int, timeout_s: float, cons
                     result.malformed += 1
                     continue
                 sample = samples.get(str(item.get("id")))
-                result.joined += sample is not None
                 item = _completed(item, sample)
+                if _no_gold(item.get("answer")):
+                    console.print(f"[yellow]{source.name}: skipped line {number}: no gold "
+                                  "answer ('answer' missing or empty"
+                                  f"{'' if task is None else ', and no sample of that id'})")
+                    result.no_gold += 1
+                    continue
+                result.joined += sample is not None
                 # the line's ``answer`` is the gold (a ``gold`` field is just kept)
                 batch.append((number, item, GradeItem.of({**item, "answer": item.get("answer")})))
             verdicts = grade_many([g for _, _, g in batch], workers, timeout_s, cache)
@@ -290,7 +319,7 @@ def grades_table(grades: list[FileGrade], task: str | None) -> Table:
     table = Table(title=f"ovr grade{f' --task {task}' if task else ''}")
     columns = ["file", "lines", "verifier accuracy"]
     columns += ["score (task metric)", "95% CI"] if task else []
-    columns += ["checks failed", "malformed", "written to"]
+    columns += ["checks failed", "skipped", "written to"]
     for column in columns:
         table.add_column(column, justify="left" if column in ("file", "written to") else "right")
     for g in grades:
@@ -304,6 +333,8 @@ def grades_table(grades: list[FileGrade], task: str | None) -> Table:
                     else "-",
                     f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}" if ci else "-"]
         failed = ", ".join(f"{n} {r}" for r, n in sorted(g.check_failures.items())) or "0"
-        row += [failed, str(g.malformed), str(g.output)]
+        skipped = ", ".join(f"{n} {why}" for n, why in ((g.malformed, "malformed"),
+                                                        (g.no_gold, "no gold")) if n) or "0"
+        row += [failed, skipped, str(g.output)]
         table.add_row(*row)
     return table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,18 +69,17 @@ def test_bad_lines_are_named_and_skipped(tmp_path):
         {"answer": "4"},                                # no response
         {"response": "\\boxed{4}", "answer": "4", "multiple_choice": "yes"},
         {"response": "\\boxed{4}", "answer": "4", "metadata": "x"},  # metadata: not an object
-        {"response": "\\boxed{4}", "answer": ""},       # empty gold: a failed check, not wrong
+        {"response": "\\boxed{4}", "answer": ""},       # empty gold: skipped, not wrong
     ])
     result = subprocess.run([*OVR, "grade", str(source), "-o", str(tmp_path / "out.jsonl")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     said = result.stdout + result.stderr
-    for number in (2, 3, 4, 5, 6):
+    for number in (2, 3, 4, 5, 6, 7):
         assert f"line {number}" in said
     assert "not UTF-8" in said and "'metadata' must be a JSON object" in said
     lines = _graded(tmp_path / "out.jsonl")
-    assert [x["correct"] for x in lines] == [True, False]
-    assert lines[1]["error"] == "empty gold answer"
+    assert [x["correct"] for x in lines] == [True]
 
 
 def test_the_output_may_not_be_an_input(tmp_path):
@@ -156,3 +156,45 @@ def test_task_metric_needs_every_line_to_name_a_sample(tmp_path, shared_data):
     assert graded.joined == 1 and graded.unmatched == 1 and not graded.task_metric
     assert graded.scores and graded.scores["score"] == 0.5
     assert graded.scores["metric"].startswith("accuracy under dynamath's rules")
+
+
+def test_lines_without_a_gold_are_skipped_and_reported_not_counted_wrong(tmp_path):
+    source = _write(tmp_path / "in.jsonl", [
+        {"response": "\\boxed{4}"},                       # no answer at all
+        {"response": "\\boxed{4}", "answer": None},
+        {"response": "\\boxed{4}", "answer": "4"},
+        {"id": "nowhere", "response": "\\boxed{5}"}])
+    result = subprocess.run([*OVR, "grade", str(source), "--task", "math500"],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "COLUMNS": "250"})
+    said = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 0, said
+    for number in (1, 2, 4):
+        assert f"skipped line {number}: no gold answer" in said
+    lines = _graded(tmp_path / "in.graded.jsonl")
+    assert [x["correct"] for x in lines] == [True]
+    assert "100.0" in said and "3 no gold" in said
+
+
+def test_a_file_that_is_not_text_is_refused_in_one_line(tmp_path):
+    image = tmp_path / "picture.jsonl"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40)
+    good = _write(tmp_path / "good.jsonl", [{"response": "\\boxed{1}", "answer": "1"}])
+    result = subprocess.run([*OVR, "grade", str(good), str(image)],
+                            capture_output=True, text=True, timeout=120)
+    said = result.stdout + result.stderr
+    assert result.returncode == 2, said
+    assert "is not a text file" in said and "Traceback" not in said
+    assert "skipped line" not in said and len(said.strip().splitlines()) == 1, said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.jsonl", "picture.jsonl"]
+
+
+def test_a_directory_given_as_input_is_named_as_a_directory(tmp_path):
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    result = subprocess.run([*OVR, "grade", str(folder)], capture_output=True, text=True,
+                            timeout=120)
+    said = result.stdout + result.stderr
+    assert result.returncode == 2, said
+    assert "is a directory, not a file" in said and "does not exist" not in said
+    assert "Traceback" not in said and list(folder.iterdir()) == []
