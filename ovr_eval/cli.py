@@ -221,9 +221,6 @@ def eval_command(
     given: dict[str, Any] = {  # explicit options override a preset
         k: v for k, v in (("n", samples), ("temperature", temperature), ("top_p", top_p))
         if v is not None}
-    if preset is None and (samples or 1) > 1 and not temperature:
-        console.print("[yellow]--samples > 1 with temperature 0 gives identical responses; "
-                      "set --temperature")
     if preset is None and any(n in PAPER_SUITES for n in task_names):
         console.print("[dim]hint: --preset ovr samples each benchmark as the paper's sources "
                       "did (avg@16 at T=1 on AIME, MATH500, GPQA)")

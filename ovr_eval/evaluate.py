@@ -122,10 +122,23 @@ def validate(options: EvalOptions, builds_engine: bool = True) -> None:
                         "evaluate every sample")
     if not builds_engine:
         return
+    if options.preset is None:  # with a preset, each task's sampling is checked once known
+        check_distinct_samples(s)
     check_engine(options.engine)
     check_dtype(options.engine_options)
     if options.engine != "openai":
         check_model(options.model)
+
+
+def check_distinct_samples(sampling: SamplingConfig, where: str = "",
+                           n: str = "--samples", temperature: str = "--temperature") -> None:
+    """Several responses a prompt need sampling: at temperature 0 they are one greedy response
+    repeated (vLLM and transformers refuse such a request), so it is refused before any engine
+    starts. ``where`` prefixes the message; ``n`` and ``temperature`` name the settings."""
+    if sampling.n > 1 and sampling.temperature == 0:
+        raise UserError(f"{where}{n} {sampling.n} at temperature 0 gives {sampling.n} "
+                        f"identical greedy responses: set {temperature} above 0 (e.g. "
+                        f"{temperature} 1), or use {n} 1")
 
 
 def load_samples(task: Task, split: str, data_dir: Path | None, limit: int | None
@@ -225,6 +238,9 @@ class Evaluation:
             options.sampling = preset.sampling_for("", options.sampling, overrides)
             self.task_sampling = {t.name: preset.sampling_for(t.name, options.sampling,
                                                               overrides) for t in self.tasks}
+            if self.owns_engine:
+                for name, sampling in self.task_sampling.items():
+                    check_distinct_samples(sampling, f"task {name}: ")
         assert options.out is not None  # validate() said so
         self.run_dir = RunDir(options.out)
         self.max_images = 1  # most images in one loaded sample (sizes the vLLM engine)

@@ -199,3 +199,32 @@ def test_data_parallel_replicas_give_the_same_records(tmp_path, tiny_model, shar
     assert (json.loads((parallel / "results.json").read_text())["tasks"]
             == json.loads((single / "results.json").read_text())["tasks"])
     assert (parallel / "logs" / "worker-1.log").is_file()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--samples", "2"], "error: --samples 2 at temperature 0 gives 2 identical greedy "
+                         "responses: set --temperature above 0"),
+    (["--preset", "ovr", "--temperature", "0"], "error: task math500: --samples 16 at "
+                                                "temperature 0"),
+])
+def test_several_samples_at_temperature_0_are_refused_before_the_engine(
+        tmp_path, tiny_model, shared_data, args, message):
+    out = tmp_path / "r"
+    result = ovr("eval", "--model", str(tiny_model), "--tasks", "math500", "--engine", "hf",
+                 "--data-dir", str(shared_data), "--out", str(out), *args, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(message), result.stderr
+    assert not out.exists()
+
+
+def test_several_samples_with_a_preset_take_its_temperature(tmp_path, shared_data):
+    from ovr_eval.evaluate import EvalOptions, Evaluation
+    from ovr_eval.types import SamplingConfig
+
+    options = EvalOptions(model="m", tasks=["math500"], out=tmp_path / "r", engine="openai",
+                          sampling=SamplingConfig(n=4), preset="ovr",
+                          sampling_overrides={"n": 4}, data_dir=shared_data)
+    evaluation = Evaluation(options)
+    sampling = evaluation.sampling_of(evaluation.tasks[0])
+    assert (sampling.n, sampling.temperature) == (4, 1.0)

@@ -60,6 +60,14 @@ def test_wrongly_shaped_values_and_missing_models_are_named(tmp_path):
     assert "no-such-checkpoint does not exist" in " ".join(result.stderr.split())
 
 
+def test_an_eval_of_several_greedy_samples_is_refused_before_training():
+    with pytest.raises(UserError, match=r"tiny: eval\.sampling\.n 2 at temperature 0 .* set "
+                                        r"eval\.sampling\.temperature above 0"):
+        load_recipe("tiny", {"eval.sampling.n": 2})
+    recipe = load_recipe("tiny", {"eval.sampling.n": 2, "eval.sampling.temperature": 1.0})
+    assert recipe.eval.sampling.n == 2
+
+
 def test_numbers_yaml_reads_as_text_are_numbers():
     assert load_recipe("tiny", {"sft.lr": "2e-3"}).sft.lr == 2e-3  # YAML 1.1 reads 2e-3 as text
 

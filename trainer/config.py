@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from ovr_eval.evaluate import EvalOptions
+from ovr_eval.evaluate import EvalOptions, check_distinct_samples
 from ovr_eval.types import UserError
 
 RECIPES = Path(__file__).parent / "recipes"
@@ -463,6 +463,9 @@ def check(recipe: Recipe) -> Recipe:
         if at < 0 or cap < 1:
             raise UserError(f"{recipe.name}.rl.length_schedule: {{{at}: {cap}}} needs an "
                             "iteration of 0 or more and a cap of at least 1")
+    if recipe.eval.enabled and recipe.eval.preset is None:  # refused before training, not after
+        check_distinct_samples(recipe.eval.sampling, f"{recipe.name}: ", "eval.sampling.n",
+                               "eval.sampling.temperature")
     keep, average = recipe.checkpoints.keep_last, recipe.checkpoints.average_last
     if keep and average > keep:
         raise UserError(f"{recipe.name}.checkpoints.average_last ({average}) needs at least as "
