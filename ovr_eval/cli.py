@@ -196,6 +196,9 @@ def eval_command(
 
     demo = model is None
     task_names = [t.strip() for t in tasks.split(",") if t.strip()]
+    if not task_names:  # before the demo model is built or any folder made
+        raise UserError(f"--tasks {tasks!r} names no task: give task or suite names, e.g. "
+                        "--tasks math500 (`ovr tasks` lists them)")
     splits = parse_splits(split or [])
     if demo:
         from ovr_eval.quiet import engine_output
