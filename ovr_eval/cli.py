@@ -113,6 +113,16 @@ def _failures_cell(failures: dict[str, int]) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in sorted(failures.items())) or "0"
 
 
+def incomplete_warnings(results: RunResults) -> list[str]:
+    """One line per task whose result covers less than the paper's number does (DynaMath with
+    fewer than its 10 variants a seed)."""
+    from ovr_eval.reference import incomplete
+
+    return [f"{name}: {why} (results.json: complete: false); its score is not the paper's "
+            f"number and is not compared with it"
+            for name, r in results.tasks.items() if (why := incomplete(r)) is not None]
+
+
 def truncation_warnings(results: RunResults, max_tokens: int) -> list[str]:
     """One line per task where many responses stopped at the token limit."""
     lines = []
@@ -258,7 +268,8 @@ def eval_command(
 
     results = evaluation.run(replicas)
     print_table(_summary(results, f"{model}  ({folder})"))
-    for line in [] if demo else truncation_warnings(results, options.sampling.max_tokens):
+    for line in incomplete_warnings(results) + (
+            [] if demo else truncation_warnings(results, options.sampling.max_tokens)):
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     console.print(f"records: {folder / 'samples'}  scores: {folder / 'results.json'}")
     if demo:
