@@ -350,8 +350,8 @@ WHOLE_SCHEDULE = ("dict[int, int]",)
 # values below 1 mean nothing to train on, or divide by zero (recipe section → keys)
 AT_LEAST_ONE = {
     "sft": ("max_length", "batch_size", "grad_accum", "epochs"),
-    "rl": ("prompts_per_step", "rollouts_per_prompt", "max_new_tokens", "critic_updates",
-           "micro_batch_size", "logprob_chunk"),
+    "rl": ("steps", "prompts_per_step", "rollouts_per_prompt", "max_new_tokens",
+           "critic_updates", "micro_batch_size", "logprob_chunk"),
 }
 
 
@@ -456,6 +456,9 @@ def check(recipe: Recipe) -> Recipe:
         for key in keys:
             if (value := getattr(getattr(recipe, section), key)) < 1:
                 raise UserError(f"{recipe.name}.{section}.{key} must be at least 1, got {value}")
+    if recipe.sft.max_steps is not None and recipe.sft.max_steps < 1:
+        raise UserError(f"{recipe.name}.sft.max_steps must be at least 1 (or null: epochs x "
+                        f"data), got {recipe.sft.max_steps}")
     if recipe.sft.batch_tokens is not None and recipe.sft.batch_tokens < 1:
         raise UserError(f"{recipe.name}.sft.batch_tokens must be at least 1 (or null), got "
                         f"{recipe.sft.batch_tokens}")
