@@ -195,7 +195,7 @@ def eval_command(
         "RUN/logs/engine.log)")] = False,
     shard: Annotated[str | None, typer.Option(hidden=True, help="I/N: a data-parallel worker")
                      ] = None,
-    judge: JudgeModel = None, judge_engine: JudgeEngine = JudgeOptions.engine,
+    judge: JudgeModel = None, judge_engine: JudgeEngine = None,
     judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
     judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
     judge_max_tokens: JudgeMaxTokens = JudgeOptions.max_tokens,
@@ -294,7 +294,7 @@ def grade_command(
     workers: Annotated[int, typer.Option(help="verifier worker processes")] = DEFAULT_WORKERS,
     timeout: Annotated[float, typer.Option(
         help="CPU seconds allowed per symbolic check")] = DEFAULT_TIMEOUT_S,
-    judge: JudgeModel = None, judge_engine: JudgeEngine = JudgeOptions.engine,
+    judge: JudgeModel = None, judge_engine: JudgeEngine = None,
     judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
     judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
     judge_max_tokens: JudgeMaxTokens = JudgeOptions.max_tokens,

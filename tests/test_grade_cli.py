@@ -198,3 +198,28 @@ def test_a_directory_given_as_input_is_named_as_a_directory(tmp_path):
     assert result.returncode == 2, said
     assert "is a directory, not a file" in said and "does not exist" not in said
     assert "Traceback" not in said and list(folder.iterdir()) == []
+
+
+def test_a_local_judge_folder_means_a_local_judge(tmp_path):
+    from ovr_eval.cli_judge import default_judge_engine
+
+    folder = tmp_path / "judge-model"
+    folder.mkdir()
+    assert default_judge_engine(str(folder)) == "vllm"
+    assert default_judge_engine("Qwen/Qwen2.5-72B-Instruct") == "openai"
+    source = _write(tmp_path / "in.jsonl", [{"id": "1", "response": "3", "answer": "3"}])
+    # no --judge-engine: the folder is loaded locally (and found not to be a checkpoint), never
+    # sent to a server
+    result = subprocess.run([*OVR, "grade", str(source), "--task", "mathvista", "--judge",
+                             str(folder)], capture_output=True, text=True, timeout=120)
+    said = result.stdout + result.stderr
+    assert result.returncode == 2 and "Traceback" not in said, said
+    assert "cannot reach the server" not in said
+    assert "no config.json" in said or "vllm is not installed" in said, said
+    assert not (tmp_path / "in.graded.jsonl").exists()
+    # --judge-engine openai still sends a folder's name to a server
+    result = subprocess.run([*OVR, "grade", str(source), "--task", "mathvista", "--judge",
+                             str(folder), "--judge-engine", "openai", "--judge-base-url",
+                             "http://127.0.0.1:9/v1"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2 and "cannot reach the server" in result.stderr
