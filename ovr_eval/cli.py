@@ -139,6 +139,16 @@ def second_opinion_notes(results: RunResults) -> list[str]:
     return lines
 
 
+def incomplete_warnings(results: RunResults) -> list[str]:
+    """One line per task whose result covers less than the paper's number does (DynaMath with
+    fewer than its 10 variants a seed)."""
+    from ovr_eval.reference import incomplete
+
+    return [f"{name}: {why} (results.json: complete: false); its score is not the paper's "
+            f"number and is not compared with it"
+            for name, r in results.tasks.items() if (why := incomplete(r)) is not None]
+
+
 def truncation_warnings(results: RunResults, max_tokens: int) -> list[str]:
     """One line per task where many responses stopped at the token limit."""
     lines = []
@@ -215,7 +225,7 @@ def eval_command(
         "--second-opinion/--no-second-opinion",
         help="Math-Verify grades every response too; disagreements with the rules are counted "
              "in results.json and the report")] = True,
-    judge: JudgeModel = None, judge_engine: JudgeEngine = JudgeOptions.engine,
+    judge: JudgeModel = None, judge_engine: JudgeEngine = None,
     judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
     judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
     judge_max_tokens: JudgeMaxTokens = JudgeOptions.max_tokens,
@@ -226,6 +236,9 @@ def eval_command(
 
     demo = model is None
     task_names = [t.strip() for t in tasks.split(",") if t.strip()]
+    if not task_names:  # before the demo model is built or any folder made
+        raise UserError(f"--tasks {tasks!r} names no task: give task or suite names, e.g. "
+                        "--tasks math500 (`ovr tasks` lists them)")
     splits = parse_splits(split or [])
     if demo:
         from ovr_eval.quiet import engine_output
@@ -251,9 +264,6 @@ def eval_command(
     given: dict[str, Any] = {  # explicit options override a preset
         k: v for k, v in (("n", samples), ("temperature", temperature), ("top_p", top_p))
         if v is not None}
-    if preset is None and (samples or 1) > 1 and not temperature:
-        console.print("[yellow]--samples > 1 with temperature 0 gives identical responses; "
-                      "set --temperature")
     if preset is None and any(n in PAPER_SUITES for n in task_names):
         console.print("[dim]hint: --preset ovr samples each benchmark as the paper's sources "
                       "did (avg@16 at T=1 on AIME, MATH500, GPQA)")
@@ -289,7 +299,8 @@ def eval_command(
 
     results = evaluation.run(replicas)
     print_table(_summary(results, f"{model}  ({folder})"))
-    for line in [] if demo else truncation_warnings(results, options.sampling.max_tokens):
+    for line in incomplete_warnings(results) + (
+            [] if demo else truncation_warnings(results, options.sampling.max_tokens)):
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     for line in [] if demo else second_opinion_notes(results):
         console.print(f"[yellow]note:[/] {line}", highlight=False)
@@ -319,7 +330,7 @@ def grade_command(
     second_opinion: Annotated[bool, typer.Option(
         "--second-opinion/--no-second-opinion",
         help="Math-Verify grades every line too (math_verify)")] = True,
-    judge: JudgeModel = None, judge_engine: JudgeEngine = JudgeOptions.engine,
+    judge: JudgeModel = None, judge_engine: JudgeEngine = None,
     judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
     judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
     judge_max_tokens: JudgeMaxTokens = JudgeOptions.max_tokens,

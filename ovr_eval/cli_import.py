@@ -33,7 +33,7 @@ def import_command(
     model: Annotated[str | None, typer.Option(
         help="model name to record (default: read from the files)")] = None,
     task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
-    judge: JudgeModel = None, judge_engine: JudgeEngine = JudgeOptions.engine,
+    judge: JudgeModel = None, judge_engine: JudgeEngine = None,
     judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
     judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
     judge_max_tokens: JudgeMaxTokens = JudgeOptions.max_tokens,

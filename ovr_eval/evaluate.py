@@ -36,6 +36,7 @@ from ovr_eval.engines import (
     options_for,
 )
 from ovr_eval.fingerprint import weights_fingerprint
+from ovr_eval.hub import NotCached, not_cached_message
 from ovr_eval.metrics import second_opinion_summary
 from ovr_eval.presets import get_preset
 from ovr_eval.prompting import build_request, load_template
@@ -111,6 +112,9 @@ def validate(options: EvalOptions, builds_engine: bool = True) -> None:
     and leaves no trace in the run folder. ``builds_engine``: also the engine and model."""
     if not options.model or options.out is None:
         raise UserError("no model to evaluate: give --model (a hub id or checkpoint folder)")
+    if not any(str(t).strip() for t in options.tasks):
+        raise UserError("--tasks names no task: give task or suite names, e.g. --tasks "
+                        "math500 (`ovr tasks` lists them)")
     s = options.sampling
     if s.n < 1:
         raise UserError(f"--samples must be 1 or more (got {s.n})")
@@ -125,10 +129,23 @@ def validate(options: EvalOptions, builds_engine: bool = True) -> None:
                         "evaluate every sample")
     if not builds_engine:
         return
+    if options.preset is None:  # with a preset, each task's sampling is checked once known
+        check_distinct_samples(s)
     check_engine(options.engine)
     check_dtype(options.engine_options)
     if options.engine != "openai":
         check_model(options.model)
+
+
+def check_distinct_samples(sampling: SamplingConfig, where: str = "",
+                           n: str = "--samples", temperature: str = "--temperature") -> None:
+    """Several responses a prompt need sampling: at temperature 0 they are one greedy response
+    repeated (vLLM and transformers refuse such a request), so it is refused before any engine
+    starts. ``where`` prefixes the message; ``n`` and ``temperature`` name the settings."""
+    if sampling.n > 1 and sampling.temperature == 0:
+        raise UserError(f"{where}{n} {sampling.n} at temperature 0 gives {sampling.n} "
+                        f"identical greedy responses: set {temperature} above 0 (e.g. "
+                        f"{temperature} 1), or use {n} 1")
 
 
 def load_samples(task: Task, split: str, data_dir: Path | None, limit: int | None
@@ -230,6 +247,9 @@ class Evaluation:
             options.sampling = preset.sampling_for("", options.sampling, overrides)
             self.task_sampling = {t.name: preset.sampling_for(t.name, options.sampling,
                                                               overrides) for t in self.tasks}
+            if self.owns_engine:
+                for name, sampling in self.task_sampling.items():
+                    check_distinct_samples(sampling, f"task {name}: ")
         assert options.out is not None  # validate() said so
         self.run_dir = RunDir(options.out)
         self.max_images = 1  # most images in one loaded sample (sizes the vLLM engine)
@@ -292,17 +312,40 @@ class Evaluation:
         return self.engine
 
     def load(self) -> dict[str, tuple[list[Sample], list[dict[str, str]]]]:
-        """Every task's samples and skipped rows (read only); a task with none is an error."""
+        """Every task's samples and skipped rows (read only); a task with none is an error,
+        and every such task is named in one message."""
         o = self.options
-        loaded = {}
+        loaded: dict[str, tuple[list[Sample], list[dict[str, str]]]] = {}
+        failed: list[tuple[str, str]] = []
+        not_cached: list[tuple[str, NotCached]] = []
         for task in self.tasks:
-            samples, skipped = load_samples(task, self.split_of(task), o.data_dir, o.limit)
+            try:
+                samples, skipped = load_samples(task, self.split_of(task), o.data_dir, o.limit)
+            except NotCached as exc:  # offline: said once for every such task
+                not_cached.append((task.name, exc))
+                continue
+            except UserError as exc:
+                failed.append((task.name, str(exc)))
+                continue
             if not samples:
                 why = f"; {len(skipped)} unusable row(s), e.g. {skipped[0]['id']}: " \
                       f"{skipped[0]['reason']}" if skipped else ""
-                raise UserError(f"task {task.name} split {self.split_of(task)} has no usable "
-                                f"samples{why}")
+                failed.append((task.name, f"task {task.name} split {self.split_of(task)} has "
+                                          f"no usable samples{why}"))
+                continue
             loaded[task.name] = samples, skipped
+        if len(not_cached) > 1:
+            failed.append((", ".join(name for name, _ in not_cached),
+                           not_cached_message(not_cached)))
+        else:
+            failed += [(name, str(exc)) for name, exc in not_cached]
+        if len(failed) == 1:
+            raise UserError(failed[0][1])
+        if failed:
+            raise UserError(f"{len(self.tasks) - len(loaded)} of {len(self.tasks)} tasks cannot "
+                            "be read "
+                            f"({', '.join(name for name, _ in failed)}): "
+                            + "; ".join(f"({i}) {why}" for i, (_, why) in enumerate(failed, 1)))
         self.max_images = max((len(s.images) for samples, _ in loaded.values()
                                for s in samples), default=1)
         return loaded

@@ -11,6 +11,8 @@ With a task (``--task NAME``) a file is graded as ``ovr eval`` grades that task:
 ``id`` names one of the task's samples (read from ``--data-dir``) takes the sample's gold,
 choices, answer type and metadata where it has none, the task's official rules add
 ``task_correct`` (the verdict the task's score counts), and the task's metric scores the file.
+When some lines name no sample, a task with its own metric (which reads the samples' metadata)
+scores the file by accuracy under its rules instead, and the count is printed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from ovr_eval.metrics import task_scores
 from ovr_eval.records import Record
 from ovr_eval.tasks import DATA_DIR_ENV, Task
 from ovr_eval.types import BadRow, Sample, UserError
@@ -42,6 +45,7 @@ from ovr_eval.verify import (
 from ovr_eval.verify.second_opinion import second_opinions
 
 CHUNK = 512
+TEXT_SNIFF_BYTES = 1 << 16
 
 
 @dataclass
@@ -53,12 +57,15 @@ class FileGrade:
     graded: int = 0
     correct: int = 0
     malformed: int = 0
+    no_gold: int = 0  # lines skipped: no gold answer, from the line or the task's sample
     joined: int = 0  # lines completed from the task's sample of the same id
+    unmatched: int = 0  # with a task: graded lines whose id names none of its samples
     check_failures: Counter = field(default_factory=Counter)
     second_opinion: bool = False  # Math-Verify graded the lines too
     disagree: int = 0  # lines the rules and Math-Verify grade differently
     math_verify_only: int = 0  # ... of which Math-Verify credits
     scores: dict[str, Any] | None = None  # task.score(records), with a task
+    task_metric: bool = True  # False: scored by accuracy (lines naming no sample of the task)
 
 
 # Called with a file's output path, its graded lines and (with a task) their records, before the
@@ -138,6 +145,10 @@ def _completed(item: dict[str, Any], sample: Sample | None) -> dict[str, Any]:
     return filled
 
 
+def _no_gold(answer: Any) -> bool:
+    return answer is None or (isinstance(answer, str) and not answer.strip())
+
+
 def _record(item: dict[str, Any], graded: GradeItem, number: int, task: Task,
             split: str) -> Record:
     """A graded line (``graded``: what of it was graded) as an ``ovr eval`` record."""
@@ -157,13 +168,30 @@ def _record(item: dict[str, Any], graded: GradeItem, number: int, task: Task,
         math_verify=[item["math_verify"]] if "math_verify" in item else None)
 
 
+def _check_text(source: Path) -> None:
+    """Refuse a file that is not text (NUL bytes near its start: an image, a spreadsheet, a
+    compressed or UTF-16 file) rather than report every one of its lines as malformed."""
+    try:
+        with source.open("rb") as handle:
+            head = handle.read(TEXT_SNIFF_BYTES)
+    except OSError as exc:
+        raise UserError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if b"\0" in head:
+        raise UserError(f"{source} is not a text file (it holds NUL bytes): ovr grade reads "
+                        "JSONL, one JSON object a line, in UTF-8")
+
+
 def check_paths(sources: list[Path], output: Path | None) -> list[tuple[Path, Path]]:
     """(input, output) pairs: ``output`` names the file for one input or a folder for several;
     without it each input gets ``<name>.graded.jsonl`` beside it. An output that is one of the
     inputs is refused (grading would destroy the input)."""
     for source in sources:
+        if source.is_dir():
+            raise UserError(f"input {source} is a directory, not a file: give the JSONL "
+                            "file(s) inside it")
         if not source.is_file():
             raise UserError(f"input file {source} does not exist")
+        _check_text(source)
     if output is None:
         pairs = [(s, s.with_name(f"{s.stem}.graded.jsonl")) for s in sources]
     elif len(sources) == 1 and not output.is_dir():
@@ -200,7 +228,7 @@ def grade_file(source: Path, output: Path, workers: int = DEFAULT_WORKERS,
                task: Task | None = None, split: str | None = None,
                data_dir: Path | None = None, second_opinion: bool = True) -> FileGrade:
     """Grade every line of ``source`` into ``output`` (written whole, then renamed into place);
-    malformed lines are reported by number and skipped."""
+    malformed lines and lines without a gold are reported by number and skipped."""
     return grade_files([source], output, workers, timeout_s, console, task, split, data_dir,
                        second_opinion=second_opinion)[0]
 
@@ -224,8 +252,14 @@ def _grade_pair(source: Path, output: Path, workers: int, timeout_s: float, cons
                     result.malformed += 1
                     continue
                 sample = samples.get(str(item.get("id")))
-                result.joined += sample is not None
                 item = _completed(item, sample)
+                if _no_gold(item.get("answer")):
+                    console.print(f"[yellow]{source.name}: skipped line {number}: no gold "
+                                  "answer ('answer' missing or empty"
+                                  f"{'' if task is None else ', and no sample of that id'})")
+                    result.no_gold += 1
+                    continue
+                result.joined += sample is not None
                 # the line's ``answer`` is the gold (a ``gold`` field is just kept)
                 batch.append((number, item, GradeItem.of({**item, "answer": item.get("answer")})))
             verdicts = grade_many([g for _, _, g in batch], workers, timeout_s, cache)
@@ -252,11 +286,35 @@ def _grade_pair(source: Path, output: Path, workers: int, timeout_s: float, cons
         official = task.official(records)
         for item, record in zip(graded, official, strict=True):
             item["task_correct"] = record.correct[0]
-        result.scores = task.score(records)
+        result.unmatched = result.graded - result.joined
+        result.scores = _file_scores(task, records, official, result, samples, console)
     if before_write is not None:
         before_write(output, graded, records)
     _write_atomic(output, graded)
     return result
+
+
+def _has_own_metric(task: Task) -> bool:
+    return type(task).score is not Task.score
+
+
+def _file_scores(task: Task, records: list[Record], official: list[Record], result: FileGrade,
+                 samples: dict[str, Sample], console: Console) -> dict[str, Any]:
+    """The task's metric over the file's records; when some lines name no sample of the task,
+    a task with its own (composite) metric, which reads the samples' metadata (DynaMath's
+    seeds, WeMath's problems), scores the file by accuracy under its official rules instead,
+    and says so."""
+    if not result.unmatched or not _has_own_metric(task):
+        return task.score(records)
+    result.task_metric = False
+    why = ("no --data-dir, so the task's samples were not read" if not samples
+           else "no id naming one of its samples")
+    console.print(f"[yellow]{result.source.name}: {result.unmatched} of {result.graded} "
+                  f"line(s) match no {task.name} sample ({why}): graded by {task.name}'s rules; "
+                  f"the file is scored by accuracy, without {task.name}'s own metric")
+    return {**task_scores(official, task.subset_keys),
+            "metric": f"accuracy under {task.name}'s rules (not its own metric: "
+                      f"{result.unmatched} line(s) match no sample)"}
 
 
 def _write_atomic(output: Path, items: list[dict[str, Any]]) -> None:
@@ -279,8 +337,7 @@ def grades_table(grades: list[FileGrade], task: str | None) -> Table:
     columns = ["file", "lines", "verifier accuracy"]
     columns += ["score (task metric)", "95% CI"] if task else []
     second = any(g.second_opinion for g in grades)
-    columns += ["checks failed", *(["rules vs MV"] if second else []), "malformed",
-                "written to"]
+    columns += ["checks failed", *(["rules vs MV"] if second else []), "skipped", "written to"]
     for column in columns:
         table.add_column(column, justify="left" if column in ("file", "written to") else "right")
     for g in grades:
@@ -289,11 +346,14 @@ def grades_table(grades: list[FileGrade], task: str | None) -> Table:
         if task:
             scores = g.scores or {}
             ci = scores.get("ci95")
-            row += [f"{100 * scores['score']:.1f}" if scores.get("score") is not None else "-",
+            own = "" if g.task_metric else " (accuracy)"
+            row += [f"{100 * scores['score']:.1f}{own}" if scores.get("score") is not None
+                    else "-",
                     f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}" if ci else "-"]
         failed = ", ".join(f"{n} {r}" for r, n in sorted(g.check_failures.items())) or "0"
-        row += [failed, *([_disagreements(g)] if second else []), str(g.malformed),
-                str(g.output)]
+        skipped = ", ".join(f"{n} {why}" for n, why in ((g.malformed, "malformed"),
+                                                        (g.no_gold, "no gold")) if n) or "0"
+        row += [failed, *([_disagreements(g)] if second else []), skipped, str(g.output)]
         table.add_row(*row)
     return table
 

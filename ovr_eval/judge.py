@@ -69,6 +69,11 @@ class JudgeOptions:
             from ovr_eval.engines import OpenAIOptions, create_engine
 
             create_engine("openai", self.model, OpenAIOptions(base_url=self.base_url)).close()
+        else:  # a local judge: installed, and a model folder or hub id that can be loaded
+            from ovr_eval.engines import check_engine, check_model
+
+            check_engine(self.engine)
+            check_model(self.model)
 
     def engine_settings(self) -> EngineOptions:
         """The judge engine's options: its server and concurrency, a context of 8192 tokens

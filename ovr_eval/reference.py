@@ -94,9 +94,28 @@ def column_part(task: TaskResult, bench: dict[str, Any]) -> tuple[dict[str, Any]
     return task.headline(), None
 
 
+def incomplete(task: TaskResult) -> str | None:
+    """Why a task's headline does not cover what the paper's number does, or None: a result
+    that says ``complete: false`` (DynaMath's worst case over fewer than its 10 variants a seed
+    is no worst case over all of them)."""
+    if task.parts.get("complete") is not False:
+        return None
+    per, expected = task.parts.get("variants_per_seed"), task.parts.get("variants_expected")
+    if isinstance(per, list) and per:
+        per = f"{min(per)}-{max(per)}"
+    if per is None:
+        return "not comparable: the run's results are incomplete (complete: false)"
+    if not expected:
+        return f"not comparable: {per} variant(s) a seed, not all of them"
+    return f"not comparable: {per} of {expected} variants"
+
+
 def comparability(task: TaskResult, bench: dict[str, Any]) -> list[str]:
-    """Why a run's result cannot be set against a column (another split or unit); [] if it can."""
+    """Why a run's result cannot be set against a column (another split or unit, an incomplete
+    result); [] if it can."""
     reasons = []
+    if (why := incomplete(task)) is not None:
+        reasons.append(why)
     split, ref_split = task.split, bench.get("split")
     if split and ref_split and ref_split != "unknown" and split != ref_split:
         reasons.append(f"the run used split {split!r}; the reported score is on {ref_split!r}")

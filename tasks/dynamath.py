@@ -155,6 +155,7 @@ class DynaMath(Task):
             "seeds": len(variants),
             "variants_per_seed": counts[0] if len(counts) == 1 else counts,
             "complete": bool(variants) and min(variants.values()) == VARIANTS,
+            "variants_expected": VARIANTS,
             "official_rules": "floats within 0.001 of the answer (number read from the "
                               "normalised answer); text answers contain the gold; letters by "
                               "the verifier; worst case over each seed's variants",

@@ -51,3 +51,58 @@ def test_every_recipe_field_is_documented_where_it_is_declared():
         names = [f.name for f in dataclasses.fields(section) if f.name not in hidden]
         missing = [n for n in names if f"\n        {n} (`" not in section.__doc__]
         assert missing == [], f"{section.__name__} leaves {missing} undocumented"
+
+
+def _long_strings(value, out: set[str], minimum: int = 120) -> None:
+    """Every string of at least ``minimum`` characters inside a parsed JSON value."""
+    if isinstance(value, str):
+        if len(value) >= minimum:
+            out.add(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _long_strings(item, out, minimum)
+    elif isinstance(value, list):
+        for item in value:
+            _long_strings(item, out, minimum)
+
+
+def _json_strings(path: Path) -> set[str]:
+    import json
+
+    found: set[str] = set()
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        _long_strings(json.loads(text), found)
+        return found
+    except ValueError:
+        pass
+    for line in text.splitlines():
+        try:
+            _long_strings(json.loads(line), found)
+        except ValueError:
+            continue
+    return found
+
+
+def test_the_repository_holds_no_copy_of_the_shared_benchmark_data(shared_data):
+    """Benchmark data never goes into the repository (CONTRIBUTING.md): no tracked JSON file
+    repeats the long texts (questions, responses) of the files in ../shared/data, whole or
+    graded. The demo's slices in ovr_eval/embedded/data are the one documented exception;
+    a few quoted examples (benchmarks/results/*.json keep some misses) are not a copy."""
+    tracked = subprocess.run(["git", "ls-files", "*.json", "*.jsonl"], capture_output=True,
+                             text=True, cwd=REPO, check=True).stdout.split()
+    shared: set[str] = set()
+    for path in sorted(shared_data.rglob("*.json*")):
+        if path.suffix in (".json", ".jsonl"):
+            shared |= _json_strings(path)
+    copies = {}
+    for name in tracked:
+        if name.startswith("ovr_eval/embedded/"):
+            continue
+        common = len(_json_strings(REPO / name) & shared)
+        if common > 20:
+            copies[name] = common
+    assert copies == {}, f"tracked files repeating ../shared/data (texts in common): {copies}"
+    ignored = subprocess.run(["git", "check-ignore", "-q",
+                              "benchmarks/results/.published-graded/x.jsonl"], cwd=REPO)
+    assert ignored.returncode == 0, "benchmarks/results/.published-graded/ is not git-ignored"

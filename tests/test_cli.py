@@ -15,6 +15,7 @@ import pytest
 
 from conftest import has_vllm
 
+REPO = Path(__file__).resolve().parents[1]
 OVR = [sys.executable, "-m", "ovr_eval.cli"]
 
 
@@ -199,3 +200,89 @@ def test_data_parallel_replicas_give_the_same_records(tmp_path, tiny_model, shar
     assert (json.loads((parallel / "results.json").read_text())["tasks"]
             == json.loads((single / "results.json").read_text())["tasks"])
     assert (parallel / "logs" / "worker-1.log").is_file()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--samples", "2"], "error: --samples 2 at temperature 0 gives 2 identical greedy "
+                         "responses: set --temperature above 0"),
+    (["--preset", "ovr", "--temperature", "0"], "error: task math500: --samples 16 at "
+                                                "temperature 0"),
+])
+def test_several_samples_at_temperature_0_are_refused_before_the_engine(
+        tmp_path, tiny_model, shared_data, args, message):
+    out = tmp_path / "r"
+    result = ovr("eval", "--model", str(tiny_model), "--tasks", "math500", "--engine", "hf",
+                 "--data-dir", str(shared_data), "--out", str(out), *args, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(message), result.stderr
+    assert not out.exists()
+
+
+def test_several_samples_with_a_preset_take_its_temperature(tmp_path, shared_data):
+    from ovr_eval.evaluate import EvalOptions, Evaluation
+    from ovr_eval.types import SamplingConfig
+
+    options = EvalOptions(model="m", tasks=["math500"], out=tmp_path / "r", engine="openai",
+                          sampling=SamplingConfig(n=4), preset="ovr",
+                          sampling_overrides={"n": 4}, data_dir=shared_data)
+    evaluation = Evaluation(options)
+    sampling = evaluation.sampling_of(evaluation.tasks[0])
+    assert (sampling.n, sampling.temperature) == (4, 1.0)
+
+
+def test_an_empty_task_list_is_refused_before_any_folder(tmp_path, tiny_model):
+    out = tmp_path / "r"
+    for tasks in ("", " , "):
+        result = ovr("eval", "--model", str(tiny_model), "--engine", "hf", "--tasks", tasks,
+                     "--out", str(out), timeout=120)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "--tasks" in result.stderr and "names no task" in result.stderr
+        assert not out.exists()
+
+
+def test_every_task_without_data_is_named_in_one_message(tmp_path, tiny_model):
+    data = tmp_path / "data"  # math500 present, mathvision and mathverse without their splits
+    (data / "math500").mkdir(parents=True)
+    (data / "math500" / "test.jsonl").write_text(json.dumps(
+        {"problem": "What is 1 + 1?", "answer": "2", "unique_id": "t/1.json"}) + "\n")
+    (data / "mathvision").mkdir()
+    out = tmp_path / "r"
+    result = ovr("eval", "--model", str(tiny_model), "--engine", "hf", "--data-dir", str(data),
+                 "--out", str(out), timeout=120)
+    said = result.stderr.strip()
+    assert result.returncode == 2 and "Traceback" not in said
+    assert len(said.splitlines()) == 1, said
+    assert said.startswith("error: 2 of 3 tasks cannot be read (mathvision, mathverse):"), said
+    assert "no mathvision split 'test'" in said and "no mathverse split 'testmini'" in said
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("env", [{"HF_HUB_OFFLINE": "1"},
+                                 {"HF_ENDPOINT": "http://127.0.0.1:9"}],  # nothing listens
+                         ids=["HF_HUB_OFFLINE", "unreachable"])
+def test_offline_without_data_dir_is_said_at_once(tmp_path, tiny_model, env):
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
+                         "HF_ENDPOINT", "OVR_DATA_DIR")}
+    run_env = {**base, "HF_HOME": str(tmp_path / "hf"), "COLUMNS": "160", **env}
+    out = tmp_path / "r"
+    start = time.monotonic()
+    result = subprocess.run([*OVR, "eval", "--model", str(tiny_model), "--engine", "hf",
+                             "--out", str(out)], capture_output=True, text=True, timeout=120,
+                            env=run_env)
+    seconds = time.monotonic() - start
+    said = result.stderr.strip()
+    assert result.returncode == 2 and "Traceback" not in said, said
+    assert len(said.splitlines()) == 1 and "Retrying" not in said, said
+    assert said.startswith("error: offline (") and "3 task(s) not in the local hub cache: " \
+        "math500 (HuggingFaceH4/MATH-500, split test), mathvision" in said, said
+    assert "--data-dir" in said and not out.exists()
+    assert seconds < 15, f"{seconds:.1f} s"  # retried for ~26 s before
+    imported = subprocess.run([*OVR, "import", "lm-eval", str(next(
+        (REPO / "tests" / "data" / "lm-eval").glob("**/samples_*.jsonl"))), "--task", "math500",
+        "--out", str(tmp_path / "imported")], capture_output=True, text=True, timeout=120,
+        env=run_env)
+    assert imported.returncode == 2 and "Traceback" not in imported.stderr
+    assert imported.stderr.startswith("error: offline ("), imported.stderr
+    assert "HuggingFaceH4/MATH-500, split test is not in the local hub cache" in imported.stderr

@@ -397,3 +397,47 @@ def test_run_folder_errors_are_clear(tmp_path):
 def test_model_comes_from_results_then_config(tmp_path):
     run = load_run(make_run(tmp_path / "r", "Kangheng/OVR-7B-RL", {"math500": items(1, 2)}))
     assert run.model == "Kangheng/OVR-7B-RL" and run.config["tasks"] == ["math500"]
+
+
+def dynamath_run(root: Path, variants: int, seeds: int = 30) -> Path:
+    """A DynaMath run folder scored by the task itself: every variant of a seed right for the
+    first 10 seeds (a worst case of 1/3), ``variants`` variants a seed."""
+    from ovr_eval.tasks import resolve
+
+    records = [{"id": f"{s}/v{v}", "task": "dynamath", "split": "test", "gold": "1",
+                "metadata": {"seed": str(s), "variant": v, "answer_type": ""},
+                "responses": ["\\boxed{1}" if s <= 10 else "\\boxed{2}"],
+                "extracted": ["1" if s <= 10 else "2"], "correct": [s <= 10]}
+               for s in range(1, seeds + 1) for v in range(1, variants + 1)]
+    (root / "samples").mkdir(parents=True)
+    (root / "config.json").write_text(json.dumps({"model": "m", "tasks": ["dynamath"]}))
+    with (root / "samples" / "dynamath.jsonl").open("w") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+    scores = resolve("dynamath")[0].score([Record.from_json(r) for r in records])
+    (root / "results.json").write_text(json.dumps({"model": "m", "tasks": {"dynamath": {
+        "split": "test", **scores, "skipped": {"count": 0, "rows": []}}}}))
+    return root
+
+
+def test_dynamath_with_fewer_variants_is_not_compared_with_the_paper(tmp_path, reference):
+    from ovr_eval.cli import incomplete_warnings
+    from ovr_eval.records import RunResults
+
+    run = load_run(dynamath_run(tmp_path / "one", variants=1))
+    assert run.tasks["dynamath"].parts["complete"] is False
+    (row,) = compare_to_reference(run, "OVR-7B-RL", reference)
+    assert row.benchmark == "DynaMath (worst)" and row.reported is not None
+    assert row.verdict == "not comparable" and row.difference is None
+    assert "not comparable: 1 of 10 variants" in row.warnings
+    console = Console(width=250, record=True)
+    console.print(reference_table([row]))
+    table = console.export_text()
+    assert "not comparable: 1 of 10 variants" in table
+    assert not re.search(r"\b(above|below|consistent)\b", table)
+    (line,) = incomplete_warnings(RunResults(model="m", tasks=run.tasks))
+    assert line.startswith("dynamath: not comparable: 1 of 10 variants")
+    full = load_run(dynamath_run(tmp_path / "all", variants=10))
+    (row,) = compare_to_reference(full, "OVR-7B-RL", reference)
+    assert row.verdict != "not comparable" and row.difference is not None
+    assert incomplete_warnings(RunResults(model="m", tasks=full.tasks)) == []

@@ -486,3 +486,18 @@ def test_browser_shows_demo_like_run_with_images(browser, tmp_path, no_katex):
     assert seen["errors"] == [] and seen["dialogs"] == []
     page.close()
 
+
+
+def test_dynamath_with_fewer_variants_is_flagged_not_comparable(tmp_path, no_katex):
+    from test_compare import dynamath_run
+
+    run = dynamath_run(tmp_path / "dm", variants=1)
+    out = tmp_path / "report.html"
+    write_report([run], out, reference_models=["OVR-7B-RL"])
+    html = out.read_text("utf-8")
+    cells = Page(html).cells
+    assert "warn" in cells["dm"]["dynamath"][0]  # marked ⚠, its reason listed below
+    assert "not comparable: 1 of 10 variants" in html
+    full = dynamath_run(tmp_path / "full", variants=10)
+    write_report([full], out, reference_models=["OVR-7B-RL"])
+    assert "not comparable" not in out.read_text("utf-8")

@@ -170,7 +170,8 @@ def test_recipes_resolve_outside_the_repository_and_the_hub_is_announced(tmp_pat
     assert result.returncode == 2 and "Traceback" not in result.stderr
     announced = said.index("reading the validation prompts (eval.tasks) from the network: "
                            "math500 (HuggingFaceH4/MATH-500@")
-    assert said.index("error: could not load HuggingFaceH4/MATH-500") > announced
+    assert said.index("error: offline (HF_HUB_OFFLINE=1) and HuggingFaceH4/MATH-500, split "
+                      "test is not in the local hub cache") > announced
     missing = ovr("train", "--config", "no-such-recipe.yaml", "--out", str(tmp_path / "x"),
                   cwd=tmp_path)
     assert missing.returncode == 2

@@ -60,6 +60,14 @@ def test_wrongly_shaped_values_and_missing_models_are_named(tmp_path):
     assert "no-such-checkpoint does not exist" in " ".join(result.stderr.split())
 
 
+def test_an_eval_of_several_greedy_samples_is_refused_before_training():
+    with pytest.raises(UserError, match=r"tiny: eval\.sampling\.n 2 at temperature 0 .* set "
+                                        r"eval\.sampling\.temperature above 0"):
+        load_recipe("tiny", {"eval.sampling.n": 2})
+    recipe = load_recipe("tiny", {"eval.sampling.n": 2, "eval.sampling.temperature": 1.0})
+    assert recipe.eval.sampling.n == 2
+
+
 def test_numbers_yaml_reads_as_text_are_numbers():
     assert load_recipe("tiny", {"sft.lr": "2e-3"}).sft.lr == 2e-3  # YAML 1.1 reads 2e-3 as text
 
@@ -86,7 +94,8 @@ def test_whole_number_keys_take_any_whole_spelling_and_refuse_fractions():
 
 @pytest.mark.parametrize("key", ["sft.batch_size", "sft.grad_accum", "sft.epochs",
                                  "rl.prompts_per_step", "rl.rollouts_per_prompt",
-                                 "rl.micro_batch_size", "rl.logprob_chunk", "rl.critic_updates"])
+                                 "rl.micro_batch_size", "rl.logprob_chunk", "rl.critic_updates",
+                                 "rl.steps"])
 def test_counts_below_one_are_refused_naming_the_key(key):
     for bad in (0, -2):
         with pytest.raises(UserError, match=rf"^tiny\.{re.escape(key)} must be at least 1, "
@@ -187,3 +196,60 @@ def test_a_run_folder_of_another_model_is_refused(tmp_path):
     (out / "checkpoints" / "step-3" / checkpoint.STATE_FILE).write_bytes(b"")
     with pytest.raises(UserError, match=r"trained from 'Qwen/Qwen2\.5-VL-7B-Instruct'"):
         train(load_recipe("tiny"), out)
+
+
+def test_a_negative_sft_max_steps_is_refused():
+    with pytest.raises(UserError, match=r"tiny\.sft\.max_steps must be at least 1"):
+        load_recipe("tiny", {"sft.max_steps": -1})
+
+
+def _no_work(monkeypatch):
+    """Make any step past the cheap checks fail loudly (the data, the model)."""
+    from ovr_trainer import runner
+
+    def refuse(*_, **__):
+        raise AssertionError("training started: the refusal came too late")
+
+    monkeypatch.setattr(runner, "checked_data", refuse)
+    monkeypatch.setattr(runner, "base_model", refuse)
+
+
+def test_an_eval_run_folder_is_refused_as_a_training_out(tmp_path, monkeypatch):
+    from ovr_trainer.runner import train
+
+    _no_work(monkeypatch)
+    out = tmp_path / "eval-run"
+    (out / "samples").mkdir(parents=True)
+    (out / "config.json").write_text('{"model": "m", "tasks": ["math500"]}')
+    (out / "samples" / "math500.jsonl").write_text('{"id": "1"}\n')
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    with pytest.raises(UserError, match=r"is an `ovr eval` run folder .*choose another --out"):
+        train(load_recipe("tiny"), out)
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    result = ovr_train(out)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_fewer_rl_steps_than_a_run_has_done_is_refused(tmp_path, monkeypatch):
+    import dataclasses
+
+    import torch
+
+    from ovr_trainer import checkpoint
+    from ovr_trainer.config import save_recipe
+    from ovr_trainer.runner import train
+
+    _no_work(monkeypatch)
+    out = tmp_path / "run"
+    save_recipe(load_recipe("tiny", {"rl.steps": 4}), out / "config.yaml")
+    step = out / "checkpoints" / "step-7"
+    step.mkdir(parents=True)
+    state = checkpoint.TrainState(stage="rl", stage_step=4, stage_steps=4, step=7)
+    torch.save(dataclasses.asdict(state), step / checkpoint.STATE_FILE)
+    recipe_before = (out / "config.yaml").read_bytes()
+    with pytest.raises(UserError, match=r"has done 4 RL step\(s\) of 4; rl\.steps=3 is fewer, "
+                                        r"so nothing would be trained"):
+        train(load_recipe("tiny", {"rl.steps": 3}), out)
+    assert (out / "config.yaml").read_bytes() == recipe_before
+    assert not (out / "train").exists()

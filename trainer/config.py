@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from ovr_eval.evaluate import EvalOptions
+from ovr_eval.evaluate import EvalOptions, check_distinct_samples
 from ovr_eval.types import UserError
 
 RECIPES = Path(__file__).parent / "recipes"
@@ -353,8 +353,8 @@ WHOLE_SCHEDULE = ("dict[int, int]",)
 # values below 1 mean nothing to train on, or divide by zero (recipe section → keys)
 AT_LEAST_ONE = {
     "sft": ("max_length", "batch_size", "grad_accum", "epochs"),
-    "rl": ("prompts_per_step", "rollouts_per_prompt", "max_new_tokens", "critic_updates",
-           "micro_batch_size", "logprob_chunk"),
+    "rl": ("steps", "prompts_per_step", "rollouts_per_prompt", "max_new_tokens",
+           "critic_updates", "micro_batch_size", "logprob_chunk"),
 }
 
 
@@ -459,6 +459,9 @@ def check(recipe: Recipe) -> Recipe:
         for key in keys:
             if (value := getattr(getattr(recipe, section), key)) < 1:
                 raise UserError(f"{recipe.name}.{section}.{key} must be at least 1, got {value}")
+    if recipe.sft.max_steps is not None and recipe.sft.max_steps < 1:
+        raise UserError(f"{recipe.name}.sft.max_steps must be at least 1 (or null: epochs x "
+                        f"data), got {recipe.sft.max_steps}")
     if recipe.sft.batch_tokens is not None and recipe.sft.batch_tokens < 1:
         raise UserError(f"{recipe.name}.sft.batch_tokens must be at least 1 (or null), got "
                         f"{recipe.sft.batch_tokens}")
@@ -466,6 +469,9 @@ def check(recipe: Recipe) -> Recipe:
         if at < 0 or cap < 1:
             raise UserError(f"{recipe.name}.rl.length_schedule: {{{at}: {cap}}} needs an "
                             "iteration of 0 or more and a cap of at least 1")
+    if recipe.eval.enabled and recipe.eval.preset is None:  # refused before training, not after
+        check_distinct_samples(recipe.eval.sampling, f"{recipe.name}: ", "eval.sampling.n",
+                               "eval.sampling.temperature")
     keep, average = recipe.checkpoints.keep_last, recipe.checkpoints.average_last
     if keep and average > keep:
         raise UserError(f"{recipe.name}.checkpoints.average_last ({average}) needs at least as "

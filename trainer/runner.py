@@ -116,13 +116,15 @@ def train(recipe: Recipe, out: Path, data_dir: Path | None = None,
     """Run the recipe into ``out`` (re-running the same command resumes it)."""
     console = console or Console(stderr=True)
     compute = compute_dtype(recipe.model.dtype)
+    check_not_an_eval_run(out)
     check_same_model(recipe, out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_recipe(recipe, out / "config.yaml")
     root = out / "checkpoints"
     last = checkpoint.latest(root)
     saved = checkpoint.Saved(last, checkpoint.load_state(last)) if last else None
     state = saved.state if saved else None
+    check_steps_left(recipe, out, state)
+    out.mkdir(parents=True, exist_ok=True)
+    save_recipe(recipe, out / "config.yaml")
     if saved is not None:
         console.print(f"resuming from {last} ({saved.state.stage} step {saved.state.stage_step})")
     plan = Plan.of(recipe, state)
@@ -215,6 +217,28 @@ def log_step(final: Path, root: Path) -> int:
         return checkpoint.step_of(final)
     except ValueError:
         return max(checkpoint.step_of(p) for p in checkpoint.last_checkpoints(root, 1))
+
+
+def check_not_an_eval_run(out: Path) -> None:
+    """Refuse an ``ovr eval`` run folder as ``--out``: training would write checkpoints into
+    it and then fail at its final evaluation (another model's records are there)."""
+    if (out / "config.yaml").is_file() or (out / "checkpoints").is_dir():
+        return  # a training run (its final evaluation writes the eval files too)
+    if (out / "config.json").is_file() or (out / "samples").is_dir():
+        raise UserError(f"{out} is an `ovr eval` run folder (config.json, samples/), not a "
+                        "training run: choose another --out")
+
+
+def check_steps_left(recipe: Recipe, out: Path, state: checkpoint.TrainState | None) -> None:
+    """Refuse a resume whose recipe asks for fewer RL iterations than the run has done: it
+    would train nothing, yet rewrite config.yaml and evaluate again."""
+    if state is None or state.stage != "rl" or not recipe.rl.enabled:
+        return
+    if recipe.rl.steps < state.stage_step:
+        raise UserError(f"{out} has done {state.stage_step} RL step(s) of {state.stage_steps}; "
+                        f"rl.steps={recipe.rl.steps} is fewer, so nothing would be trained: "
+                        f"run the recipe that made it (rl.steps={state.stage_steps}) to resume "
+                        "it, or choose another --out")
 
 
 def check_same_model(recipe: Recipe, out: Path) -> None:
