@@ -31,6 +31,7 @@ from ovr_eval.cli_judge import (
 from ovr_eval.cli_report import report_command
 from ovr_eval.engines.options import DTYPES, HFOptions, OpenAIOptions, VLLMOptions
 from ovr_eval.judge import JudgeOptions
+from ovr_eval.metrics import unmarked
 from ovr_eval.records import RunResults
 from ovr_eval.tasks import DEFAULT_TASKS
 from ovr_eval.types import Interrupted, SamplingConfig, UserError
@@ -80,9 +81,11 @@ def _summary(results: RunResults, title: str) -> Table:
     table = Table(title=title)
     failures = any(r.check_failures for r in results.tasks.values())
     second = any(r.math_verify for r in results.tasks.values())
+    no_marker = any(unmarked(r.answer_sources) for r in results.tasks.values())
     columns = ["task", "split", "n", "accuracy", "95% CI", "pass@k", "truncated %", "skipped",
                "mean tokens"]
-    extra = (["checks failed"] if failures else []) + (["rules vs MV"] if second else [])
+    extra = ((["checks failed"] if failures else []) + (["rules vs MV"] if second else [])
+             + (["no marker"] if no_marker else []))
     for column in columns + extra:
         table.add_column(column, justify="left" if column in ("task", "split") else "right")
     for name, r in results.tasks.items():
@@ -102,6 +105,7 @@ def _summary(results: RunResults, title: str) -> Table:
             f"{tokens.get('mean_completion_tokens', 0):.0f}",
             *([_failures_cell(r.check_failures)] if failures else []),
             *([_second_opinion_cell(r.math_verify)] if second else []),
+            *([str(unmarked(r.answer_sources))] if no_marker else []),
         )
         for key, groups in (r.subsets or {}).items():
             if key in ("problem_version",):

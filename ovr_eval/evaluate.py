@@ -37,7 +37,7 @@ from ovr_eval.engines import (
 )
 from ovr_eval.fingerprint import weights_fingerprint
 from ovr_eval.hub import NotCached, not_cached_message
-from ovr_eval.metrics import second_opinion_summary
+from ovr_eval.metrics import verdict_summaries
 from ovr_eval.presets import get_preset
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.quiet import engine_output
@@ -46,7 +46,7 @@ from ovr_eval.records import Record, RunResults, TaskResult
 from ovr_eval.runs import RunDir, write_json_atomic
 from ovr_eval.tasks import DEFAULT_TASKS, Task, resolve, score_records
 from ovr_eval.types import BadRow, Completion, Interrupted, Sample, SamplingConfig, UserError
-from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many, is_check_failure
+from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many
 from ovr_eval.verify.second_opinion import second_opinions
 
 MAX_SKIPS_SHOWN = 5
@@ -160,16 +160,6 @@ def load_samples(task: Task, split: str, data_dir: Path | None, limit: int | Non
         if limit is not None and len(samples) >= limit:
             break
     return samples, skipped
-
-
-def check_failures(records: list[Record]) -> dict[str, int]:
-    """Responses graded wrong because their check did not finish, by reason ("timeout": 3)."""
-    counts: dict[str, int] = {}
-    for record in records:
-        for error in record.errors:
-            if error is not None and is_check_failure(error):
-                counts[error] = counts.get(error, 0) + 1
-    return counts
 
 
 def make_record(sample: Sample, split: str, completion: Completion, timeout_s: float,
@@ -397,7 +387,7 @@ class Evaluation:
                     old.split if old else records[0].split,
                     score_records(name, records, self.options.task_dirs),
                     skipped=old.skipped if old else {"count": 0, "rows": []},
-                    math_verify=second_opinion_summary(records))
+                    **verdict_summaries(records))
         return others
 
     def _run_tasks(self, loaded: dict[str, tuple[list[Sample], list[dict[str, str]]]],
@@ -447,7 +437,7 @@ class Evaluation:
                                f"{extra} more than this command selects (the run folder grows)")
         return TaskResult.from_scores(
             split, task.score(records), skipped={"count": len(skipped), "rows": skipped[:200]},
-            check_failures=check_failures(records), math_verify=second_opinion_summary(records))
+            **verdict_summaries(records))
 
     def _generate(self, task: Task, split: str, todo: list[Sample], done: int, total: int
                   ) -> list[dict[str, str]]:

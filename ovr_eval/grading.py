@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ovr_eval.metrics import task_scores
+from ovr_eval.metrics import UNMARKED_SOURCES, task_scores
 from ovr_eval.records import Record
 from ovr_eval.tasks import DATA_DIR_ENV, Task
 from ovr_eval.types import BadRow, Sample, UserError
@@ -58,6 +58,7 @@ class FileGrade:
     correct: int = 0
     malformed: int = 0
     no_gold: int = 0  # lines skipped: no gold answer, from the line or the task's sample
+    unmarked: int = 0  # graded lines whose answer was read from no marker (last line/sentence)
     joined: int = 0  # lines completed from the task's sample of the same id
     unmatched: int = 0  # with a task: graded lines whose id names none of its samples
     check_failures: Counter = field(default_factory=Counter)
@@ -278,6 +279,7 @@ def _grade_pair(source: Path, output: Path, workers: int, timeout_s: float, cons
                 if task is not None:
                     records.append(_record(item, to_grade, number, task, split))
                 result.correct += int(verdict.correct)
+                result.unmarked += verdict.method.split("/")[0] in UNMARKED_SOURCES
                 if verdict.error and is_check_failure(verdict.error):
                     result.check_failures[verdict.error] += 1
             bar.update(progress, advance=min(CHUNK, len(lines) - start))
@@ -337,7 +339,8 @@ def grades_table(grades: list[FileGrade], task: str | None) -> Table:
     columns = ["file", "lines", "verifier accuracy"]
     columns += ["score (task metric)", "95% CI"] if task else []
     second = any(g.second_opinion for g in grades)
-    columns += ["checks failed", *(["rules vs MV"] if second else []), "skipped", "written to"]
+    columns += ["checks failed", *(["rules vs MV"] if second else []), "no marker", "skipped",
+                "written to"]
     for column in columns:
         table.add_column(column, justify="left" if column in ("file", "written to") else "right")
     for g in grades:
@@ -353,7 +356,8 @@ def grades_table(grades: list[FileGrade], task: str | None) -> Table:
         failed = ", ".join(f"{n} {r}" for r, n in sorted(g.check_failures.items())) or "0"
         skipped = ", ".join(f"{n} {why}" for n, why in ((g.malformed, "malformed"),
                                                         (g.no_gold, "no gold")) if n) or "0"
-        row += [failed, *([_disagreements(g)] if second else []), skipped, str(g.output)]
+        row += [failed, *([_disagreements(g)] if second else []), str(g.unmarked), skipped,
+                str(g.output)]
         table.add_row(*row)
     return table
 

@@ -171,6 +171,46 @@ def disagreements(record: Record) -> list[int]:
             if other is not None and bool(rules) != other]
 
 
+def check_failures(records: Iterable[Record]) -> dict[str, int]:
+    """Responses graded wrong because their check did not finish, by reason ("timeout": 3)."""
+    from ovr_eval.verify import is_check_failure
+
+    counts: dict[str, int] = {}
+    for record in records:
+        for error in record.errors:
+            if error is not None and is_check_failure(error):
+                counts[error] = counts.get(error, 0) + 1
+    return counts
+
+
+UNMARKED_SOURCES = ("last_line", "last_sentence")  # answers read from no marker
+
+
+def answer_sources(records: Iterable[Record]) -> dict[str, int]:
+    """Responses by where their answer was read (the first part of each verdict's method):
+    ``boxed``, ``answer_tag``, ``answer_phrase``; with no marker ``last_line`` and
+    ``last_sentence``; ``none`` (no answer); ``error``..."""
+    counts: dict[str, int] = {}
+    for record in records:
+        for method in record.methods:
+            source = str(method or "none").split("/")[0]
+            counts[source] = counts.get(source, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def unmarked(sources: Mapping[str, int]) -> int:
+    """How many answers were read from no marker (a last line, the closing statement)."""
+    return sum(sources.get(source, 0) for source in UNMARKED_SOURCES)
+
+
+def verdict_summaries(records: list[Record]) -> dict[str, Any]:
+    """What results.json says of a task's verdicts beside its score, the same on every path
+    that scores records: ``check_failures``, ``answer_sources`` and ``math_verify`` (the
+    second opinion; None when Math-Verify was not asked)."""
+    return {"check_failures": check_failures(records), "answer_sources": answer_sources(records),
+            "math_verify": second_opinion_summary(records)}
+
+
 def second_opinion_summary(records: Iterable[Record]) -> dict[str, Any] | None:
     """The rules against Math-Verify over the responses Math-Verify was asked about (results.json's
     ``math_verify``): ``responses``, ``agree``, ``disagree`` (of which ``rules_only`` the rules

@@ -179,7 +179,7 @@ HEADLINE = ("score", "stderr", "ci95", "n", "stderr_rerun", "ci95_rerun", "stder
 # every key of a task's entry in results.json that TaskResult types; the task's own further
 # results (WeMath's loose score, the verifier's own score, ...) are kept in ``parts``
 _TASK_KEYS = ("split", "metric", *HEADLINE, "pass@k", "subsets", "tokens", "skipped",
-              "check_failures", "math_verify", "judge", "imported", "partial")
+              "check_failures", "answer_sources", "math_verify", "judge", "imported", "partial")
 REQUIRED = ("score", "stderr", "ci95", "n")  # what every version has had
 
 
@@ -205,6 +205,9 @@ class TaskResult:
     parts: dict[str, Any] = field(default_factory=dict)  # the task's own further results
     skipped: dict[str, Any] = field(default_factory=lambda: {"count": 0, "rows": []})
     check_failures: dict[str, int] = field(default_factory=dict)  # reason -> responses
+    # where each response's answer was read (``ovr_eval.metrics.answer_sources``): boxed,
+    # answer_phrase, ..., last_line / last_sentence (no marker), none -> responses
+    answer_sources: dict[str, int] = field(default_factory=dict)
     # rules against Math-Verify (``ovr_eval.metrics.second_opinion_summary``): responses, agree,
     # disagree (rules_only / math_verify_only credit), no_opinion, Math-Verify's score
     math_verify: dict[str, Any] | None = None
@@ -235,6 +238,7 @@ class TaskResult:
             parts={k: v for k, v in data.items() if k not in _TASK_KEYS},
             skipped=data.get("skipped") or {"count": 0, "rows": []},
             check_failures=data.get("check_failures") or {},
+            answer_sources=data.get("answer_sources") or {},
             math_verify=second if isinstance(second := data.get("math_verify"), dict) else None,
             judge=data.get("judge"),
             imported=data.get("imported"), partial=bool(data.get("partial")))
@@ -249,6 +253,8 @@ class TaskResult:
                 data[key] = value
         data.update(self.parts)
         data.update(skipped=self.skipped, check_failures=self.check_failures)
+        if self.answer_sources:
+            data["answer_sources"] = self.answer_sources
         for key, value in (("math_verify", self.math_verify), ("judge", self.judge),
                            ("imported", self.imported)):
             if value is not None:

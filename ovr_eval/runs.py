@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.metrics import record_units, second_opinion_summary
+from ovr_eval.metrics import record_units, verdict_summaries
 from ovr_eval.records import REQUIRED, NewerSchema, Record, RunResults, TaskResult
 from ovr_eval.types import PathLike, UserError
 
@@ -579,5 +579,4 @@ def _score_saved(run_dir: RunDir, name: str, config: dict[str, Any]) -> TaskResu
                         ) from None
     splits = config.get("splits")
     split = (splits.get(name) if isinstance(splits, dict) else None) or records[0].split
-    return TaskResult.from_scores(split, scores, partial=True,
-                                  math_verify=second_opinion_summary(records))
+    return TaskResult.from_scores(split, scores, partial=True, **verdict_summaries(records))

@@ -210,3 +210,27 @@ def test_a_closing_commentary_does_not_hide_the_closing_statement():
 def test_a_formula_that_only_names_a_variable_is_not_an_uncued_answer():
     assert final_answer("There may be several solutions for $n$ here.").text is None
     assert final_answer("So $x = 4$ works, for every $n$ we tried.").text == "x = 4"
+
+
+@pytest.mark.parametrize("answer,gold", [
+    ("0.\\overline{6}", "\\frac{2}{3}"), ("0.1\\overline{6}", "1/6"), ("2.(45)", "\\frac{27}{11}"),
+    ("1.\\dot{3}", "4/3"),
+])
+def test_a_repeating_decimal_is_its_fraction(answer, gold):
+    assert _right(answer, gold)
+
+
+def test_a_repeating_decimal_is_not_its_truncation():
+    assert _wrong("0.\\overline{6}", "0.6")
+
+
+@pytest.mark.parametrize("answer,gold", [
+    ("\\mathbb{R}", "(-\\infty,\\infty)"), ("All real numbers", "\\mathbb{R}"),
+    ("x \\in \\mathbb{R}", "(-\\infty, \\infty)"), ("\\varnothing", "\\emptyset"), ("∅", "\\{\\}"),
+])
+def test_the_real_line_and_the_empty_set_are_read_however_they_are_named(answer, gold):
+    assert _right(answer, gold)
+
+
+def test_the_plane_is_not_the_real_line():
+    assert _wrong("\\mathbb{R}^2", "(-\\infty,\\infty)")

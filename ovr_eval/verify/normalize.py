@@ -29,6 +29,7 @@ _UNICODE = {
     "√": "\\sqrt", "π": "\\pi ", "×": "\\times", "·": "\\cdot", "−": "-", "–": "-", "—": "-",
     "≤": "\\le", "≥": "\\ge", "≠": "\\ne", "∞": "\\infty", "∪": "\\cup", "∩": "\\cap",
     "÷": "/", "∈": "\\in", "±": "\\pm", "²": "^2", "³": "^3",
+    "∅": "\\emptyset", "\\varnothing": "\\emptyset", "\\{\\}": "\\emptyset",
     "\\leqslant": "\\le", "\\geqslant": "\\ge", "\\leq": "\\le", "\\geq": "\\ge",
     "\\neq": "\\ne", "\\lt": "<", "\\gt": ">", ">=": "\\ge", "<=": "\\le", "!=": "\\ne",
     "\\dfrac": "\\frac", "\\tfrac": "\\frac", "\\cfrac": "\\frac",
@@ -65,6 +66,9 @@ _NUMBER_WORDS = re.compile(r"^([-+]?(?:\d+(?:\.\d+)?|\\frac\{\d+\}\{\d+\}))\s+(?
 # "5 a.m.", "5\\text{ pm}": the time of day is kept as am/pm, never dropped as a unit
 _TIME_OF_DAY = re.compile(r"(?<=\d)\s*(?:\\(?:text|mathrm)\s*\{\s*)?([aApP])\.?\s*[mM]\.?(?:\s*\})?"
                           r"(?![a-zA-Z])")
+# the whole real line, however it is named
+_REALS = re.compile(r"^(?:x\s*\\in\s*)?(?:\\mathbb\s*\{?\s*R\s*\}?|ℝ|\\R"
+                    r"|(?:all\s+)?real\s+numbers)$", re.I)
 # pi written as a word ("2pi", "pi/2")
 _PI_WORD = re.compile(r"(?<![a-zA-Z\\])pi(?![a-zA-Z])")
 # a one-character subscript written without braces: E_1 is E_{1}
@@ -157,6 +161,7 @@ def normalize(answer: str, keep_label: bool = False, keep_letter_unit: bool = Fa
     s = repair_escapes(str(answer)[:MAX_ANSWER_CHARS]).strip()
     s = s.replace("\n", " ")
     s = _TEXT_SEPARATOR.sub(";", s)
+    s = _REALS.sub(r"(-\\infty,\\infty)", s.strip())
     s = _TIME_OF_DAY.sub(lambda m: f"{m.group(1).lower()}m", s)
     s = _ARRAY.sub(r"\\begin{pmatrix}\1\\end{pmatrix}", s)
     s = _MARKED_THOUSANDS.sub("", s)
@@ -196,7 +201,7 @@ def normalize(answer: str, keep_label: bool = False, keep_letter_unit: bool = Fa
     s = _BARE_SUBSCRIPT.sub(r"_{\1}", s)
     s = re.sub(r"(?<![\d.])0+(?=\d)", "", s)  # leading zeros
     s = re.sub(r"(\.\d*?)0+(?=$|[^\d])", r"\1", s)  # trailing decimal zeros: 2.50 -> 2.5
-    s = re.sub(r"(?<=\d)\.(?=$|[^\d])", "", s)  # 2. -> 2
+    s = re.sub(r"(?<=\d)\.(?=$|[^\d\\(])", "", s)  # 2. -> 2 (not 0.\overline{3}, 2.(45))
     s = re.sub(r"\+?\\infty", r"\\infty", s)
     if s.startswith("{") and s.endswith("}") and _wrapped_once(s):
         s = s[1:-1]
@@ -251,6 +256,7 @@ _FRACTION = re.compile(r"^([-+]?)\\frac\{([-+]?\d+(?:\.\d+)?)\}\{([-+]?\d+(?:\.\
 _SLASH = re.compile(r"^([-+]?\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)$")
 _MIXED = re.compile(r"^([-+]?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$")
 _SCIENTIFIC = re.compile(r"^([-+]?\d+(?:\.\d+)?)(?:\\times|\\cdot|\*|x)10\^\{?([-+]?\d{1,3})\}?$")
+_REPEATING = re.compile(r"^([-+]?)(\d*)\.(\d*)(?:\\overline\{(\d+)\}|\\dot\{(\d)\}|\((\d+)\))$")
 _POWER = re.compile(r"^([-+]?\d{1,6})\^\{?(\d{1,5})\}?$")
 _FACTORIAL = re.compile(r"^(\d{1,3})!$")
 _BASE = re.compile(r"^([0-9A-Za-z]+)_\{?(\d{1,2})\}?$")
@@ -287,6 +293,12 @@ def as_number(normalized: str) -> Fraction | None:
         if m := _MIXED.match(s):
             value = int(m.group(2)) + Fraction(int(m.group(3)), int(m.group(4)))
             return -value if m.group(1) == "-" else value
+        if m := _REPEATING.match(s):  # 0.1\overline{6} = 1/6
+            sign, whole, fixed = m.group(1), m.group(2) or "0", m.group(3)
+            cycle = next(g for g in m.groups()[3:] if g)
+            value = (Fraction(int(whole + fixed or "0"), 10 ** len(fixed))
+                     + Fraction(int(cycle), (10 ** len(cycle) - 1) * 10 ** len(fixed)))
+            return -value if sign == "-" else value
         if m := _SCIENTIFIC.match(s):
             return Fraction(m.group(1)) * Fraction(10) ** int(m.group(2))
         if m := _POWER.match(s):

@@ -10,9 +10,9 @@ rules shows up on the first run as disagreements instead of as a silently low sc
 - Multiple choice (the gold is one option letter, ``choices.gold_letters``): its
   ``StringExtractionConfig`` with the question's option letters on both sides. A gold of
   several letters ("B, D") gets no opinion: that extraction reads one letter.
-- Math-Verify reads the same text the rules read (``_text_read``, the one place that says
-  which: ``extract.closing_text`` with the rules' 20,000-character tail, the response after
-  its thinking); a ``prediction`` (an answer another harness extracted) as it is.
+- Math-Verify reads the same text the rules read (``extract.final_region``: the answer region
+  of ``region.answer_region``, its 20,000-character tail); a ``prediction`` (an answer another
+  harness extracted) as it is.
 
 It runs in worker processes (``pool.WorkerPool``) under a limit on the job's own CPU time,
 never in the caller, and Math-Verify's own wall-clock alarms are off (as in
@@ -35,7 +35,6 @@ __all__ = ["DEFAULT_LETTERS", "TIMEOUT_S", "opinion", "second_opinions"]
 
 TIMEOUT_S = 5.0  # CPU seconds per response: Math-Verify's own default budget (5 s wall)
 DEFAULT_LETTERS = ("A", "B", "C", "D")  # StringExtractionConfig's default strings
-TEXT_LIMIT = 20_000  # the end of a response the rules read (extract.final_answer's tail)
 # what a job gets: (text, gold, option letters to read; None: a free-form gold)
 Job = tuple[str, str, tuple[str, ...] | None]
 
@@ -90,10 +89,10 @@ def warm_up() -> None:
 
 
 def _text_read(response: str) -> str:
-    """The part of a response the rules read its answer from; the one place that says so."""
-    from ovr_eval.verify.extract import closing_text
+    """The part of a response the rules read its answer from (``extract.final_region``)."""
+    from ovr_eval.verify.extract import final_region
 
-    return closing_text(response, limit=TEXT_LIMIT)
+    return final_region(response)
 
 
 def _option_letters(gold: str, choices: Sequence[str] | None) -> tuple[str, ...]:
