@@ -234,3 +234,27 @@ def test_the_real_line_and_the_empty_set_are_read_however_they_are_named(answer,
 
 def test_the_plane_is_not_the_real_line():
     assert _wrong("\\mathbb{R}^2", "(-\\infty,\\infty)")
+
+
+@pytest.mark.parametrize("response,gold", [
+    ("There are four marbles left in the jar.", "4"),
+    ("There are 3 bars that are taller than 7 units in the chart.", "3"),
+    ("There were two runners faster than 60 seconds.", "2"),
+    ("The answer is twenty-one.", "21"), ("So the count is eleven.", "11"),
+])
+def test_a_stated_count_and_a_number_word_are_the_answer(response, gold):
+    assert grade(response, gold).correct
+    assert not grade(response, str(int(gold) + 1)).correct
+
+
+def test_a_number_word_inside_a_name_is_not_a_count():
+    assert not grade("The one with the red roof is the tallest.", "1").correct
+
+
+def test_an_untagged_fence_used_for_display_is_read():
+    assert grade("So:\n```\nDE = \\sqrt{124} = \\boxed{2\\sqrt{31}}\n```", "2\\sqrt{31}").correct
+
+
+def test_a_count_followed_by_arithmetic_is_not_the_count():
+    response = "Since the 6 dots are split into 3 equal groups, there are 6/3 = 2 dots in each."
+    assert grade(response, "2").correct and not grade(response, "6").correct

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ovr_eval.verify.normalize import repair_escapes
+from ovr_eval.verify.normalize import NUMBER_WORD, repair_escapes
 from ovr_eval.verify.region import answer_region
 
 _MAX_TAIL = 20_000  # only the end of very long responses can hold the final answer
@@ -271,11 +271,23 @@ def stated_tail(sentence: str, words: int = 6) -> str | None:
 _LONE_VARIABLE = re.compile(r"^\\?[A-Za-z]+(?:_\{?\w+\}?)?$")  # "$n$", "$\\theta$": names a thing
 
 
+# a count stated as such: "There are three objects left", "there were 12 in all"
+_THERE_ARE = re.compile(rf"\bthere\s+(?:are|were|is|was|will\s+be)\s+(?:only\s+|exactly\s+|"
+                        rf"a\s+total\s+of\s+|in\s+total\s+)?(\d+(?:\.\d+)?|{NUMBER_WORD})\b"
+                        r"(?!\s*(?:%|[-+*/×÷=^:]|\\(?:times|cdot|div)))",
+                        re.I)
+
+
+_NUMBER_WORD_IN = re.compile(rf"\b{NUMBER_WORD}\b", re.I)
+
+
 def from_sentence(sentence: str) -> str | None:
     """The answer a sentence states: what follows its last "is"/"="/":" when that is short,
     else its last formula, else its last number ("Therefore $x \\geq 5$ is the solution" ->
     "x \\geq 5"; "There are 12 such sequences" -> "12")."""
     hidden = masked(sentence)
+    if count := _THERE_ARE.search(hidden):  # the count, not a number in its description
+        return count.group(1)
     copulas = list(_COPULA.finditer(hidden))
     if copulas:
         tail = tidy(_until_sentence_end(sentence[copulas[-1].end():]))
@@ -391,7 +403,8 @@ def _closing_sentence(text: str) -> str | None:
     was cut off mid-sentence (a truncated response) or ends in more prose than that."""
     pieces = sentences(text)
     for back, piece in enumerate(reversed(pieces[-_COMMENTARY - 1:])):
-        if math_spans(piece) or _NUMBER.search(masked(piece)):
+        if (math_spans(piece) or _NUMBER.search(masked(piece))
+                or _NUMBER_WORD_IN.search(piece)):
             return piece
         if back == 0 and not _COMPLETE.search(piece):
             return None  # cut off mid-sentence

@@ -69,6 +69,26 @@ _TIME_OF_DAY = re.compile(r"(?<=\d)\s*(?:\\(?:text|mathrm)\s*\{\s*)?([aApP])\.?\
 # the whole real line, however it is named
 _REALS = re.compile(r"^(?:x\s*\\in\s*)?(?:\\mathbb\s*\{?\s*R\s*\}?|ℝ|\\R"
                     r"|(?:all\s+)?real\s+numbers)$", re.I)
+_UNITS_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+                "seventeen", "eighteen", "nineteen"]
+_TENS_WORDS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+NUMBER_WORD = (r"(?:(?:" + "|".join(_TENS_WORDS) + r")(?:[-\s](?:" + "|".join(_UNITS_WORDS[1:10])
+               + r"))?|" + "|".join(_UNITS_WORDS) + r")")
+_NUMBER_WORD = re.compile(rf"^{NUMBER_WORD}$", re.I)
+
+
+def number_word_value(word: str) -> int | None:
+    """The value of a number written as a word ("three" -> 3, "twenty-one" -> 21)."""
+    if not _NUMBER_WORD.match(word.strip()):
+        return None
+    parts = re.split(r"[-\s]+", word.strip().lower())
+    if parts[0] in _TENS_WORDS:
+        tens = 10 * (_TENS_WORDS.index(parts[0]) + 2)
+        return tens + (_UNITS_WORDS.index(parts[1]) if len(parts) > 1 else 0)
+    return _UNITS_WORDS.index(parts[0])
+
+
 # pi written as a word ("2pi", "pi/2")
 _PI_WORD = re.compile(r"(?<![a-zA-Z\\])pi(?![a-zA-Z])")
 # a one-character subscript written without braces: E_1 is E_{1}
@@ -162,6 +182,8 @@ def normalize(answer: str, keep_label: bool = False, keep_letter_unit: bool = Fa
     s = s.replace("\n", " ")
     s = _TEXT_SEPARATOR.sub(";", s)
     s = _REALS.sub(r"(-\\infty,\\infty)", s.strip())
+    if (as_word := number_word_value(s)) is not None:  # "three" is 3
+        s = str(as_word)
     s = _TIME_OF_DAY.sub(lambda m: f"{m.group(1).lower()}m", s)
     s = _ARRAY.sub(r"\\begin{pmatrix}\1\\end{pmatrix}", s)
     s = _MARKED_THOUSANDS.sub("", s)

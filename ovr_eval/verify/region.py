@@ -13,8 +13,8 @@ is read in this order:
 2. reasoning: the text after the last closed reasoning block; a reasoning block that opens
    and never closes is a response cut off while thinking, and holds no answer;
 3. what is left keeps its solution blocks and loses its markup: each remaining special token
-   becomes a line break, and fenced code blocks are dropped (an ``output`` block's printed
-   result is kept).
+   becomes a line break, and fenced blocks of a programming language are dropped (an
+   ``output`` block's printed result, and an untagged or ``latex`` fence, are kept).
 
 Templates are recognised by kind (a role marker, a reasoning pair, a special token), not by
 model name, so a new model family that writes ``<|foo|>`` tokens is read the same way.
@@ -111,14 +111,17 @@ def solution(text: str) -> str:
     return text[opens[-1].end():] if opens else text
 
 
-_CODE_BLOCK = re.compile(r"```[ \t]*(\w*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_CODE_BLOCK = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_NOT_CODE = frozenset({"", "output", "text", "txt", "plaintext", "latex", "tex", "math",
+                       "markdown", "md"})
 
 
 def without_code(text: str) -> str:
-    """Fenced code blocks dropped (code is not where an answer is stated), the content of
-    an ``output`` block kept (a program's printed result)."""
-    return _CODE_BLOCK.sub(lambda m: f"\n{m.group(2)}\n" if m.group(1).lower() == "output"
-                           else "\n", text)
+    """Fenced blocks of a programming language dropped (code is not where an answer is
+    stated); the content of other fences kept (a program's ``output``, an untagged or
+    ``latex`` block used for display)."""
+    return _CODE_BLOCK.sub(lambda m: "\n" if m.group(1).lower() not in _NOT_CODE
+                           else f"\n{m.group(2)}\n", text)
 
 
 def without_markup(text: str) -> str:
