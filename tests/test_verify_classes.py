@@ -258,3 +258,11 @@ def test_an_untagged_fence_used_for_display_is_read():
 def test_a_count_followed_by_arithmetic_is_not_the_count():
     response = "Since the 6 dots are split into 3 equal groups, there are 6/3 = 2 dots in each."
     assert grade(response, "2").correct and not grade(response, "6").correct
+
+
+def test_answer_tags_around_an_uncued_answer_read_it_as_uncued():
+    response = "Of the three shapes only the last is closed.\n\nA) open\nB) open\nC) closed"
+    for text in (response, f"<answer>{response}</answer>",
+                 f"<think>maybe (A)</think>\n<answer>{response}</answer>"):
+        assert grade(text, "C", multiple_choice=True).correct == grade(
+            response, "C", multiple_choice=True).correct

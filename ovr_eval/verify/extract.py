@@ -437,9 +437,12 @@ def final_answer(response: str, boxed_only: bool = False) -> Answer:
     tag = answer_tag(text)
     if tag is not None:
         inside = final_answer(tag)
-        if inside.text is not None:
-            return Answer(inside.text, "answer_tag", inside.parts, raw=inside.raw)
-        return Answer(tidy(tag) or None, "answer_tag")
+        if inside.text is not None:  # as cued as the tag's own answer is
+            return Answer(inside.text, "answer_tag", inside.parts, inside.cued, inside.raw)
+        short = tidy(tag)
+        if short and not is_sentence(short):  # "<answer>odd one out</answer>"
+            return Answer(short, "answer_tag")
+        return Answer(None, "answer_tag", cued=False, raw=inside.raw)  # prose naming no value
     spans = boxed_spans(text)
     cue = _last_cue(text)
     if spans:
@@ -465,5 +468,8 @@ def final_answer(response: str, boxed_only: bool = False) -> Answer:
 
 
 def closing_text(response: str, limit: int = 300) -> str:
-    """The end of a response after its thinking: where an uncued answer would be."""
-    return final_region(response).strip()[-limit:]
+    """The end of a response's answer region (of its ``<answer>`` tag, when it has one):
+    where an uncued answer would be."""
+    region = final_region(response)
+    tag = answer_tag(region)
+    return (region if tag is None else tag).strip()[-limit:]
