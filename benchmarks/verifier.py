@@ -21,7 +21,8 @@ Sets:
   credit where the official extraction, graded here, is right (its comparator was stricter:
   "3.83 \\times 10^{35}" for 3.83e35), and items whose official gold normalised to "";
 - invariance: every rewrite of ovr_eval.verify.metamorphic over our labelled cases, and over a
-  sample of the published v2 responses (the share of verdicts each rewrite keeps);
+  sample of the published v2 and multimodal responses (the share of verdicts each rewrite
+  keeps: a rewrite that changes a verdict is a rule reading the surrounding, not the answer);
 - MATH500 round trip: each solution's boxed answer inside a short response (throughput).
 Math-Verify 0.9 runs with its defaults (gold = parse("$" + answer + "$"), verify(gold,
 parse(response))); for multiple-choice items it gets its documented letter extraction
@@ -304,15 +305,16 @@ def invariance(args: argparse.Namespace) -> dict[str, Any]:
     from ovr_eval.verify.metamorphic import INVARIANT, flip_boxed_number
 
     own = [json.loads(x) for x in args.cases.read_text().splitlines() if x.strip()]
-    published_rows = [json.loads(x) for path in sorted((args.data / "published-outputs-v2")
-                                                      .glob("*.jsonl")) for x in path.open()]
-    sample = random.Random(0).sample(published_rows, min(args.invariance_sample,
-                                                         len(published_rows)))
-    as_written = grade_many([(r["response"], r["answer"]) for r in sample], workers=args.workers)
     sets = {"ours": [(c["response"], c["answer"], c.get("choices"), bool(c["correct"]))
-                     for c in own],
-            "published_v2_sample": [(r["response"], r["answer"], None, v.correct)
-                                    for r, v in zip(sample, as_written, strict=True)]}
+                     for c in own]}
+    for folder in ("published-outputs-v2", "published-outputs"):
+        rows = [json.loads(x) for path in sorted((args.data / folder).glob("*.jsonl"))
+                for x in path.open()]
+        sample = random.Random(0).sample(rows, min(args.invariance_sample, len(rows)))
+        as_written = grade_many([(r["response"], r["answer"], r.get("choices")) for r in sample],
+                                workers=args.workers)
+        sets[f"{folder}_sample"] = [(r["response"], r["answer"], r.get("choices"), v.correct)
+                                    for r, v in zip(sample, as_written, strict=True)]
     out: dict[str, Any] = {}
     for name, cases in sets.items():
         items, expected, rewrites = [], [], []
@@ -362,7 +364,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="every fourth published file")
     parser.add_argument("--invariance-sample", type=int, default=1000,
-                        help="published v2 responses rewritten for the invariance rate")
+                        help="responses of each published set rewritten for the invariance rate")
     parser.add_argument("--out", type=Path,
                         default=REPO / "benchmarks" / "results" / "verifier.json")
     args = parser.parse_args()
