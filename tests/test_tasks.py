@@ -123,3 +123,33 @@ def test_hub_loading_failure_tells_the_user_what_to_do(monkeypatch):
     (task,) = resolve("math500")
     with pytest.raises(UserError, match="--data-dir"):
         list(task.samples("test"))
+
+
+def _mathvision_row(sample_id, answer, image):
+    return {"id": sample_id, "question": "Which? <image1>", "options": list("ABCDE"),
+            "answer": answer, "level": 1, "subject": "arithmetic", "image": image}
+
+
+def test_mathvision_errata_give_the_hub_and_local_files_the_same_golds(tmp_path, monkeypatch):
+    """The hub corrected ids 338 (B -> D) and 1826 (D -> E); the release files did not."""
+    import datasets
+    from PIL import Image
+
+    folder = tmp_path / "mathvision"
+    (folder / "images").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(folder / "images" / "x.jpg")
+    old = [_mathvision_row(i, gold, "images/x.jpg") for i, gold in
+           (("338", "B"), ("1826", "D"), ("7", "C"))]
+    (folder / "test.jsonl").write_text("\n".join(json.dumps(r) for r in old))
+    (task,) = resolve("mathvision")
+    local = {s.id: s.answer for s in task.samples("test", tmp_path)}
+
+    picture = Image.new("RGB", (4, 4))
+    for golds in ({"338": "B", "1826": "D"}, {"338": "D", "1826": "E"}):  # before / after the fix
+        hub = [{**_mathvision_row(i, golds.get(i, "C"), None), "decoded_image": picture}
+               for i in ("338", "1826", "7")]
+        monkeypatch.setattr(datasets, "load_dataset", lambda *a, rows=hub, **k: rows)
+        monkeypatch.delenv("OVR_DATA_DIR", raising=False)
+        assert {s.id: s.answer for s in task.samples("test")} == local
+    assert local == {"338": "D", "1826": "E", "7": "C"}
+    assert task.version >= 2
