@@ -75,7 +75,7 @@ class Task:
 
         import datasets
 
-        from ovr_eval.hub import NotCached, cache_only, offline_reason
+        from ovr_eval.hub import Gated, NotCached, access_denied, cache_only, offline_reason
 
         offline = offline_reason()
         try:
@@ -85,6 +85,9 @@ class Task:
                     revision=self.revision,
                 )
         except Exception as exc:  # network, auth, missing split
+            status = access_denied(exc)
+            if status is not None:  # gated: no token, or the terms not accepted
+                raise Gated(self.hub_id, status) from exc
             if offline is not None:
                 raise NotCached(offline, f"{self.hub_id}, split {split}", "point --data-dir "
                                 f"(or ${DATA_DIR_ENV}) at local files") from exc

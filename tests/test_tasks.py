@@ -153,3 +153,64 @@ def test_mathvision_errata_give_the_hub_and_local_files_the_same_golds(tmp_path,
         assert {s.id: s.answer for s in task.samples("test")} == local
     assert local == {"338": "D", "1826": "E", "7": "C"}
     assert task.version >= 2
+
+
+def _hub_refusal(status, wrapped):
+    """The errors a gated dataset raises: huggingface_hub's GatedRepoError (a 401 without a
+    token, 403 with one whose account has not accepted the terms), which ``datasets`` wraps."""
+    import httpx2
+    from datasets.exceptions import DatasetNotFoundError
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
+
+    url = "https://huggingface.co/api/datasets/Idavidrein/gpqa/revision/633f5ee8"
+    response = httpx2.Response(status, request=httpx2.Request("GET", url))
+    if wrapped is None:
+        return HfHubHTTPError(f"{status} Client Error", response=response)
+    gated = GatedRepoError(f"{status} Client Error. Cannot access gated repo", response=response)
+    if not wrapped:
+        return gated
+    try:
+        raise DatasetNotFoundError("Dataset 'Idavidrein/gpqa' is a gated dataset on the Hub.")\
+            from gated
+    except DatasetNotFoundError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("status,wrapped", [(401, True), (403, True), (403, False),
+                                            (401, None)])
+def test_a_gated_dataset_names_the_fix_before_any_engine_starts(monkeypatch, tmp_path, status,
+                                                                 wrapped):
+    import datasets
+
+    import ovr_eval.evaluate as evaluate
+    import ovr_eval.hub as hub
+
+    def refuse(path, *args, **kwargs):
+        raise _hub_refusal(status, wrapped)
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("an engine was started")
+
+    monkeypatch.setattr(datasets, "load_dataset", refuse)
+    monkeypatch.setattr(evaluate, "create_engine", no_engine)
+    monkeypatch.setattr(hub, "offline_reason", lambda: None)  # as if online
+    monkeypatch.delenv("OVR_DATA_DIR", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    run = evaluate.Evaluation(evaluate.EvalOptions(model="org/m", tasks=["gpqa_diamond"],
+                                                   engine="hf", out=tmp_path / "run"))
+    with pytest.raises(UserError) as raised:
+        run.run()
+    said = str(raised.value)
+    assert "\n" not in said and "Offline?" not in said
+    assert said.startswith(f"Idavidrein/gpqa is gated on the Hugging Face hub (HTTP {status}")
+    assert "accept its terms on https://huggingface.co/datasets/Idavidrein/gpqa" in said
+    assert "set HF_TOKEN" in said and "no HF_TOKEN is set" in said
+
+
+def test_a_gated_dataset_with_a_token_says_the_account_lacks_access(monkeypatch):
+    from ovr_eval.hub import Gated, access_denied
+
+    monkeypatch.setenv("HF_TOKEN", "hf_x")
+    assert access_denied(_hub_refusal(403, True)) == 403
+    assert access_denied(ValueError("gated")) is None
+    assert "HF_TOKEN is set, but its account has no access" in str(Gated("a/b", 403))
