@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from ovr_eval.compare import provenance_warnings
+from ovr_eval.compare import data_note, provenance_warnings
 from ovr_eval.judge_views import (
     add_judged_columns,
     response_judgement,
@@ -76,6 +76,7 @@ class Cell:
     source: str | None = None
     note: str | None = None
     warnings: list[str] = field(default_factory=list)
+    data: str | None = None  # a run's data read at the hub's head ("data: hub head abc1234 ...")
 
 
 @dataclass
@@ -327,6 +328,9 @@ def build_rows(runs: list[SavedRun], labels: list[str], columns: list[Column],
     for run, label in zip(runs, labels, strict=True):
         cells = {c.key: run_cell(run.tasks.get(c.task or c.key), c, benchmarks.get(c.key, {}))
                  for c in columns}
+        for c in columns:
+            if cells[c.key].score is not None:
+                cells[c.key].data = data_note(run.config, c.task or c.key)
         rows.append(Row(label=label, kind="run", detail=f"{run.model} ({run.path})",
                         cells=cells, average=average_cell(cells, columns)))
     for key in model_keys:

@@ -51,7 +51,8 @@ TASK = MathVision(
     name="mathvision",
     description="MathVision (competition math with images; test 3,040, testmini 304)",
     hub_id="MathLLMs/MathVision",
-    # No public pin of this dataset could be verified offline: the hub head is used until one is.
+    # No public pin of this dataset could be verified offline: the hub head is used until one
+    # is, and `ovr compare` / `ovr report` show the commit a run resolved it to.
     revision=None,
     default_split="test",
     splits=("test", "testmini"),
