@@ -214,3 +214,69 @@ def test_a_gated_dataset_with_a_token_says_the_account_lacks_access(monkeypatch)
     assert access_denied(_hub_refusal(403, True)) == 403
     assert access_denied(ValueError("gated")) is None
     assert "HF_TOKEN is set, but its account has no access" in str(Gated("a/b", 403))
+
+
+def _hub_repo(root, configs):
+    """A folder laid out as a hub dataset repository: ``{config: {split: rows | None}}`` as
+    ``<config>/<split>-00000-of-00001.parquet`` (None: a file that is not parquet, so reading
+    it fails) and the README's ``configs`` that name every split."""
+    import pandas as pd
+
+    card = ["---", "configs:"]
+    for config, splits in configs.items():
+        folder = config if config != "default" else "data"
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        card += [f"- config_name: {config}", "  data_files:"]
+        for split, rows in splits.items():
+            path = root / folder / f"{split}-00000-of-00001.parquet"
+            if rows is None:
+                path.write_bytes(b"not a parquet file: a split the run must not read")
+            else:
+                pd.DataFrame(rows).to_parquet(path)
+            card += [f"  - split: {split}", f"    path: {folder}/{split}-*"]
+    (root / "README.md").write_text("\n".join([*card, "---", ""]))
+    return root
+
+
+@pytest.mark.parametrize("name,config,split,others", [
+    ("mmlu", "all", "test", ("validation", "dev", "auxiliary_train")),
+    ("mmmu", "Accounting", "validation", ("dev", "test")),
+    ("mmlu_pro", "default", "test", ("validation",)),
+    ("mathvista", "default", "testmini", ("test",)),
+])
+def test_hub_loading_reads_only_the_runs_split(tmp_path, monkeypatch, name, config, split,
+                                               others):
+    """The hub's parquet layout: only the split the run reads is downloaded and read."""
+    from dataclasses import replace
+
+    import datasets
+
+    import ovr_eval.hub as hub
+    from ovr_eval.tasks import Task
+
+    monkeypatch.setattr(hub, "offline_reason", lambda: None)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    wanted = [{"id": f"{split}-{i}", "text": "x"} for i in range(3)]
+    repo = _hub_repo(tmp_path / "repo", {config: {split: wanted, **dict.fromkeys(others)}})
+    (task,) = resolve(name)
+    assert task.hub_files is not None
+    here = replace(task, hub_id=str(repo), revision=None,
+                   hub_config=None if config == "default" else config)
+    rows = Task.hub_rows(here, split)
+    assert [row["id"] for row in rows] == [r["id"] for r in wanted]
+
+
+def test_hub_loading_falls_back_to_the_whole_config_when_the_layout_changed(tmp_path,
+                                                                            monkeypatch):
+    from dataclasses import replace
+
+    import datasets
+
+    import ovr_eval.hub as hub
+
+    monkeypatch.setattr(hub, "offline_reason", lambda: None)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    repo = _hub_repo(tmp_path / "repo", {"all": {"test": [{"id": "a"}], "dev": [{"id": "b"}]}})
+    (task,) = resolve("mmlu")
+    moved = replace(task, hub_id=str(repo), revision=None, hub_files="{config}/x/{split}.parquet")
+    assert [row["id"] for row in moved.hub_rows("test")] == ["a"]
