@@ -63,6 +63,7 @@ class ReferenceRow:
     source: str | None = None
     note: str | None = None
     warnings: list[str] = field(default_factory=list)
+    data: str | None = None  # "data: hub head abc1234 (unpinned)" (``data_note``)
 
 
 @dataclass
@@ -92,6 +93,8 @@ class RunDiffRow:
     same_samples: bool | None  # None: a run has no sample records to tell
     verdict: str
     warnings: list[str] = field(default_factory=list)
+    data_a: str | None = None  # run A's data when read at the hub's head (``data_note``)
+    data_b: str | None = None
 
 
 # ---------------------------------------------------------------- run vs paper
@@ -147,7 +150,9 @@ def compare_to_reference(
         task = run.tasks[task_name]
         columns = columns_of(reference, task_name) or [(task_name, {})]
         for column, bench in columns:
-            rows.append(_reference_row(task_name, task, column, bench, model))
+            row = _reference_row(task_name, task, column, bench, model)
+            row.data = data_note(run.config, task_name)
+            rows.append(row)
     return rows
 
 
@@ -233,6 +238,24 @@ def _diff_verdict(ci: list[float] | None) -> str:
     return "no clear difference"
 
 
+def data_note(config: dict[str, Any], task: str) -> str | None:
+    """"data: hub head abc1234 (unpinned)" for a task read from the hub at a revision that is
+    not a commit (the head; its commit as config.json resolved it, or "commit unknown"); None
+    for local files, a pinned commit, or a run that recorded no data."""
+    from ovr_eval.fingerprint import COMMIT
+
+    data = (config.get("data") or {}).get(task)
+    if not isinstance(data, dict) or data.get("kind") != "hub":
+        return None
+    revision = str(data.get("revision") or "main")
+    if COMMIT.fullmatch(revision):
+        return None
+    where = "hub head" if revision == "main" else f"hub {revision}"
+    commit = data.get("commit")
+    resolved = f" {str(commit)[:7]}" if commit else ", commit unknown"
+    return f"data: {where}{resolved} (unpinned)"
+
+
 def provenance_warnings(config_a: dict[str, Any], config_b: dict[str, Any], task: str
                         ) -> list[str]:
     """What differs between two runs' records of a task besides the model: the task's version
@@ -305,6 +328,7 @@ def compare_runs(run_a: SavedRun, run_b: SavedRun) -> list[RunDiffRow]:
                 else not (only_a or only_b),
                 verdict="", warnings=warnings)
         row.verdict = "not comparable" if splits_differ else _diff_verdict(row.ci95)
+        row.data_a, row.data_b = data_note(run_a.config, name), data_note(run_b.config, name)
         rows.append(row)
     return rows
 
@@ -349,7 +373,8 @@ def reference_table(rows: list[ReferenceRow], title: str | None = None) -> Table
     for r in rows:
         verdict = r.verdict.upper() if r.verdict == NOT_REPORTED else r.verdict
         style = _VERDICT_STYLE.get(r.verdict, "")
-        notes = "; ".join([*r.warnings, *([r.note] if r.note else [])])
+        notes = "; ".join([*([r.data] if r.data else []), *r.warnings,
+                           *([r.note] if r.note else [])])
         table.add_row(_column_label(r), r.split or "-", "-" if r.n is None else str(r.n),
                       "-" if r.samples_per_item is None else str(r.samples_per_item),
                       _fmt(r.run_score), _fmt_ci(r.run_ci95), _fmt(r.reported),
@@ -369,7 +394,8 @@ def runs_table(rows: list[RunDiffRow], title: str | None = None) -> Table:
         table.add_column(header, justify="right" if numeric else "left", overflow="fold")
     for r in rows:
         style = _VERDICT_STYLE.get(r.verdict, "")
-        notes = "; ".join(r.warnings)
+        data = [f"{run} {note}" for run, note in (("A", r.data_a), ("B", r.data_b)) if note]
+        notes = "; ".join([*data, *r.warnings])
         table.add_row(r.task, r.method, str(r.n_shared), _fmt(r.score_a), _fmt(r.score_b),
                       _fmt(r.difference, signed=True), _fmt_ci(r.ci95), _fmt_ci(r.ci95_rerun),
                       f"[{style}]{r.verdict}[/]" if style else r.verdict,

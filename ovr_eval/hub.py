@@ -100,3 +100,40 @@ def not_cached_message(errors: list[tuple[str, NotCached]]) -> str:
     first = errors[0][1]
     return (f"offline ({first.reason}): {len(errors)} task(s) not in the local hub cache: "
             + ", ".join(f"{task} ({error.what})" for task, error in errors) + f"; {first.hint}")
+
+
+def access_denied(exc: BaseException) -> int | None:
+    """The HTTP status (401 or 403) when ``exc`` (or an error it was raised from) says the hub
+    refused access: huggingface_hub's ``GatedRepoError``, any hub HTTP error answered 401 / 403,
+    or the ``DatasetNotFoundError`` that ``datasets`` raises from one ("... is a gated dataset
+    on the Hub"). None for any other error."""
+    from huggingface_hub.errors import GatedRepoError
+
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    said: int | None = None  # what a message alone says, when no response is attached
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if status in (401, 403):
+            return int(status)
+        if isinstance(error, GatedRepoError):
+            said = said or 401
+        elif type(error).__name__ == "DatasetNotFoundError" and "gated" in str(error):
+            said = said or (403 if "ask for access" in str(error) else 401)
+        error = error.__cause__ or error.__context__
+    return said
+
+
+class Gated(UserError):
+    """The hub refused a gated (or private) dataset: no token, or terms not accepted."""
+
+    def __init__(self, repo_id: str, status: int):
+        page = f"https://huggingface.co/datasets/{repo_id}"
+        token = "HF_TOKEN is set, but its account has no access" if os.environ.get("HF_TOKEN") \
+            else "no HF_TOKEN is set"
+        super().__init__(
+            f"{repo_id} is gated on the Hugging Face hub (HTTP {status}; {token}): accept its "
+            f"terms on {page} while logged in, then set HF_TOKEN to a token of that account "
+            f"(or point --data-dir at local files)")
+        self.repo_id, self.status = repo_id, status

@@ -7,8 +7,9 @@ images (data URLs) and KaTeX (when ``scripts/setup-browser.sh`` has cached it) a
 all data for the sample browser sits in one ``<script type="application/json">`` blob.
 
 Training runs may add ``RUN/train/metrics.jsonl``: one JSON object per step,
-``{"step": int, "reward": float, "accuracy": float, "response_length": float, ...}``; every
-numeric field becomes a curve over steps.
+``{"step": int, "stage": "sft" | "rl" | "eval", "reward": float, ...}``; every numeric field
+becomes a curve over steps, in its group (``CURVE_GROUPS``: reward and accuracy, losses, KL and
+entropy, length, throughput), one line per run and stage, the stages' steps shaded.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from ovr_eval.compare import provenance_warnings
+from ovr_eval.compare import data_note, provenance_warnings
 from ovr_eval.judge_views import (
     add_judged_columns,
     response_judgement,
@@ -43,6 +44,9 @@ RESPONSE_HEAD, RESPONSE_TAIL = 4_000, 8_000  # characters kept of a long respons
 MAX_RESPONSES = 4  # response texts kept per sample (every verdict is kept)
 MAX_CURVE_POINTS = 1_000
 CURVE_FIRST = ("reward", "accuracy", "response_length")
+CURVE_GROUPS = ("reward and accuracy", "losses", "KL and entropy", "length", "throughput",
+                "other")
+STAGES = {"sft": "SFT", "rl": "RL"}  # training stages marked on the curves
 METRICS_FILE = Path("train") / "metrics.jsonl"
 KATEX_CACHE = Path.home() / ".cache" / "ovr-eval" / "katex"
 
@@ -76,6 +80,7 @@ class Cell:
     source: str | None = None
     note: str | None = None
     warnings: list[str] = field(default_factory=list)
+    data: str | None = None  # a run's data read at the hub's head ("data: hub head abc1234 ...")
 
 
 @dataclass
@@ -131,6 +136,7 @@ class SampleView:
     disagree: bool = False  # rules and judge disagree on a response
     mv_graded: bool = False  # Math-Verify gave its verdicts on the responses
     mv_disagree: bool = False  # rules and Math-Verify disagree on a response
+    letter_choices: bool = False  # the options are just their letters (drawn in the image)
 
 
 @dataclass
@@ -138,6 +144,16 @@ class Series:
     run: int
     label: str
     points: list[list[float]]  # [step, value], by step
+    stage: str | None = None  # "sft", "rl", "eval" (the lines' "stage"); a stage is one line
+
+
+@dataclass
+class StageSpan:
+    """The steps a training stage covered, marked on every curve that spans them."""
+
+    stage: str  # "SFT" or "RL"
+    start: float
+    end: float
 
 
 @dataclass
@@ -146,6 +162,14 @@ class Curve:
     series: list[Series]
     x_range: list[float]
     y_range: list[float]
+    group: str = "other"  # CURVE_GROUPS
+    x_ticks: list[int] = field(default_factory=list)  # whole steps
+    stages: list[StageSpan] = field(default_factory=list)
+
+    @property
+    def runs(self) -> list[Series]:
+        """One series per run (the legend), in order."""
+        return list({s.run: s for s in reversed(self.series)}.values())[::-1]
 
 
 @dataclass
@@ -160,6 +184,22 @@ class Report:
     left_out: list[dict[str, Any]]  # {run, task, shown, total} where samples were capped
     max_samples: int
     warnings: list[str]
+
+    @property
+    def curve_groups(self) -> list[tuple[str, list[Curve]]]:
+        """The training curves by group (CURVE_GROUPS order), each group's curves in order."""
+        groups: dict[str, list[Curve]] = {}
+        for curve in self.curves:
+            groups.setdefault(curve.group, []).append(curve)
+        return list(groups.items())
+
+    @property
+    def cell_notes(self) -> list[tuple[str, str, str]]:
+        """(row label, column name, warning) for every cell with a warning: the list the ⚠
+        legend points to (every marked cell is in it)."""
+        names = [(c.key, c.name) for c in self.columns] + [("average", "average")]
+        return [(row.label, name, warning) for row in self.rows for key, name in names
+                for warning in (row.average if key == "average" else row.cells[key]).warnings]
 
     @property
     def tasks(self) -> list[str]:
@@ -278,8 +318,9 @@ def run_cell(task: TaskResult | None, column: Column, bench: dict[str, Any]) -> 
     if task is None:
         return Cell(missing="not run")
     part, missing = column_part(task, bench)
-    if part is None:
-        return Cell(missing=f"not comparable: {missing}", n=task.n)
+    if part is None:  # marked ⚠ and listed below the leaderboard
+        return Cell(missing=f"not comparable: {missing}", n=task.n,
+                    warnings=[f"not comparable: {missing}"])
     warnings = comparability(task, bench) if column.known else [
         "the reported table has no such benchmark"]
     if part.get("score") is None:
@@ -327,6 +368,9 @@ def build_rows(runs: list[SavedRun], labels: list[str], columns: list[Column],
     for run, label in zip(runs, labels, strict=True):
         cells = {c.key: run_cell(run.tasks.get(c.task or c.key), c, benchmarks.get(c.key, {}))
                  for c in columns}
+        for c in columns:
+            if cells[c.key].score is not None:
+                cells[c.key].data = data_note(run.config, c.task or c.key)
         rows.append(Row(label=label, kind="run", detail=f"{run.model} ({run.path})",
                         cells=cells, average=average_cell(cells, columns)))
     for key in model_keys:
@@ -441,6 +485,21 @@ def math_verify_view(record: Record, index: int) -> str | None:
     return "unknown" if verdict is None else "correct" if verdict else "incorrect"
 
 
+def subset_tag(key: str, value: Any) -> str:
+    """A subset filter's label: ``skill=inductive``, never a Python list (``skill=['a']``);
+    several values joined by ", "."""
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    return f"{key}={value}"
+
+
+def just_letters(choices: list[str] | None) -> bool:
+    """Whether the options are only their own letters (A, B, C, ...: drawn in the image), so
+    the page shows them once instead of "A. A, B. B"."""
+    return bool(choices) and [str(c).strip() for c in choices or []] == \
+        [chr(ord("A") + i) for i in range(len(choices or []))]
+
+
 def sample_view(record: Record, run_index: int, run: SavedRun, task: str,
                 images: ImageStore) -> SampleView:
     """A record (any age of the format: absent fields are shown as absent) for the browser."""
@@ -458,12 +517,14 @@ def sample_view(record: Record, run_index: int, run: SavedRun, task: str,
     metadata = record.metadata
     return SampleView(
         run=run_index, task=task, id=record.id,
-        subsets=[f"{k}={metadata[k]}" for k in subset_keys if metadata.get(k) is not None],
+        subsets=[subset_tag(k, metadata[k]) for k in subset_keys
+                 if metadata.get(k) not in (None, [], ())],
         question=record.question, gold=record.gold, choices=record.choices,
         images=[k for _, k in keys if k], missing_images=[r for r, k in keys if not k],
         responses=responses, responses_left_out=max(0, len(record.responses) - MAX_RESPONSES),
         verdict=sample_verdict(record.correct), disagree=rules_and_judge_disagree(record),
-        mv_graded=record.math_verify is not None, mv_disagree=bool(disagreements(record)))
+        mv_graded=record.math_verify is not None, mv_disagree=bool(disagreements(record)),
+        letter_choices=just_letters(record.choices))
 
 
 def pick_records(records: list[dict[str, list[Record] | None]], task: str,
@@ -499,9 +560,45 @@ def _span(values: list[float]) -> list[float]:
     return [low, high]
 
 
+def curve_group(metric: str) -> str:
+    """Which of CURVE_GROUPS a ``train/metrics.jsonl`` field is drawn in."""
+    name = metric.lower()
+    if name.endswith(("_per_s", "_s")) or name == "tokens":
+        return "throughput"
+    if name.startswith(("reward", "accuracy", "eval_", "score")):
+        return "reward and accuracy"
+    if "loss" in name or name in ("grad_norm", "lr", "clip_fraction"):
+        return "losses"
+    if name.startswith(("kl", "entropy")) or "logprob" in name:
+        return "KL and entropy"
+    if "length" in name or name in ("max_new_tokens", "truncated_fraction"):
+        return "length"
+    return "other"
+
+
+def step_ticks(low: float, high: float, most: int = 6) -> list[int]:
+    """Whole steps to label an axis from ``low`` to ``high``: 1, 2 or 5 x 10^k apart."""
+    first, last = math.ceil(low), math.floor(high)
+    if last < first:
+        return []
+    stride = 1
+    while (last - first) / stride > most - 1:
+        stride = _next_stride(stride)
+    return list(range(first + (-first) % stride, last + 1, stride))
+
+
+def _next_stride(stride: int) -> int:
+    """1, 2, 5, 10, 20, 50, ..."""
+    digits = str(stride)
+    return stride * 5 // 2 if digits[0] == "2" else stride * 2
+
+
 def read_curves(runs: list[SavedRun], labels: list[str], warnings: list[str]) -> list[Curve]:
-    """Curves from each run's ``train/metrics.jsonl`` (see the module docstring)."""
+    """Curves from each run's ``train/metrics.jsonl`` (see the module docstring): one line per
+    run and stage (SFT and RL are not joined), grouped (CURVE_GROUPS), whole-step ticks, and
+    the steps of each stage marked."""
     per_metric: dict[str, list[Series]] = {}
+    spans: dict[int, dict[str, list[float]]] = {}  # run -> stage -> [first step, last step]
     for index, (run, label) in enumerate(zip(runs, labels, strict=True)):
         path = run.path / METRICS_FILE
         if not path.is_file():
@@ -511,27 +608,48 @@ def read_curves(runs: list[SavedRun], labels: list[str], warnings: list[str]) ->
         except OSError as error:
             warnings.append(f"{label}: cannot read {path}: {error.strerror}")
             continue
-        points: dict[str, list[list[float]]] = {}
+        points: dict[tuple[str, str | None], list[list[float]]] = {}
         for row in rows:
             step = row.get("step")
             if isinstance(step, bool) or not isinstance(step, (int, float)):
                 bad += 1
                 continue
+            stage = row.get("stage") if isinstance(row.get("stage"), str) else None
+            if stage in STAGES:
+                span = spans.setdefault(index, {}).setdefault(stage, [step, step])
+                span[:] = [min(span[0], step), max(span[1], step)]
             for key, value in row.items():
                 if (key != "step" and isinstance(value, (int, float))
                         and not isinstance(value, bool) and math.isfinite(value)):
-                    points.setdefault(key, []).append([float(step), float(value)])
+                    points.setdefault((key, stage), []).append([float(step), float(value)])
         if bad:
             warnings.append(f"{label}: {bad} unusable line(s) in {path} skipped "
                             "(each needs a numeric 'step')")
-        for key, values in points.items():
-            per_metric.setdefault(key, []).append(Series(index, label, _thin(sorted(values))))
+        for (key, stage), values in points.items():
+            per_metric.setdefault(key, []).append(
+                Series(index, label, _thin(sorted(values)), stage))
     ordered = sorted(per_metric, key=lambda m: (
+        CURVE_GROUPS.index(curve_group(m)),
         CURVE_FIRST.index(m) if m in CURVE_FIRST else len(CURVE_FIRST), m))
-    return [Curve(metric=m, series=per_metric[m],
-                  x_range=_span([p[0] for s in per_metric[m] for p in s.points]),
-                  y_range=_span([p[1] for s in per_metric[m] for p in s.points]))
-            for m in ordered]
+    curves = []
+    for m in ordered:
+        series = sorted(per_metric[m], key=lambda s: (s.run, s.points[0][0]))
+        steps = [p[0] for s in series for p in s.points]
+        low, high = min(steps), max(steps)
+        x_range = [low - 1, high + 1] if low == high else [low, high]
+        marked = []  # each stage's steps within this chart's x range
+        for stage, name in STAGES.items():
+            found = [spans[s.run][stage] for s in series if stage in spans.get(s.run, {})]
+            if found:
+                start = max(min(v[0] for v in found), x_range[0])
+                end = min(max(v[1] for v in found), x_range[1])
+                if start <= end:
+                    marked.append(StageSpan(name, start, end))
+        curves.append(Curve(metric=m, series=series, x_range=x_range,
+                            y_range=_span([p[1] for s in series for p in s.points]),
+                            group=curve_group(m), x_ticks=step_ticks(x_range[0], x_range[1]),
+                            stages=marked))
+    return curves
 
 
 # ---------------------------------------------------------------- the report

@@ -62,29 +62,64 @@ class Task:
     default_prompt: str = "reasoning"
     paper_split: str | None = None  # the split OVR reports, when not the default
     version: int = 1  # bumped when the prompt, parsing or metric changes a score's meaning
+    # the hub repository's parquet files of one split, "{config}/{split}-*.parquet" (None: the
+    # layout is unknown, and ``datasets`` downloads every split of the config)
+    hub_files: str | None = None
 
     # -- data ---------------------------------------------------------------------------
     def hub_config_for(self, split: str) -> str | None:
         """The hub config name that holds ``split`` (most tasks have one config)."""
         return self.hub_config
 
+    def hub_data_files(self, split: str) -> dict[str, str] | None:
+        """``data_files`` for ``datasets.load_dataset`` that name only ``split``'s parquet files
+        (``hub_files``), so a run does not download the config's other splits (MMMU's 3.3 GB
+        test split, MMLU's auxiliary_train); None where the layout is unknown."""
+        if self.hub_files is None:
+            return None
+        hub_split = self.hub_split_for(split)
+        return {hub_split: self.hub_files.format(config=self.hub_config_for(split) or "",
+                                                 split=hub_split)}
+
     def hub_rows(self, split: str) -> Iterable[dict[str, Any]]:
-        """Rows from the HF hub at the pinned revision; offline (``ovr_eval.hub``), from the
-        local cache only, so a missing dataset fails at once instead of after ~26 s of retries."""
+        """Rows from the HF hub at the pinned revision, only the split's own files where the
+        layout is known (``hub_data_files``; the whole config if they are not found); offline
+        (``ovr_eval.hub``), from the local cache only, so a missing dataset fails at once
+        instead of after ~26 s of retries."""
         from contextlib import nullcontext
 
         import datasets
+        from datasets.exceptions import DatasetNotFoundError
 
-        from ovr_eval.hub import NotCached, cache_only, offline_reason
+        from ovr_eval.hub import Gated, NotCached, access_denied, cache_only, offline_reason
 
         offline = offline_reason()
+        files = self.hub_data_files(split)
+
+        def load(data_files: dict[str, str] | None) -> Any:
+            extra = {"data_files": data_files} if data_files else {}
+            return datasets.load_dataset(
+                self.hub_id, self.hub_config_for(split), split=self.hub_split_for(split),
+                revision=self.revision, **extra,
+            )
+
         try:
             with cache_only() if offline is not None else nullcontext():
-                return datasets.load_dataset(
-                    self.hub_id, self.hub_config_for(split), split=self.hub_split_for(split),
-                    revision=self.revision,
-                )
+                try:
+                    return load(files)
+                except Exception as exc:
+                    # the whole config instead: the layout changed (no such files), or,
+                    # offline, the cache holds it from a run that loaded it whole
+                    moved = isinstance(exc, FileNotFoundError) and not isinstance(
+                        exc, DatasetNotFoundError)
+                    if files is None or access_denied(exc) is not None or not (
+                            moved or offline is not None):
+                        raise
+                    return load(None)
         except Exception as exc:  # network, auth, missing split
+            status = access_denied(exc)
+            if status is not None:  # gated: no token, or the terms not accepted
+                raise Gated(self.hub_id, status) from exc
             if offline is not None:
                 raise NotCached(offline, f"{self.hub_id}, split {split}", "point --data-dir "
                                 f"(or ${DATA_DIR_ENV}) at local files") from exc

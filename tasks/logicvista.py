@@ -94,7 +94,9 @@ TASK = LogicVista(
     name="logicvista",
     description="LogicVista (448 visual logic questions; accuracy per skill)",
     hub_id="lscpku/LogicVista",
-    # No public pin of this dataset could be verified offline: the hub head is used until one is.
+    # A third-party copy (the authors publish the data on GitHub, Yijia-Xiao/LogicVista, not on
+    # the hub). No public pin of it could be verified offline: the hub head is used until one
+    # is, and `ovr compare` / `ovr report` show the commit a run resolved it to.
     revision=None,
     default_split="test",
     splits=("test",),

@@ -1,4 +1,11 @@
-"""MathVision (MATH-V): 3,040 competition problems with images; testmini has 304."""
+"""MathVision (MATH-V): 3,040 competition problems with images; testmini has 304.
+
+Errata: the hub dataset ``MathLLMs/MathVision`` corrected two golds after the release
+(commit "Fix answers for ID 338 (B→D) and ID 1826 (D→E)"); the GitHub release files
+(``mathllm/MATH-V`` ``data/test.jsonl``, what ``--data-dir`` reads) still have the old ones.
+``ERRATA`` applies the correction to rows from either source, by id, so the hub and local
+files score alike (``version`` 2).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,9 @@ from typing import Any
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import Sample
 from ovr_tasks._rows import IMAGE_ONLY_QUESTION, LETTERS, format_choices, strip_image_tags
+
+# id -> (gold in the release files, corrected gold): the hub's fix, applied to every source
+ERRATA: dict[str, tuple[str, str]] = {"338": ("B", "D"), "1826": ("D", "E")}
 
 
 class MathVision(Task):
@@ -24,11 +34,16 @@ class MathVision(Task):
             else:
                 question += "\n" + format_choices(options)
             choices = options
+        answer = str(row.get("answer") or "")
+        metadata: dict[str, Any] = {"subject": row.get("subject"), "level": row.get("level")}
+        if sample_id in ERRATA:
+            answer = ERRATA[sample_id][1]
+            metadata["erratum"] = "gold {} -> {} (the hub's correction)".format(*ERRATA[sample_id])
         return Sample(
-            id=sample_id, task=self.name, question=question, answer=str(row.get("answer") or ""),
+            id=sample_id, task=self.name, question=question, answer=answer,
             images=[image], choices=choices,
             answer_type="multiple_choice" if options else "free_form",
-            metadata={"subject": row.get("subject"), "level": row.get("level")},
+            metadata=metadata,
         )
 
 
@@ -36,10 +51,12 @@ TASK = MathVision(
     name="mathvision",
     description="MathVision (competition math with images; test 3,040, testmini 304)",
     hub_id="MathLLMs/MathVision",
-    # No public pin of this dataset could be verified offline: the hub head is used until one is.
+    # No public pin of this dataset could be verified offline: the hub head is used until one
+    # is, and `ovr compare` / `ovr report` show the commit a run resolved it to.
     revision=None,
     default_split="test",
     splits=("test", "testmini"),
     modality="image",
     subset_keys=("subject", "level"),
+    version=2,  # 2: ERRATA (ids 338 and 1826 take the hub's corrected golds)
 )

@@ -108,6 +108,9 @@ TASK = MathVista(
     description="MathVista testmini (1,000; accuracy by question type, task, skill, ...)",
     hub_id="AI4Math/MathVista",
     revision="2b6ad69445fbb5695c9b165475e8decdbeb97747",
+    # data/testmini-*.parquet beside data/test-*.parquet (5,141 items): testmini only. Not
+    # verified offline; should no file match, the whole config loads as before
+    hub_files="data/{split}-*.parquet",
     default_split="testmini",
     splits=("testmini",),
     modality="image",

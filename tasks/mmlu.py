@@ -47,6 +47,9 @@ TASK = MMLU(
     hub_id="cais/mmlu",
     revision="c30699e8356da336a370243923dbaf21066bb9fe",
     hub_config="all",
+    # the hub's layout (all/test-00000-of-00001.parquet): the run's split only, never the
+    # config's auxiliary_train
+    hub_files="{config}/{split}-*.parquet",
     default_split="test",
     splits=("test", "validation", "dev"),
     subset_keys=("subject",),

@@ -103,6 +103,7 @@ TASK = MMLUPro(
     description="MMLU-Pro (14 categories, up to ten options)",
     hub_id="TIGER-Lab/MMLU-Pro",
     revision="b189ec765aa7ed75c8acfea42df31fdae71f97be",
+    hub_files="data/{split}-*.parquet",  # the hub's layout (data/test-00000-of-00001.parquet)
     default_split="test",
     splits=("test", "validation"),
     subset_keys=("category",),

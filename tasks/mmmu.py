@@ -146,8 +146,10 @@ TASK = MMMU(
     name="mmmu",
     description="MMMU validation (900 questions, 30 subjects; accuracy per discipline)",
     hub_id="MMMU/MMMU",
-    # No public pin of this dataset could be verified offline: the hub head is used until one is.
-    revision=None,
+    # the commit public fetch scripts of MMMU's validation set pin (every subject config)
+    revision="876ce5cb130f7f7e290ce4d9984357737d4db5cf",
+    # the hub's layout (<Subject>/validation-00000-of-00001.parquet): never the 3.3 GB test split
+    hub_files="{config}/{split}-*.parquet",
     default_split="validation",
     splits=("validation", "dev"),
     modality="image",

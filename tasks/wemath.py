@@ -175,7 +175,8 @@ TASK = WeMath(
     name="wemath",
     description="We-Math testmini (525 problems; four-dimensional strict/loose scores)",
     hub_id="We-Math/We-Math",
-    # No public pin of this dataset could be verified offline: the hub head is used until one is.
+    # No public pin of this dataset could be verified offline: the hub head is used until one
+    # is, and `ovr compare` / `ovr report` show the commit a run resolved it to.
     revision=None,
     default_split="testmini",
     splits=("testmini",),

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import has_vllm
+from conftest import REPO, has_vllm
 from ovr_eval.evaluate import load_samples
 from ovr_eval.records import Record
 from ovr_eval.tasks import resolve, suites
@@ -214,6 +214,13 @@ def test_every_task_pins_a_full_commit_or_says_why_not():
         assert task.revision is None or (len(task.revision) == 40
                                          and set(task.revision) <= set("0123456789abcdef"))
         assert task.hub_id and task.default_split in task.splits
+    # MMMU: the commit public fetch scripts pin; the rest are shown as unpinned (docs list them)
+    assert resolve("mmmu")[0].revision == "876ce5cb130f7f7e290ce4d9984357737d4db5cf"
+    unpinned = {t.name for t in resolve("ovr-all") if t.revision is None}
+    assert unpinned == {"mathvision", "wemath", "logicvista"}
+    docs = (REPO / "docs" / "benchmarks.md").read_text()
+    assert "Unpinned: no pin could be verified offline for **MathVision, We-Math and " \
+        "LogicVista**" in docs
 
 
 def test_hub_loading_asks_for_the_pinned_configs_and_splits(monkeypatch):

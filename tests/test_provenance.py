@@ -91,3 +91,41 @@ def test_compare_warns_when_runs_read_other_data_or_task_versions(tmp_path):
     older = run_folder(tmp_path / "d", {})  # no provenance recorded: nothing to warn about
     [row] = compare_runs(a, older)
     assert row.warnings == []
+
+
+def hub_data(task: str, revision: str, commit: str | None) -> dict:
+    return {"model": "m", "tasks": [task], "task_versions": {task: 1},
+            "data": {task: {"kind": "hub", "id": f"hub:x/y@{commit}" if commit else None,
+                            "repo": "x/y", "revision": revision, "commit": commit,
+                            "resolved_by": "hub" if commit else None}}}
+
+
+def test_unpinned_hub_data_is_shown_beside_the_score(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from ovr_eval.compare import compare_to_reference, reference_table, runs_table
+    from ovr_eval.report import write_report
+
+    monkeypatch.setenv("OVR_KATEX_DIR", str(tmp_path / "no-katex-here"))
+
+    head = run_folder(tmp_path / "a", hub_data("math500", "main", "abc1234" + "0" * 33))
+    unknown = run_folder(tmp_path / "b", hub_data("math500", "main", None))
+    pinned = run_folder(tmp_path / "c", hub_data("math500", "d" * 40, "d" * 40))
+    [row] = compare_runs(head, unknown)
+    assert row.data_a == "data: hub head abc1234 (unpinned)"
+    assert row.data_b == "data: hub head, commit unknown (unpinned)"
+    [row_pinned] = compare_runs(pinned, pinned)
+    assert row_pinned.data_a is None and row_pinned.data_b is None
+    console = Console(width=400, record=True)
+    console.print(runs_table([row]))
+    assert "A data: hub head abc1234 (unpinned)" in console.export_text()
+    [ref] = compare_to_reference(head, "OVR-7B-RL")
+    assert ref.data == "data: hub head abc1234 (unpinned)"
+    console.print(reference_table([ref]))
+    assert "data: hub head abc1234 (unpinned)" in console.export_text()
+
+    out = tmp_path / "report.html"
+    write_report([head.path, pinned.path], out, reference_models=["none"])
+    page = out.read_text()
+    assert page.count("data: hub head abc1234 (unpinned)") >= 1
+    assert "data: hub head d" not in page

@@ -339,14 +339,85 @@ def test_training_curves_from_metrics_jsonl(tmp_path, no_katex):
     assert any("2 unusable line(s)" in w for w in written.warnings)
     html = out.read_text()
     metrics = re.findall(r'<figure class="chart curve" data-metric="(\w+)"', html)
-    assert metrics == ["reward", "accuracy", "response_length", "lr"]
+    assert metrics == ["reward", "accuracy", "lr", "response_length"]  # by group
     points = re.search(r'data-metric="reward".*?<polyline class="line" points="([^"]+)"', html,
                        re.DOTALL)
     assert points and len(points.group(1).split()) == 10
-    assert [c["metric"] for c in Page(html).blob["curves"]][:3] == ["reward", "accuracy",
-                                                                    "response_length"]
+    assert [c["metric"] for c in Page(html).blob["curves"]][:3] == ["reward", "accuracy", "lr"]
     write_report([make_run(tmp_path / "plain", "m", {"math500": records("math500", 1, 2)})], out)
     assert 'id="training"' not in out.read_text()
+
+
+def test_training_curves_are_grouped_with_whole_steps_and_stages(tmp_path, no_katex):
+    run = make_run(tmp_path / "run", "m", {"math500": records("math500", 1, 2)})
+    (run / "train").mkdir()
+    sft = [{"step": s, "stage": "sft", "loss": 2.0 - s / 10, "lr": 1e-5, "tokens_per_s": 900.0}
+           for s in range(1, 4)]
+    rl = [{"step": s, "stage": "rl", "reward": s / 10, "accuracy": s / 20, "policy_loss": 0.1,
+           "loss": 0.5, "kl": 0.01 * s, "entropy": 1.0, "response_length": 200.0 + s,
+           "tokens_per_s": 500.0 + s, "step_s": 3.0} for s in range(4, 10)]
+    evals = [{"step": 9, "stage": "eval", "eval_math500": 0.4}]
+    (run / "train" / "metrics.jsonl").write_text("\n".join(json.dumps(r)
+                                                            for r in [*sft, *rl, *evals]))
+    out = tmp_path / "r.html"
+    write_report([run], out)
+    html = out.read_text()
+    section = html[html.index('id="training"'):html.index('id="samples"')]
+    groups = re.findall(r'<h3 class="curve-group">([^<]+)</h3>', section)
+    assert groups == ["reward and accuracy", "losses", "KL and entropy", "length", "throughput"]
+    figures = dict(re.findall(r'data-metric="(\w+)" data-group="([^"]+)"', section))
+    assert figures == {"reward": "reward and accuracy", "accuracy": "reward and accuracy",
+                       "eval_math500": "reward and accuracy", "loss": "losses", "lr": "losses",
+                       "policy_loss": "losses", "entropy": "KL and entropy",
+                       "kl": "KL and entropy", "response_length": "length",
+                       "step_s": "throughput", "tokens_per_s": "throughput"}
+    ticks = re.findall(r'class="tick x-tick">([^<]*)<', section)
+    assert ticks and all(t.isdigit() for t in ticks)  # whole steps, never 2.5
+    loss = section[section.index('data-metric="loss"'):section.index('data-metric="lr"')]
+    stages = re.findall(r'data-stage="(SFT|RL)" data-start="(\d+)" data-end="(\d+)"', loss)
+    assert stages == [("SFT", "1", "3"), ("RL", "4", "9")]
+    assert len(re.findall(r'<polyline class="line"', loss)) == 2  # SFT and RL not joined
+    assert loss.count('<span class="swatch') == 1  # one legend entry per run
+    reward = section[section.index('data-metric="reward"'):section.index('data-metric="accuracy"')]
+    assert 'data-stage="RL"' in reward and 'data-stage="SFT"' not in reward
+
+
+def test_subset_tags_and_letter_options_are_shown_plainly(tmp_path, no_katex):
+    rows = [record("logicvista", i, i == 0, choices=["A", "B", "C", "D"],
+                   answer_type="multiple_choice", metadata={"skill": ["inductive"]})
+            for i in range(2)]
+    rows[0]["gold"] = "B"
+    run = make_run(tmp_path / "run", "m", {"logicvista": rows})
+    results = json.loads((run / "results.json").read_text())
+    results["tasks"]["logicvista"]["subsets"] = {"skill": {"inductive": {"score": 0.5, "n": 2}}}
+    (run / "results.json").write_text(json.dumps(results))
+    out = tmp_path / "r.html"
+    write_report([run], out, reference_models=["none"])
+    samples = Page(out.read_text()).blob["samples"]
+    assert [s["subsets"] for s in samples] == [["skill=inductive"]] * 2
+    assert all(s["letter_choices"] for s in samples)
+    js = (REPO / "reports" / "templates" / "report.js").read_text()
+    assert "s.letter_choices" in js and '"choices", list' in js
+
+
+def test_the_warning_legend_lists_every_marked_cell(tmp_path, no_katex):
+    plain = make_run(tmp_path / "plain", "m", {"math500": records("math500", 1, 2)})
+    out = tmp_path / "r.html"
+    write_report([plain], out, reference_models=["none"])
+    board = out.read_text().split('id="leaderboard"')[1].split('id="charts"')[0]
+    assert "⚠" not in board  # nothing marked: no legend promising a list
+    dyna = [record("dynamath", i, True, metadata={"seed": i, "variant": 1}) for i in range(2)]
+    partial = make_run(tmp_path / "partial", "m", {"dynamath": dyna, "arithmetic":
+                                                    records("arithmetic", 1, 2)})
+    results = json.loads((partial / "results.json").read_text())
+    results["tasks"]["dynamath"].update(complete=False, variants_expected=10, variants=1)
+    (partial / "results.json").write_text(json.dumps(results))
+    write_report([partial], out, reference_models=["none"])
+    board = out.read_text().split('id="leaderboard"')[1].split('id="charts"')[0]
+    marks = board.count('<span class="warn-mark"')
+    listed = re.findall(r"<li>⚠ <b>partial</b> · ([^:<]+): ([^<]+)</li>", board)
+    assert marks >= 2 and marks == len(listed)
+    assert "every one is listed" in board and 'id="cell-notes"' in board
 
 
 def test_report_command(two_runs, tmp_path, no_katex):

@@ -123,3 +123,160 @@ def test_hub_loading_failure_tells_the_user_what_to_do(monkeypatch):
     (task,) = resolve("math500")
     with pytest.raises(UserError, match="--data-dir"):
         list(task.samples("test"))
+
+
+def _mathvision_row(sample_id, answer, image):
+    return {"id": sample_id, "question": "Which? <image1>", "options": list("ABCDE"),
+            "answer": answer, "level": 1, "subject": "arithmetic", "image": image}
+
+
+def test_mathvision_errata_give_the_hub_and_local_files_the_same_golds(tmp_path, monkeypatch):
+    """The hub corrected ids 338 (B -> D) and 1826 (D -> E); the release files did not."""
+    import datasets
+    from PIL import Image
+
+    folder = tmp_path / "mathvision"
+    (folder / "images").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(folder / "images" / "x.jpg")
+    old = [_mathvision_row(i, gold, "images/x.jpg") for i, gold in
+           (("338", "B"), ("1826", "D"), ("7", "C"))]
+    (folder / "test.jsonl").write_text("\n".join(json.dumps(r) for r in old))
+    (task,) = resolve("mathvision")
+    local = {s.id: s.answer for s in task.samples("test", tmp_path)}
+
+    picture = Image.new("RGB", (4, 4))
+    for golds in ({"338": "B", "1826": "D"}, {"338": "D", "1826": "E"}):  # before / after the fix
+        hub = [{**_mathvision_row(i, golds.get(i, "C"), None), "decoded_image": picture}
+               for i in ("338", "1826", "7")]
+        monkeypatch.setattr(datasets, "load_dataset", lambda *a, rows=hub, **k: rows)
+        monkeypatch.delenv("OVR_DATA_DIR", raising=False)
+        assert {s.id: s.answer for s in task.samples("test")} == local
+    assert local == {"338": "D", "1826": "E", "7": "C"}
+    assert task.version >= 2
+
+
+def _hub_refusal(status, wrapped):
+    """The errors a gated dataset raises: huggingface_hub's GatedRepoError (a 401 without a
+    token, 403 with one whose account has not accepted the terms), which ``datasets`` wraps."""
+    import httpx2
+    from datasets.exceptions import DatasetNotFoundError
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
+
+    url = "https://huggingface.co/api/datasets/Idavidrein/gpqa/revision/633f5ee8"
+    response = httpx2.Response(status, request=httpx2.Request("GET", url))
+    if wrapped is None:
+        return HfHubHTTPError(f"{status} Client Error", response=response)
+    gated = GatedRepoError(f"{status} Client Error. Cannot access gated repo", response=response)
+    if not wrapped:
+        return gated
+    try:
+        raise DatasetNotFoundError("Dataset 'Idavidrein/gpqa' is a gated dataset on the Hub.")\
+            from gated
+    except DatasetNotFoundError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("status,wrapped", [(401, True), (403, True), (403, False),
+                                            (401, None)])
+def test_a_gated_dataset_names_the_fix_before_any_engine_starts(monkeypatch, tmp_path, status,
+                                                                 wrapped):
+    import datasets
+
+    import ovr_eval.evaluate as evaluate
+    import ovr_eval.hub as hub
+
+    def refuse(path, *args, **kwargs):
+        raise _hub_refusal(status, wrapped)
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("an engine was started")
+
+    monkeypatch.setattr(datasets, "load_dataset", refuse)
+    monkeypatch.setattr(evaluate, "create_engine", no_engine)
+    monkeypatch.setattr(hub, "offline_reason", lambda: None)  # as if online
+    monkeypatch.delenv("OVR_DATA_DIR", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    run = evaluate.Evaluation(evaluate.EvalOptions(model="org/m", tasks=["gpqa_diamond"],
+                                                   engine="hf", out=tmp_path / "run"))
+    with pytest.raises(UserError) as raised:
+        run.run()
+    said = str(raised.value)
+    assert "\n" not in said and "Offline?" not in said
+    assert said.startswith(f"Idavidrein/gpqa is gated on the Hugging Face hub (HTTP {status}")
+    assert "accept its terms on https://huggingface.co/datasets/Idavidrein/gpqa" in said
+    assert "set HF_TOKEN" in said and "no HF_TOKEN is set" in said
+
+
+def test_a_gated_dataset_with_a_token_says_the_account_lacks_access(monkeypatch):
+    from ovr_eval.hub import Gated, access_denied
+
+    monkeypatch.setenv("HF_TOKEN", "hf_x")
+    assert access_denied(_hub_refusal(403, True)) == 403
+    assert access_denied(ValueError("gated")) is None
+    assert "HF_TOKEN is set, but its account has no access" in str(Gated("a/b", 403))
+
+
+def _hub_repo(root, configs):
+    """A folder laid out as a hub dataset repository: ``{config: {split: rows | None}}`` as
+    ``<config>/<split>-00000-of-00001.parquet`` (None: a file that is not parquet, so reading
+    it fails) and the README's ``configs`` that name every split."""
+    import pandas as pd
+
+    card = ["---", "configs:"]
+    for config, splits in configs.items():
+        folder = config if config != "default" else "data"
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        card += [f"- config_name: {config}", "  data_files:"]
+        for split, rows in splits.items():
+            path = root / folder / f"{split}-00000-of-00001.parquet"
+            if rows is None:
+                path.write_bytes(b"not a parquet file: a split the run must not read")
+            else:
+                pd.DataFrame(rows).to_parquet(path)
+            card += [f"  - split: {split}", f"    path: {folder}/{split}-*"]
+    (root / "README.md").write_text("\n".join([*card, "---", ""]))
+    return root
+
+
+@pytest.mark.parametrize("name,config,split,others", [
+    ("mmlu", "all", "test", ("validation", "dev", "auxiliary_train")),
+    ("mmmu", "Accounting", "validation", ("dev", "test")),
+    ("mmlu_pro", "default", "test", ("validation",)),
+    ("mathvista", "default", "testmini", ("test",)),
+])
+def test_hub_loading_reads_only_the_runs_split(tmp_path, monkeypatch, name, config, split,
+                                               others):
+    """The hub's parquet layout: only the split the run reads is downloaded and read."""
+    from dataclasses import replace
+
+    import datasets
+
+    import ovr_eval.hub as hub
+    from ovr_eval.tasks import Task
+
+    monkeypatch.setattr(hub, "offline_reason", lambda: None)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    wanted = [{"id": f"{split}-{i}", "text": "x"} for i in range(3)]
+    repo = _hub_repo(tmp_path / "repo", {config: {split: wanted, **dict.fromkeys(others)}})
+    (task,) = resolve(name)
+    assert task.hub_files is not None
+    here = replace(task, hub_id=str(repo), revision=None,
+                   hub_config=None if config == "default" else config)
+    rows = Task.hub_rows(here, split)
+    assert [row["id"] for row in rows] == [r["id"] for r in wanted]
+
+
+def test_hub_loading_falls_back_to_the_whole_config_when_the_layout_changed(tmp_path,
+                                                                            monkeypatch):
+    from dataclasses import replace
+
+    import datasets
+
+    import ovr_eval.hub as hub
+
+    monkeypatch.setattr(hub, "offline_reason", lambda: None)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    repo = _hub_repo(tmp_path / "repo", {"all": {"test": [{"id": "a"}], "dev": [{"id": "b"}]}})
+    (task,) = resolve("mmlu")
+    moved = replace(task, hub_id=str(repo), revision=None, hub_files="{config}/x/{split}.parquet")
+    assert [row["id"] for row in moved.hub_rows("test")] == ["a"]

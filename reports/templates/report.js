@@ -241,7 +241,10 @@
       });
       article.appendChild(field("image", pictures));
     }
-    if (s.choices) {
+    if (s.choices && s.letter_choices) {  // options that are just their letters: once
+      article.appendChild(field("choices", el("span", "letter-choices",
+        s.choices.join(", ") + " (the options are in the image)")));
+    } else if (s.choices) {
       var list = el("ol", "choices");
       list.type = "A";
       s.choices.forEach(function (c) {
