@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from ovr_eval import verify
 from ovr_eval.verify import grade_many
+from ovr_eval.verify.pool import close_shared_pools
 
 # Answers that only the symbolic path decides, true and false, each a few milliseconds of work.
 CASES = [
@@ -22,7 +22,7 @@ CASES = [
 
 
 def _grade_with_fresh_workers() -> list[tuple[bool, str | None]]:
-    verify._close_pools()  # workers start (import sympy, warm up) inside this call
+    close_shared_pools()  # workers start (import sympy, warm up) inside this call
     items = [(f"The answer is $\\boxed{{{p}}}$.", g) for p, g in CASES] * 4
     return [(v.correct, v.error) for v in grade_many(items, workers=2)]
 

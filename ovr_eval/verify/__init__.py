@@ -8,7 +8,6 @@ only the check's own CPU time, so a verdict does not depend on how busy the mach
 
 from __future__ import annotations
 
-import atexit
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -35,7 +34,7 @@ from ovr_eval.verify.extract import (
     tidy,
 )
 from ovr_eval.verify.normalize import normalize, normalize_pair, repair_escapes
-from ovr_eval.verify.pool import JobFailed, WorkerPool
+from ovr_eval.verify.pool import JobFailed, WorkerPool, shared_pool
 from ovr_eval.verify.structures import parse_compound
 
 __all__ = ["DEFAULT_TIMEOUT_S", "DEFAULT_WORKERS", "CacheKey", "GradeItem", "grade",
@@ -56,7 +55,6 @@ def is_check_failure(error: str | None) -> bool:
     usable answer. Such verdicts count as wrong and are counted apart, never hidden."""
     return bool(error) and error not in NO_ANSWER_REASONS
 
-_POOLS: dict[tuple[int, float], WorkerPool] = {}
 
 
 @dataclass
@@ -121,19 +119,8 @@ class _Symbolic:
 
 
 def _pool(workers: int, timeout_s: float) -> WorkerPool:
-    key = (workers, timeout_s)
-    if key not in _POOLS:
-        _POOLS[key] = WorkerPool("ovr_eval.verify.equivalence:symbolic_job", workers=workers,
-                                 timeout_s=timeout_s,
-                                 warm_up="ovr_eval.verify.equivalence:warm_up")
-    return _POOLS[key]
-
-
-@atexit.register
-def _close_pools() -> None:
-    for pool in _POOLS.values():
-        pool.close()
-    _POOLS.clear()
+    return shared_pool("ovr_eval.verify.equivalence:symbolic_job",
+                       "ovr_eval.verify.equivalence:warm_up", workers, timeout_s)
 
 
 def _answer_of(item: GradeItem, boxed_only: bool) -> Answer:

@@ -15,6 +15,7 @@ generous wall-clock ceiling (``wall_limit_s``) still ends a job that waits witho
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import struct
@@ -247,3 +248,23 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_SHARED: dict[tuple[str, int, float], WorkerPool] = {}
+
+
+def shared_pool(job: str, warm_up: str, workers: int, timeout_s: float) -> WorkerPool:
+    """The process's one pool for ``job`` at this size and limit, started on first use and
+    kept for the process's life (closed at exit, or by ``close_shared_pools``)."""
+    key = (job, workers, timeout_s)
+    if key not in _SHARED:
+        _SHARED[key] = WorkerPool(job, workers=workers, timeout_s=timeout_s, warm_up=warm_up)
+    return _SHARED[key]
+
+
+@atexit.register
+def close_shared_pools() -> None:
+    """Stop every shared pool's workers (the next use starts fresh ones)."""
+    for pool in _SHARED.values():
+        pool.close()
+    _SHARED.clear()

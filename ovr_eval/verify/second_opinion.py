@@ -22,14 +22,13 @@ job that fails or runs out of time (retried once) is no opinion (None), never a 
 
 from __future__ import annotations
 
-import atexit
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ovr_eval.verify import DEFAULT_WORKERS, GradeItem
 from ovr_eval.verify.choices import LETTERS, gold_letters
 from ovr_eval.verify.normalize import repair_escapes
-from ovr_eval.verify.pool import JobFailed, WorkerPool
+from ovr_eval.verify.pool import JobFailed, WorkerPool, shared_pool
 
 __all__ = ["DEFAULT_LETTERS", "TIMEOUT_S", "opinion", "second_opinions"]
 
@@ -38,7 +37,6 @@ DEFAULT_LETTERS = ("A", "B", "C", "D")  # StringExtractionConfig's default strin
 # what a job gets: (text, gold, option letters to read; None: a free-form gold)
 Job = tuple[str, str, tuple[str, ...] | None]
 
-_POOLS: dict[tuple[int, float], WorkerPool] = {}
 
 
 def opinion(response: str, gold: str, letters: Sequence[str] | None = None,
@@ -121,19 +119,8 @@ def plan(response: str, gold: str, choices: Sequence[str] | None = None,
 
 
 def _pool(workers: int, timeout_s: float) -> WorkerPool:
-    key = (workers, timeout_s)
-    if key not in _POOLS:
-        _POOLS[key] = WorkerPool("ovr_eval.verify.second_opinion:job", workers=workers,
-                                 timeout_s=timeout_s,
-                                 warm_up="ovr_eval.verify.second_opinion:warm_up")
-    return _POOLS[key]
-
-
-@atexit.register
-def _close_pools() -> None:
-    for pool in _POOLS.values():
-        pool.close()
-    _POOLS.clear()
+    return shared_pool("ovr_eval.verify.second_opinion:job",
+                       "ovr_eval.verify.second_opinion:warm_up", workers, timeout_s)
 
 
 def second_opinions(items: Iterable[Any], workers: int = DEFAULT_WORKERS,
