@@ -191,8 +191,7 @@ def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                     stats["misses_official_right"] += 1
                     if len(examples) < 20:
                         examples.append({"id": line.get("id"), "gold": line["answer"],
-                                         "extracted": line.get("extracted"),
-                                         "response_end": str(line.get("response"))[-160:]})
+                                         "extracted": line.get("extracted")})
             if ours and not official:
                 stats["extra_credit"] += 1
                 stats["extra_credit_official_extraction_right"] += read
@@ -247,7 +246,8 @@ def published_v2(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     rows = []
     files = sorted((args.data / "published-outputs-v2").glob("*.jsonl"))
     for path in files[::4] if args.quick else files:
-        rows += [{**json.loads(x), "_bench": path.name.split("-")[0]} for x in path.open()]
+        rows += [{**json.loads(x), "_bench": path.name.split("-")[0], "_file": path.name}
+                 for x in path.open()]
     empty_gold = [r for r in rows if r.get("official_gold") == ""]
     rows = [r for r in rows if r.get("official_gold") != ""]
     items = [{"response": r["response"], "answer": r["answer"], "choices": r.get("choices")}
@@ -276,10 +276,10 @@ def published_v2(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             t["unmarked"] += unmarked
             t["unmarked_agree"] += unmarked and verdict.correct == official
         if official and not verdict.correct and len(examples) < 40:
-            examples.append({"source": r.get("source"), "gold": r["answer"],
+            examples.append({"file": r["_file"], "gold": r["answer"],
                              "extracted": verdict.extracted, "method": verdict.method,
                              "official_extracted": r.get("official_extracted"),
-                             "response_end": str(r["response"])[-160:]})
+                             "id": r.get("id")})  # ids, not texts: no copy of the data
     benchmarks = {}
     for key, t in totals.items():
         n = t["n"]
