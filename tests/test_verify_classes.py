@@ -266,3 +266,20 @@ def test_answer_tags_around_an_uncued_answer_read_it_as_uncued():
                  f"<think>maybe (A)</think>\n<answer>{response}</answer>"):
         assert grade(text, "C", multiple_choice=True).correct == grade(
             response, "C", multiple_choice=True).correct
+
+
+@pytest.mark.parametrize("response,gold,other", [
+    ("The final answer is 3, not 4.", "3", "4"),
+    ("The answer is x = 3, rather than x = 4.", "3", "4"),
+    ("The answer is 5 (not 6).", "5", "6"),
+])
+def test_an_alternative_the_answer_phrase_rules_out_is_not_part_of_it(response, gold, other):
+    assert grade(response, gold).correct and not grade(response, other).correct
+
+
+@pytest.mark.parametrize("response,gold", [
+    ("The answer is 12 (twelve).", "12"), ("The answer is (1, 2) (in that order).", "(1,2)"),
+    ("The answer is 5 (mod 7).", "5"), ("The answer is $5 \\pmod{7}$.", "5"),
+])
+def test_a_restatement_or_qualifier_after_the_value_is_not_part_of_it(response, gold):
+    assert grade(response, gold).correct

@@ -311,6 +311,13 @@ def is_sentence(text: str, words: int = 3) -> bool:
 
 
 
+_RULED_OUT_TAIL = re.compile(r"(?<=\S)(?:,?\s+(?:not|rather\s+than|instead\s+of)\s+[^,;]{1,40}"
+                             r"|\s*\(\s*(?:not|rather\s+than)\s+[^()]{1,40}\))$", re.I)
+# a restatement or qualifier after the value: "12 (twelve)", "(1, 2) (in order)", "5 (mod 7)"
+_WORDS_IN_PARENTHESES = re.compile(r"(?<=[\d$})\]])\s*(?:\((?=[^()]*[A-Za-z])[^()\d$\\]{1,40}\)"
+                                   r"|\(\s*mod\s*\d+\s*\)|\\pmod\s*\{\s*\d+\s*\})$")
+
+
 def reduce_phrase(capture: str) -> str | None:
     """The answer inside an answer phrase's capture: the capture itself when it is short, its
     leading number ("1982 with a total of ..." -> "1982"), or the value its sentence states
@@ -318,6 +325,8 @@ def reduce_phrase(capture: str) -> str | None:
     text = tidy(capture)
     if not text:
         return None
+    text = _RULED_OUT_TAIL.sub("", text).strip()  # "3, not 4": the 4 is ruled out
+    text = _WORDS_IN_PARENTHESES.sub("", text).strip()  # "12 (twelve)"
     if not is_sentence(text):
         return text
     leading = _LEADING_VALUE.match(text)
