@@ -69,12 +69,12 @@ _TIME_OF_DAY = re.compile(r"(?<=\d)\s*(?:\\(?:text|mathrm)\s*\{\s*)?([aApP])\.?\
 # the whole real line, however it is named
 _REALS = re.compile(r"^(?:x\s*\\in\s*)?(?:\\mathbb\s*\{?\s*R\s*\}?|ℝ|\\R"
                     r"|(?:all\s+)?real\s+numbers)$", re.I)
-_UNITS_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+_ONES_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
                 "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
                 "seventeen", "eighteen", "nineteen"]
 _TENS_WORDS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-NUMBER_WORD = (r"(?:(?:" + "|".join(_TENS_WORDS) + r")(?:[-\s](?:" + "|".join(_UNITS_WORDS[1:10])
-               + r"))?|" + "|".join(_UNITS_WORDS) + r")")
+NUMBER_WORD = (r"(?:(?:" + "|".join(_TENS_WORDS) + r")(?:[-\s](?:" + "|".join(_ONES_WORDS[1:10])
+               + r"))?|" + "|".join(_ONES_WORDS) + r")")
 _NUMBER_WORD = re.compile(rf"^{NUMBER_WORD}$", re.I)
 
 
@@ -85,8 +85,8 @@ def number_word_value(word: str) -> int | None:
     parts = re.split(r"[-\s]+", word.strip().lower())
     if parts[0] in _TENS_WORDS:
         tens = 10 * (_TENS_WORDS.index(parts[0]) + 2)
-        return tens + (_UNITS_WORDS.index(parts[1]) if len(parts) > 1 else 0)
-    return _UNITS_WORDS.index(parts[0])
+        return tens + (_ONES_WORDS.index(parts[1]) if len(parts) > 1 else 0)
+    return _ONES_WORDS.index(parts[0])
 
 
 # pi written as a word ("2pi", "pi/2")

@@ -38,7 +38,6 @@ DEFAULT_LETTERS = ("A", "B", "C", "D")  # StringExtractionConfig's default strin
 Job = tuple[str, str, tuple[str, ...] | None]
 
 
-
 def opinion(response: str, gold: str, letters: Sequence[str] | None = None,
             timeout_seconds: int | None = None) -> bool:
     """Math-Verify's verdict on ``response`` against ``gold``: free-form, or (``letters``
