@@ -71,6 +71,14 @@ class Saved:
     state: TrainState
 
 
+def seed_all(seed: int) -> None:
+    """Seed every generator a stage draws from (Python, NumPy, torch, CUDA): a stage that
+    starts fresh starts from the same state whatever ran before it in the process."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # seeds every CUDA device too
+
+
 def rng_state() -> dict[str, Any]:
     state = {"python": random.getstate(), "numpy": np.random.get_state(),
              "torch": torch.get_rng_state()}

@@ -492,6 +492,9 @@ def train_rl(cfg: RLConfig, policy: Policy, engine: Engine, pool: list[Sample],
     ``step_offset``. Returns the final checkpoint."""
     hooks = hooks or Hooks()
     templates = task_templates(cfg.tasks, cfg.prompt)
+    # the stage starts from its seed whatever ran before it in this process (SFT steps, a
+    # resume from SFT's last checkpoint): the critic's initial head, dropout, mini-batches
+    checkpoint.seed_all(cfg.seed)
     trainer = RLTrainer(cfg, policy, rl_start)
     start, final = 0, resume.path if resume is not None else None
     if resume is not None and resume.state.stage == "rl":

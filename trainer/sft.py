@@ -96,7 +96,7 @@ def train_sft(
         checkpoint.set_rng_state(state.rng)
         start = state.stage_step
     else:
-        torch.manual_seed(cfg.seed)
+        checkpoint.seed_all(cfg.seed)
     pad = encoder.tokenizer.pad_token_id
     device = policy.device
     final = resume.path if resume is not None else None
