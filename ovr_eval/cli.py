@@ -194,8 +194,15 @@ def eval_command(
         help=f"new tokens per response (default {SamplingConfig.max_tokens}; demo "
              f"{DEMO_MAX_TOKENS})")] = None,
     seed: Annotated[int, typer.Option(
-        help="run seed; each sample's seed derives from it, so results do not depend on "
-             "batching")] = 0,
+        help="run seed; each sample's seed derives from it, so a rerun with the same settings "
+             "samples the same; whatever the batch size and across a resume only with "
+             "--deterministic")] = 0,
+    deterministic: Annotated[bool, typer.Option(
+        "--deterministic",
+        help="records that do not depend on the batch size or on a resume (hf: one prompt at "
+             "a time; vllm: its batch-invariant kernels on NVIDIA GPUs of compute capability "
+             ">= 8.0, one sequence at a time elsewhere; no prefix caching). Slower: see "
+             "benchmarks/determinism.py")] = False,
     prompt: Annotated[str | None, typer.Option(
         help="prompt template name or .j2 path (default: each task's own; 'reasoning', the "
              "ORZ/OVR prompt, for the paper benchmarks)")] = None,
@@ -272,6 +279,10 @@ def eval_command(
         console.print("[dim]hint: --preset ovr samples each benchmark as the paper's sources "
                       "did (avg@16 at T=1 on AIME, MATH500, GPQA)")
     engine = engine or default_engine()
+    if deterministic and engine == "openai":
+        raise UserError("--deterministic is for the vllm and hf engines: a server's responses "
+                        "are as deterministic as the server (start vLLM with "
+                        "VLLM_BATCH_INVARIANT=1 on a GPU that has its kernels)")
     assert model is not None  # the demo set its own above
     options = EvalOptions(
         model=model, tasks=task_names, out=out, engine=engine, revision=revision,
@@ -283,6 +294,7 @@ def eval_command(
             engine, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
             max_model_len=max_model_len, batch_size=batch_size, base_url=base_url,
             concurrency=concurrency, distributed_executor_backend=distributed_executor_backend,
+            deterministic=deterministic or None,
         ) if engine in ENGINES else None,  # an unknown engine is named by the checks below
         task_dirs=task_dir or [], shard=parse_shard(shard) if shard else None, verbose=verbose,
         second_opinion=second_opinion,

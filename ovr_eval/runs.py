@@ -159,6 +159,10 @@ def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     fingerprint when both are known."""
     changes = [f"{k}: {_show(old.get(k))} → {_show(new.get(k))}"
                for k in SAME_KEYS if old.get(k) != new.get(k)]
+    # --deterministic: records made with and without it would not be batch-invariant together
+    was, now = (bool((c.get("engine_options") or {}).get("deterministic")) for c in (old, new))
+    if was != now:
+        changes.append(f"deterministic: {was} → {now}")
     before, after = old.get("sampling") or {}, new.get("sampling") or {}
     changes += [f"sampling.{k}: {_show(before.get(k))} → {_show(after.get(k))}"
                 for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ovr_eval.engines.base import Engine, render_chat
+from ovr_eval.engines.determinism import use_deterministic_torch
 from ovr_eval.engines.images import UnusableImage, load_image
 from ovr_eval.engines.options import HFOptions
 from ovr_eval.types import Completion, Request, SamplingConfig
@@ -33,6 +34,9 @@ class HFEngine(Engine):
         already in memory (``model`` is then only the name reported)."""
         o = options or HFOptions()
         self.model_name, self.revision, self.batch_size = model, revision, o.batch_size
+        self.deterministic = o.deterministic
+        if o.deterministic:
+            use_deterministic_torch()
         if loaded is None:
             loaded = self._load(model, revision, o.dtype, device, o.trust_remote_code)
         self.use(*loaded)
@@ -73,7 +77,8 @@ class HFEngine(Engine):
 
     def describe(self) -> dict[str, Any]:
         return {"engine": self.name, "batch_size": self.batch_size, "device": self.device,
-                "dtype": str(self.model.dtype)}
+                "dtype": str(self.model.dtype),
+                **({"deterministic": "one prompt at a time"} if self.deterministic else {})}
 
     def generate(
         self, requests: Sequence[Request], sampling: SamplingConfig
@@ -85,9 +90,10 @@ class HFEngine(Engine):
         self.activity.running, self.activity.tokens = 0, 0
         eos_ids = self._eos_ids()
         eos_tensor = torch.tensor(sorted(eos_ids), dtype=torch.long, device=self.device)
-        for start in range(0, len(ordered), self.batch_size):
+        size = 1 if self.deterministic else self.batch_size  # alone: its own numbers, seed
+        for start in range(0, len(ordered), size):
             batch, images = [], []
-            for request in ordered[start : start + self.batch_size]:
+            for request in ordered[start : start + size]:
                 try:
                     images += [load_image(i) for i in request.images]
                 except UnusableImage as bad:

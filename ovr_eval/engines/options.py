@@ -34,6 +34,10 @@ class VLLMOptions(EngineOptions):
     gpu_memory_utilization: float = 0.9  # share of each GPU's memory vLLM may take
     distributed_executor_backend: str | None = None  # "ray": one engine over several nodes
     trust_remote_code: bool = False
+    # responses independent of batching and resume: vLLM's batch-invariant kernels where it
+    # has them (NVIDIA GPUs of compute capability >= 8.0), one sequence at a time elsewhere;
+    # no prefix caching (engines/determinism.py)
+    deterministic: bool = False
 
 
 @dataclass
@@ -43,6 +47,9 @@ class HFOptions(EngineOptions):
     dtype: str = "auto"  # one of DTYPES; auto: the checkpoint's
     batch_size: int = 16
     trust_remote_code: bool = False
+    # responses independent of batching and resume: one prompt per generate call, seeded by
+    # its own seed; deterministic torch kernels on CUDA (engines/determinism.py)
+    deterministic: bool = False
 
 
 @dataclass

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ovr_eval.engines.base import Engine, render_chat
+from ovr_eval.engines.determinism import deterministic_vllm_args
 from ovr_eval.engines.images import UnusableImage, load_image
 from ovr_eval.engines.options import VLLMOptions
 from ovr_eval.types import Completion, Request, SamplingConfig
@@ -81,6 +82,7 @@ class VLLMEngine(Engine):
         # each image is seen once in an evaluation: vLLM's processed-input cache (GiBs) only
         # costs host memory
         engine_args.setdefault("mm_processor_cache_gb", 0)
+        deterministic = deterministic_vllm_args(engine_args) if o.deterministic else None
         from vllm import LLM
 
         self.model_name, self.revision = model, revision
@@ -101,7 +103,8 @@ class VLLMEngine(Engine):
         self.supports_images = bool(self.engine.model_config.is_multimodal_model)
         self.engine_args = {"dtype": o.dtype, "tensor_parallel_size": o.tensor_parallel_size,
                             "max_model_len": self.engine.model_config.max_model_len,
-                            "device": "cpu" if cpu else "cuda", **engine_args}
+                            "device": "cpu" if cpu else "cuda", **engine_args,
+                            **({"deterministic": deterministic} if deterministic else {})}
         self.chat_template_owner = self._chat_template_owner(o.trust_remote_code)
 
     def _chat_template_owner(self, trust_remote_code: bool) -> Any:
