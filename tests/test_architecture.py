@@ -29,6 +29,15 @@ def test_the_evaluation_harness_never_imports_the_trainer():
     assert {path: found for path, found in offenders.items() if found} == {}
 
 
+def test_the_trainers_pure_math_imports_only_torch():
+    # trainer/algos.py (advantages, losses, KL) is read and reused alone: no harness under it
+    project = {"ovr_eval", "ovr_trainer", "ovr_tasks", "ovr_prompts", "ovr_reports"}
+    found = {m for m in imported_modules(REPO / "trainer" / "algos.py")
+             if m.split(".")[0] in project or m.split(".")[0] not in (
+                 "torch", "__future__", *sys.stdlib_module_names)}
+    assert found == set()
+
+
 def test_ovr_train_is_mounted_on_the_ovr_command_line():
     result = subprocess.run([sys.executable, "-m", "ovr_eval.cli", "train", "--help"],
                             capture_output=True, text=True, cwd=REPO, timeout=120)

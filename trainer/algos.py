@@ -14,7 +14,9 @@ from typing import Any
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from ovr_trainer.config import LOSS_AGG_MODES
+# how per-token losses become one number (verl's loss_agg_mode names; see aggregate)
+LOSS_AGG_MODES = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum",
+                  "seq-mean-token-sum-norm")
 
 
 @dataclass(frozen=True)

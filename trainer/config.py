@@ -13,11 +13,9 @@ import yaml
 
 from ovr_eval.evaluate import EvalOptions, check_distinct_samples
 from ovr_eval.types import UserError
+from ovr_trainer.algos import LOSS_AGG_MODES
 
 RECIPES = Path(__file__).parent / "recipes"
-# how per-token losses become one number (verl's loss_agg_mode names; see algos.aggregate)
-LOSS_AGG_MODES = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum",
-                  "seq-mean-token-sum-norm")
 FP16_REFUSED = ("model.dtype float16 needs a loss scaler to train (fp16 gradients underflow), "
                 "which this trainer does not have: use bfloat16 (or float32)")
 
