@@ -270,6 +270,7 @@ class Evaluation:
             "splits": {t.name: self.split_of(t) for t in self.tasks},
             "data_dir": str(o.data_dir) if o.data_dir else None, "limit": o.limit,
             "tasks": [t.name for t in self.tasks],
+            "task_dirs": [str(Path(d).expanduser().resolve()) for d in o.task_dirs],
             "task_versions": {t.name: t.version for t in self.tasks}, "data": self.data,
             "versions": package_versions(),
             "git_sha": git_sha(), "started": datetime.now(timezone.utc).isoformat(),

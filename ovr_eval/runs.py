@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import functools
 import json
 import os
 import socket
@@ -17,11 +16,14 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ovr_eval.metrics import record_units, verdict_summaries
 from ovr_eval.records import REQUIRED, NewerSchema, Record, RunResults, TaskResult
 from ovr_eval.types import PathLike, UserError
+
+if TYPE_CHECKING:
+    from ovr_eval.tasks import TaskRegistry
 
 FSYNC_EVERY_S = 2.0
 LOCK_FILE = ".lock"
@@ -520,19 +522,21 @@ class SavedRun:
             return None
         records = run_dir.records(task)
         try:
-            plugin = _plugins().get(task)
+            plugin = run_registry(self.config).get(task)
             return plugin.units(records) if plugin is not None else record_units(records)
         except (KeyError, TypeError, ValueError) as error:
             raise UserError(f"{run_dir.samples_path(task)} has a malformed record: {error}"
                             ) from None
 
 
-@functools.cache
-def _plugins() -> dict[str, Any]:
-    """The task plugins this installation knows (built-in and entry points), by name."""
-    from ovr_eval.tasks import discover
+def run_registry(config: dict[str, Any]) -> TaskRegistry:
+    """The tasks a run was scored with: the built-in ones and its ``--task-dir`` plugins (as
+    config.json records them; a folder gone since is left out, its tasks then scored by
+    plain accuracy)."""
+    from ovr_eval.tasks import registry
 
-    return discover()
+    dirs = [Path(d) for d in config.get("task_dirs") or [] if Path(d).is_dir()]
+    return registry(dirs)
 
 
 def load_run(path: PathLike) -> SavedRun:
@@ -571,13 +575,11 @@ def load_run(path: PathLike) -> SavedRun:
 
 def _score_saved(run_dir: RunDir, name: str, config: dict[str, Any]) -> TaskResult | None:
     """A task's scores from its saved records (its plugin's metric when the task is known)."""
-    from ovr_eval.tasks import score_records
-
     records = run_dir.records(name)
     if not records:
         return None
     try:
-        scores = score_records(name, records)
+        scores = run_registry(config).score(name, records)
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(f"{run_dir.samples_path(name)} has a malformed record: {error}"
                         ) from None

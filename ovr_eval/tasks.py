@@ -9,6 +9,7 @@ object or a list of them).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -389,52 +390,92 @@ def _modules(extra_dirs: Iterable[Path]) -> list[Any]:
     return modules
 
 
-def _scan(extra_dirs: Iterable[Path]) -> tuple[dict[str, Task], dict[str, list[str]]]:
-    """Tasks and suites of every plugin module (each module loaded once) and entry point."""
-    registry: dict[str, Task] = {}
-    groups: dict[str, list[str]] = {}
-    for module in _modules(extra_dirs):
-        registry.update({t.name: t for t in _tasks_in_module(module)})
-        groups.update(_suites_in_module(module))
-    for ep in entry_points(group="ovr_eval.tasks"):
-        obj = ep.load()
-        tasks = obj if isinstance(obj, (list, tuple)) else [obj]
-        registry.update({t.name: t for t in tasks if isinstance(t, Task)})
-    return registry, groups
+@dataclass(frozen=True)
+class TaskRegistry:
+    """Every task and suite one command can use: built-in plugins, ``--task-dir`` files and the
+    ``ovr_eval.tasks`` entry points, each loaded once (:func:`registry`). Two plugins that
+    define one task name are refused, naming both."""
+
+    tasks: dict[str, Task]
+    suites: dict[str, list[str]]
+
+    @classmethod
+    def scan(cls, extra_dirs: Iterable[Path] = ()) -> TaskRegistry:
+        found: dict[str, Task] = {}
+        where: dict[str, str] = {}
+        groups: dict[str, list[str]] = {}
+
+        def add(task: Task, source: str) -> None:
+            if task.name in found and found[task.name] is not task:
+                raise UserError(f"task {task.name!r} is defined twice: in {where[task.name]} "
+                                f"and in {source}; rename one of them")
+            found[task.name], where[task.name] = task, source
+
+        for module in _modules(extra_dirs):
+            for task in _tasks_in_module(module):
+                add(task, getattr(module, "__file__", None) or module.__name__)
+            groups.update(_suites_in_module(module))
+        for ep in entry_points(group="ovr_eval.tasks"):
+            obj = ep.load()
+            for task in obj if isinstance(obj, (list, tuple)) else [obj]:
+                if isinstance(task, Task):
+                    add(task, f"entry point {ep.name} ({ep.value})")
+        return cls(found, groups)
+
+    def get(self, name: str) -> Task | None:
+        return self.tasks.get(name)
+
+    def resolve(self, names: str | Iterable[str]) -> list[Task]:
+        """Tasks or suites by name ("math500,ovr-visual"); a clear error naming unknown ones."""
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",") if n.strip()]
+        names = list(dict.fromkeys(t for n in names for t in self.suites.get(n, [n])))
+        unknown = [n for n in names if n not in self.tasks]
+        if unknown:
+            raise UserError(
+                f"unknown task(s): {', '.join(unknown)}; available: "
+                f"{', '.join(sorted(self.tasks))}"
+                + (f"; suites: {', '.join(sorted(self.suites))}" if self.suites else ""))
+        return [self.tasks[n] for n in names]
+
+    def score(self, name: str, records: list[Record]) -> dict[str, Any]:
+        """Scores of saved records with the task's own metric (the default accuracy when no
+        plugin provides the task)."""
+        task = self.tasks.get(name)
+        if task is not None:
+            return task.score(records)
+        from ovr_eval.metrics import task_scores
+
+        return task_scores(records)
+
+
+def registry(extra_dirs: Iterable[Path] = ()) -> TaskRegistry:
+    """The registry of the built-in plugins plus ``extra_dirs``, scanned once per process."""
+    return _registry(tuple(Path(d).expanduser().resolve() for d in extra_dirs))
+
+
+@functools.cache
+def _registry(extra_dirs: tuple[Path, ...]) -> TaskRegistry:
+    return TaskRegistry.scan(extra_dirs)
 
 
 def suites(extra_dirs: Iterable[Path] = ()) -> dict[str, list[str]]:
     """Named groups of tasks (e.g. ``ovr-visual``) that plugin modules define in ``SUITES``."""
-    return _scan(extra_dirs)[1]
+    return registry(extra_dirs).suites
 
 
 def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Task]:
     """All task plugins: built-in, from ``extra_dirs``, and from the entry-point group."""
-    return _scan(extra_dirs)[0]
+    return registry(extra_dirs).tasks
 
 
 def score_records(name: str, records: list[Record], extra_dirs: Iterable[Path] = ()
                   ) -> dict[str, Any]:
     """Scores of saved records with the task's own metric (the default accuracy when no
     plugin provides the task)."""
-    task = discover(extra_dirs).get(name)
-    if task is not None:
-        return task.score(records)
-    from ovr_eval.metrics import task_scores
-
-    return task_scores(records)
+    return registry(extra_dirs).score(name, records)
 
 
 def resolve(names: str | Iterable[str], extra_dirs: Iterable[Path] = ()) -> list[Task]:
     """Tasks or suites by name ("math500,ovr-visual"); a clear error naming unknown ones."""
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    registry, groups = _scan(extra_dirs)
-    names = list(dict.fromkeys(t for n in names for t in groups.get(n, [n])))
-    unknown = [n for n in names if n not in registry]
-    if unknown:
-        raise UserError(
-            f"unknown task(s): {', '.join(unknown)}; available: {', '.join(sorted(registry))}"
-            + (f"; suites: {', '.join(sorted(groups))}" if groups else "")
-        )
-    return [registry[n] for n in names]
+    return registry(extra_dirs).resolve(names)

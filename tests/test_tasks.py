@@ -280,3 +280,61 @@ def test_hub_loading_falls_back_to_the_whole_config_when_the_layout_changed(tmp_
     (task,) = resolve("mmlu")
     moved = replace(task, hub_id=str(repo), revision=None, hub_files="{config}/x/{split}.parquet")
     assert [row["id"] for row in moved.hub_rows("test")] == ["a"]
+
+
+PLUGIN_WITH_ITS_OWN_METRIC = """
+from ovr_tasks.math500 import Math500
+
+
+class Strict(Math500):
+    def score(self, records):
+        scores = super().score(records)
+        return {**scores, "score": 0.25}  # this plugin's metric, unlike plain accuracy
+
+
+TASK = Strict(name="strict_math", description="d", hub_id="x/y", revision=None,
+              default_split="test", splits=("test",))
+"""
+
+
+def test_two_plugins_defining_one_task_name_are_refused_naming_both_files(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "mine.py").write_text(PLUGIN_WITH_ITS_OWN_METRIC)
+    with pytest.raises(UserError) as error:
+        resolve("strict_math", [tmp_path / "a", tmp_path / "b"])
+    said = str(error.value)
+    assert "'strict_math' is defined twice" in said
+    assert str(tmp_path / "a" / "mine.py") in said and str(tmp_path / "b" / "mine.py") in said
+
+
+def test_a_plugin_folder_is_loaded_once_per_process(tmp_path):
+    (tmp_path / "counted.py").write_text(
+        f"open({str(tmp_path / 'loads.txt')!r}, 'a').write('x')\n" + PLUGIN_WITH_ITS_OWN_METRIC)
+    for _ in range(3):
+        resolve("strict_math", [tmp_path])
+        discover([tmp_path])
+    assert (tmp_path / "loads.txt").read_text() == "x"
+
+
+def test_a_saved_run_is_rescored_with_its_plugin_tasks_metric(tmp_path, shared_data):
+    # ovr compare / ovr report read an unfinished run by scoring its records: a --task-dir
+    # plugin's own metric applies there as in `ovr eval`, found through config.json
+    from ovr_eval.evaluate import make_record
+    from ovr_eval.runs import RunDir, load_run
+    from ovr_eval.types import Completion
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "strict.py").write_text(PLUGIN_WITH_ITS_OWN_METRIC)
+    (task,) = resolve("strict_math", [plugins])
+    (tmp_path / "data" / "strict_math").mkdir(parents=True)
+    shutil.copy(shared_data / "math500" / "test.jsonl", tmp_path / "data" / "strict_math")
+    samples, _ = load_samples(task, "test", tmp_path / "data", 4)
+    run = RunDir(tmp_path / "run")
+    run.start({"model": "m", "tasks": ["strict_math"], "task_dirs": [str(plugins)]})
+    run.rewrite_records("strict_math", [
+        make_record(s, "test", Completion(s.id, [f"\\boxed{{{s.answer}}}"]), 2.0)
+        for s in samples])
+    scored = load_run(tmp_path / "run").tasks["strict_math"]
+    assert scored.n == 4 and scored.score == 0.25
