@@ -37,14 +37,13 @@ from ovr_eval.engines import (
 )
 from ovr_eval.fingerprint import weights_fingerprint
 from ovr_eval.hub import NotCached, not_cached_message
-from ovr_eval.metrics import verdict_summaries
 from ovr_eval.presets import get_preset
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.quiet import engine_output
 from ovr_eval.recording import RecordSink
 from ovr_eval.records import Record, RunResults, TaskResult
 from ovr_eval.runs import RunDir, write_json_atomic
-from ovr_eval.tasks import DEFAULT_TASKS, Task, resolve, score_records
+from ovr_eval.tasks import DEFAULT_TASKS, Task, registry, resolve
 from ovr_eval.types import BadRow, Completion, Interrupted, Sample, SamplingConfig, UserError
 from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many
 from ovr_eval.verify.second_opinion import second_opinions
@@ -384,11 +383,9 @@ class Evaluation:
             records = self.run_dir.records(name)
             if records:
                 old = previous.tasks.get(name) if previous is not None else None
-                others[name] = TaskResult.from_scores(
-                    old.split if old else records[0].split,
-                    score_records(name, records, self.options.task_dirs),
-                    skipped=old.skipped if old else {"count": 0, "rows": []},
-                    **verdict_summaries(records))
+                others[name] = registry(self.options.task_dirs).result(
+                    name, records, old.split if old else records[0].split,
+                    skipped=old.skipped if old else None)
         return others
 
     def _run_tasks(self, loaded: dict[str, tuple[list[Sample], list[dict[str, str]]]],
@@ -436,9 +433,8 @@ class Evaluation:
         if extra and o.shard is None:
             self.console.print(f"{task.name}: results cover all {len(records)} saved samples, "
                                f"{extra} more than this command selects (the run folder grows)")
-        return TaskResult.from_scores(
-            split, task.score(records), skipped={"count": len(skipped), "rows": skipped[:200]},
-            **verdict_summaries(records))
+        return registry(o.task_dirs).result(
+            task.name, records, split, skipped={"count": len(skipped), "rows": skipped[:200]})
 
     def _generate(self, task: Task, split: str, todo: list[Sample], done: int, total: int
                   ) -> list[dict[str, str]]:

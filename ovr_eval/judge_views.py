@@ -30,7 +30,7 @@ def judged_task(task: TaskResult | None) -> TaskResult | None:
     if task is None or entry is None:
         return None
     try:
-        return TaskResult.from_scores(task.split, entry["scores"])
+        return TaskResult.from_json({**entry["scores"], "split": task.split})  # as saved
     except KeyError:  # judged scores without a headline: nothing to show
         return None
 

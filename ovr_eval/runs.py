@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ovr_eval.metrics import record_units, verdict_summaries
+from ovr_eval.metrics import record_units
 from ovr_eval.records import REQUIRED, NewerSchema, Record, RunResults, TaskResult
 from ovr_eval.types import PathLike, UserError
 
@@ -578,11 +578,10 @@ def _score_saved(run_dir: RunDir, name: str, config: dict[str, Any]) -> TaskResu
     records = run_dir.records(name)
     if not records:
         return None
+    splits = config.get("splits")
+    split = (splits.get(name) if isinstance(splits, dict) else None) or records[0].split
     try:
-        scores = run_registry(config).score(name, records)
+        return run_registry(config).result(name, records, split, partial=True)
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(f"{run_dir.samples_path(name)} has a malformed record: {error}"
                         ) from None
-    splits = config.get("splits")
-    split = (splits.get(name) if isinstance(splits, dict) else None) or records[0].split
-    return TaskResult.from_scores(split, scores, partial=True, **verdict_summaries(records))

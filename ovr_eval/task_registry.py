@@ -1,0 +1,161 @@
+"""The task registry: every task and suite one command can use (built-in ``ovr_tasks``
+modules, ``--task-dir`` plugin files, the ``ovr_eval.tasks`` entry points), scanned once per
+process, and the one place a task's saved records become a :class:`TaskResult`."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import pkgutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from ovr_eval.records import Record, TaskResult
+from ovr_eval.tasks import Task
+from ovr_eval.types import UserError
+
+
+def _suites_in_module(module: Any) -> dict[str, list[str]]:
+    return dict(getattr(module, "SUITES", None) or {})
+
+
+def _tasks_in_module(module: Any) -> list[Task]:
+    found = getattr(module, "TASKS", None) or []
+    if isinstance(getattr(module, "TASK", None), Task):
+        found = [module.TASK, *found]
+    return list(found)
+
+
+def _load_file(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"ovr_user_tasks.{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise UserError(f"cannot import task plugin {path}")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a broken user plugin: name the file and the error
+        raise UserError(f"task plugin {path} failed to import: {type(exc).__name__}: {exc}"
+                        ) from None
+    return module
+
+
+def _modules(extra_dirs: Iterable[Path]) -> list[Any]:
+    import ovr_tasks
+
+    modules = [importlib.import_module(f"ovr_tasks.{info.name}")
+               for info in pkgutil.iter_modules(ovr_tasks.__path__)
+               if not info.name.startswith("_")]
+    for folder in extra_dirs:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UserError(f"--task-dir {folder} is not a directory")
+        modules += [_load_file(p) for p in sorted(folder.glob("*.py"))
+                    if not p.name.startswith("_")]
+    return modules
+
+
+@dataclass(frozen=True)
+class TaskRegistry:
+    """Every task and suite one command can use: built-in plugins, ``--task-dir`` files and the
+    ``ovr_eval.tasks`` entry points, each loaded once (:func:`registry`). Two plugins that
+    define one task name are refused, naming both."""
+
+    tasks: dict[str, Task]
+    suites: dict[str, list[str]]
+
+    @classmethod
+    def scan(cls, extra_dirs: Iterable[Path] = ()) -> TaskRegistry:
+        found: dict[str, Task] = {}
+        where: dict[str, str] = {}
+        groups: dict[str, list[str]] = {}
+
+        def add(task: Task, source: str) -> None:
+            if task.name in found and found[task.name] is not task:
+                raise UserError(f"task {task.name!r} is defined twice: in {where[task.name]} "
+                                f"and in {source}; rename one of them")
+            found[task.name], where[task.name] = task, source
+
+        for module in _modules(extra_dirs):
+            for task in _tasks_in_module(module):
+                add(task, getattr(module, "__file__", None) or module.__name__)
+            groups.update(_suites_in_module(module))
+        for ep in entry_points(group="ovr_eval.tasks"):
+            obj = ep.load()
+            for task in obj if isinstance(obj, (list, tuple)) else [obj]:
+                if isinstance(task, Task):
+                    add(task, f"entry point {ep.name} ({ep.value})")
+        return cls(found, groups)
+
+    def get(self, name: str) -> Task | None:
+        return self.tasks.get(name)
+
+    def resolve(self, names: str | Iterable[str]) -> list[Task]:
+        """Tasks or suites by name ("math500,ovr-visual"); a clear error naming unknown ones."""
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",") if n.strip()]
+        names = list(dict.fromkeys(t for n in names for t in self.suites.get(n, [n])))
+        unknown = [n for n in names if n not in self.tasks]
+        if unknown:
+            raise UserError(
+                f"unknown task(s): {', '.join(unknown)}; available: "
+                f"{', '.join(sorted(self.tasks))}"
+                + (f"; suites: {', '.join(sorted(self.suites))}" if self.suites else ""))
+        return [self.tasks[n] for n in names]
+
+    def result(self, name: str, records: list[Record], split: str | None, *,
+               skipped: dict[str, Any] | None = None, partial: bool = False) -> TaskResult:
+        """A task's entry of results.json from its saved records: the task's own metric and
+        what every scoring path reports beside it (``metrics.verdict_summaries``). The one
+        place scores become a :class:`TaskResult`: ``ovr eval``, a resumed run's other tasks
+        and ``load_run`` all come here."""
+        from ovr_eval.metrics import verdict_summaries
+
+        return TaskResult.from_scores(
+            split, self.score(name, records), skipped=skipped or {"count": 0, "rows": []},
+            partial=partial, **verdict_summaries(records))
+
+    def score(self, name: str, records: list[Record]) -> dict[str, Any]:
+        """Scores of saved records with the task's own metric (the default accuracy when no
+        plugin provides the task)."""
+        task = self.tasks.get(name)
+        if task is not None:
+            return task.score(records)
+        from ovr_eval.metrics import task_scores
+
+        return task_scores(records)
+
+
+def registry(extra_dirs: Iterable[Path] = ()) -> TaskRegistry:
+    """The registry of the built-in plugins plus ``extra_dirs``, scanned once per process."""
+    return _registry(tuple(Path(d).expanduser().resolve() for d in extra_dirs))
+
+
+@functools.cache
+def _registry(extra_dirs: tuple[Path, ...]) -> TaskRegistry:
+    return TaskRegistry.scan(extra_dirs)
+
+
+def suites(extra_dirs: Iterable[Path] = ()) -> dict[str, list[str]]:
+    """Named groups of tasks (e.g. ``ovr-visual``) that plugin modules define in ``SUITES``."""
+    return registry(extra_dirs).suites
+
+
+def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Task]:
+    """All task plugins: built-in, from ``extra_dirs``, and from the entry-point group."""
+    return registry(extra_dirs).tasks
+
+
+def score_records(name: str, records: list[Record], extra_dirs: Iterable[Path] = ()
+                  ) -> dict[str, Any]:
+    """Scores of saved records with the task's own metric (the default accuracy when no
+    plugin provides the task)."""
+    return registry(extra_dirs).score(name, records)
+
+
+def resolve(names: str | Iterable[str], extra_dirs: Iterable[Path] = ()) -> list[Task]:
+    """Tasks or suites by name ("math500,ovr-visual"); a clear error naming unknown ones."""
+    return registry(extra_dirs).resolve(names)
