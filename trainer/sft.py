@@ -97,8 +97,7 @@ def train_sft(
         start = state.stage_step
     else:
         checkpoint.seed_all(cfg.seed)
-    pad = encoder.tokenizer.pad_token_id
-    device = policy.device
+    pad, device = encoder.tokenizer.pad_token_id, policy.device
     final = resume.path if resume is not None else None
     model.train()
     log.stage("sft", start, steps)

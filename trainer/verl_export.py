@@ -20,7 +20,7 @@ from ovr_eval.engines.images import png_bytes
 from ovr_eval.prompting import build_request
 from ovr_eval.tasks import resolve
 from ovr_eval.types import Sample, UserError
-from ovr_trainer.config import Recipe
+from ovr_trainer.config import Recipe, RLConfig
 from ovr_trainer.evaluation import hub_note, resolve_data_dir
 from ovr_trainer.overlap import EvalIndex, apply_policy, sample_key
 from ovr_trainer.rl import prompt_pool, task_templates
@@ -188,24 +188,32 @@ def overrides(recipe: Recipe, has_val: bool) -> list[tuple[str, str]]:
         ("actor_rollout_ref.rollout.val_kwargs.temperature", repr(ev.sampling.temperature)),
         ("actor_rollout_ref.rollout.val_kwargs.do_sample", str(ev.sampling.temperature > 0)),
     ]
-    if ppo:
-        items += [
-            ("critic.model.path", "'$MODEL'"),
-            ("critic.model.enable_gradient_checkpointing", "True"),
-            ("critic.model.use_remove_padding", "True"),
-            # ORZ/OVR: critic_updates critic steps within one pass over the batch (ovr train:
-            # the same), one policy step
-            ("critic.ppo_mini_batch_size", str(max(1, batch // max(1, rl.critic_updates)))),
-            ("critic.ppo_epochs", "1"),
-            ("critic.ppo_max_token_len_per_gpu", "$CRITIC_TOKENS_PER_GPU"),
-            ("critic.cliprange_value", repr(rl.value_clip)),
-            *_optim("critic.optim", rl.critic_lr, rl.warmup_steps, rl.max_grad_norm),
-            ("trainer.critic_warmup", "0"),
-        ]
-    else:
-        items.append(("algorithm.norm_adv_by_std_in_grpo", str(rl.normalize_advantages)))
+    items += _critic_items(rl, batch) if ppo else [
+        ("algorithm.norm_adv_by_std_in_grpo", str(rl.normalize_advantages))]
+    return items + _trainer_items(recipe, has_val)
+
+
+def _critic_items(rl: RLConfig, batch: int) -> list[tuple[str, str]]:
+    """PPO's critic: ORZ/OVR take critic_updates critic steps within one pass over the batch
+    (ovr train: the same), then one policy step."""
+    return [
+        ("critic.model.path", "'$MODEL'"),
+        ("critic.model.enable_gradient_checkpointing", "True"),
+        ("critic.model.use_remove_padding", "True"),
+        ("critic.ppo_mini_batch_size", str(max(1, batch // max(1, rl.critic_updates)))),
+        ("critic.ppo_epochs", "1"),
+        ("critic.ppo_max_token_len_per_gpu", "$CRITIC_TOKENS_PER_GPU"),
+        ("critic.cliprange_value", repr(rl.value_clip)),
+        *_optim("critic.optim", rl.critic_lr, rl.warmup_steps, rl.max_grad_norm),
+        ("trainer.critic_warmup", "0"),
+    ]
+
+
+def _trainer_items(recipe: Recipe, has_val: bool) -> list[tuple[str, str]]:
+    """The reward function, logging, schedule of saves and validations, resume."""
+    rl, ev = recipe.rl, recipe.eval
     test_freq = ev.every if ev.every > 0 else rl.steps  # 0: validate at the end only
-    items += [
+    return [
         ("reward.custom_reward_function.path", "'$HERE/ovr_reward.py'"),
         ("reward.custom_reward_function.name", "compute_score"),
         ("trainer.project_name", "ovr"),
@@ -219,7 +227,6 @@ def overrides(recipe: Recipe, has_val: bool) -> list[tuple[str, str]]:
         ("trainer.resume_mode", "auto"),
         ("trainer.default_local_dir", "'$CKPT_DIR'"),
     ]
-    return items
 
 
 def _kl(coef: float) -> list[tuple[str, str]]:

@@ -152,15 +152,7 @@ class WorkerPool:
         results: list[Any] = [None] * len(jobs)
         attempts = [0] * len(jobs)
         pending = deque(range(len(jobs)))
-        idle: list[int] = []
-        starting: set[int] = set()
-        for w, worker in enumerate(self.workers):
-            if worker.ready:
-                idle.append(w)
-                continue
-            if worker.process.poll() is not None:  # failed to start in an earlier map
-                self._replace(w)
-            starting.add(w)
+        idle, starting = self._idle_and_starting()
         busy: dict[int, _Running] = {}
         while pending or busy:
             while pending and idle:
@@ -208,6 +200,20 @@ class WorkerPool:
             if pending and not idle and not busy and not starting:
                 self._fail_pending(pending, results, "worker did not start")
         return results
+
+    def _idle_and_starting(self) -> tuple[list[int], set[int]]:
+        """The workers ready for a job, and those still starting (one that failed to start in
+        an earlier map is replaced and starts again)."""
+        idle: list[int] = []
+        starting: set[int] = set()
+        for w, worker in enumerate(self.workers):
+            if worker.ready:
+                idle.append(w)
+                continue
+            if worker.process.poll() is not None:
+                self._replace(w)
+            starting.add(w)
+        return idle, starting
 
     def _timed_out(self, w: int, index: int, attempts: list[int], pending: deque[int],
                    results: list[Any], starting: set[int]) -> None:
