@@ -84,9 +84,10 @@ def rl_step_case(tiny: Path, lr: float) -> dict[str, float]:
     from dataclasses import replace
 
     from ovr_eval.types import Sample
+    from ovr_trainer.collect import Rollout, encode_prompt
     from ovr_trainer.config import load_recipe
     from ovr_trainer.modeling import Policy, load_policy
-    from ovr_trainer.rl import RLTrainer, Rollout, encode_prompt
+    from ovr_trainer.rl import RLTrainer
 
     cfg = replace(load_recipe("ovr-7b-rl").rl, algorithm="grpo", rollouts_per_prompt=2,
                   micro_batch_size=2, warmup_steps=0, policy_lr=lr)

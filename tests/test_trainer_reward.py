@@ -9,8 +9,8 @@ import pytest
 
 from ovr_eval.types import UserError
 from ovr_eval.verify import grade_many
+from ovr_trainer.collect import rewards
 from ovr_trainer.config import RLConfig, load_recipe
-from ovr_trainer.rl import rewards
 
 
 def reward_of(mode: str, items: list[tuple], seed: int = 0) -> list[float]:

@@ -11,16 +11,11 @@ import torch
 
 from ovr_eval.types import Completion, Sample, UserError
 from ovr_trainer import algos
+from ovr_trainer.collect import Rollout, encode_prompt, response_ids
 from ovr_trainer.config import RLConfig, load_recipe
 from ovr_trainer.modeling import Policy, enable_gradient_checkpointing, load_policy, output_layer
 from ovr_trainer.precision import compute_dtype
-from ovr_trainer.rl import (
-    RLTrainer,
-    Rollout,
-    critic_minibatches,
-    encode_prompt,
-    response_ids,
-)
+from ovr_trainer.rl import RLTrainer, critic_minibatches
 
 
 @pytest.fixture(scope="module")

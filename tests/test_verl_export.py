@@ -24,9 +24,9 @@ from PIL import Image
 
 from ovr_eval.prompting import build_request, load_template
 from ovr_eval.types import UserError
+from ovr_trainer.collect import prompt_pool
 from ovr_trainer.config import load_recipe
 from ovr_trainer.evaluation import resolve_data_dir
-from ovr_trainer.rl import prompt_pool
 from ovr_trainer.verl_export import export_verl, flatten_messages, script
 
 OVR = [sys.executable, "-m", "ovr_eval.cli"]

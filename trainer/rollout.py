@@ -179,7 +179,8 @@ def policy_logprobs(model: Any, processor: Any, prompt: str, images: list[Any],
                     ) -> tuple[list[int], torch.Tensor]:
     """(full token ids, log-probs of the response tokens) under the trainer's model, computed
     exactly as the RL update scores a rollout (at temperature 1: engines score prompts so)."""
-    from ovr_trainer.rl import Rollout, encode_prompt, make_batch, score
+    from ovr_trainer.collect import Rollout, encode_prompt
+    from ovr_trainer.rl import make_batch, score
 
     encoded = encode_prompt(processor, prompt, images)
     probe = Rollout(None, encoded, "", response_ids, 0.0, False, False)

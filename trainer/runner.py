@@ -21,6 +21,7 @@ from ovr_eval.evaluate import load_samples
 from ovr_eval.tasks import resolve
 from ovr_eval.types import Sample, UserError
 from ovr_trainer import checkpoint
+from ovr_trainer.collect import prompt_pool
 from ovr_trainer.config import Recipe, save_recipe
 from ovr_trainer.evaluation import (
     evaluate_checkpoint,
@@ -32,7 +33,7 @@ from ovr_trainer.logs import TrainLog
 from ovr_trainer.modeling import Policy, enable_gradient_checkpointing, freeze, load_policy
 from ovr_trainer.overlap import EvalIndex, apply_policy, chat_key, sample_key
 from ovr_trainer.precision import compute_dtype
-from ovr_trainer.rl import Hooks, prompt_pool, train_rl
+from ovr_trainer.rl import Hooks, train_rl
 from ovr_trainer.rollout import LiveHFEngine, VLLMRollouts, rollout_engine_options
 from ovr_trainer.sft import sft_rows, train_sft
 

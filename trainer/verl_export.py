@@ -20,10 +20,10 @@ from ovr_eval.engines.images import png_bytes
 from ovr_eval.prompting import build_request
 from ovr_eval.tasks import resolve
 from ovr_eval.types import Sample, UserError
+from ovr_trainer.collect import prompt_pool, task_templates
 from ovr_trainer.config import Recipe, RLConfig
 from ovr_trainer.evaluation import hub_note, resolve_data_dir
 from ovr_trainer.overlap import EvalIndex, apply_policy, sample_key
-from ovr_trainer.rl import prompt_pool, task_templates
 
 VERL_VERSION = "0.9.1"
 REWARD_SOURCE = Path(__file__).with_name("verl_reward.py")
