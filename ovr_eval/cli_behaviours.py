@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ovr_eval.behaviours import BEHAVIOURS, behaviours_for_run
-from ovr_eval.runs import write_json_atomic
+from ovr_eval.run_files import write_json_atomic
 from ovr_eval.types import UserError
 
 REPORT_FILE = "behaviours.json"

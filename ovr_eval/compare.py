@@ -20,7 +20,8 @@ from rich.table import Table
 from ovr_eval.metrics import Z95, variance, wilson_from_stderr
 from ovr_eval.records import TaskResult
 from ovr_eval.reference import column_part, columns_of, comparability, load_reference, resolve_model
-from ovr_eval.runs import SavedRun, data_differences
+from ovr_eval.run_config import data_differences
+from ovr_eval.runs import SavedRun
 
 NOT_REPORTED: Final = "not reported"
 TOO_FEW: Final = "too few samples to tell"

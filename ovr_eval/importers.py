@@ -33,7 +33,7 @@ from rich.console import Console
 from ovr_eval.engines.base import Engine
 from ovr_eval.engines.options import EngineOptions
 from ovr_eval.records import RunResults
-from ovr_eval.runs import read_jsonl
+from ovr_eval.run_files import read_jsonl
 from ovr_eval.types import Completion, Request, Sample, SamplingConfig, UserError
 
 FORMATS = ("lm-eval", "vlmevalkit")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ovr_eval.records import Record
-from ovr_eval.runs import RecordWriter
+from ovr_eval.run_files import RecordWriter
 
 _STOP = object()
 

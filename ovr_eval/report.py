@@ -35,7 +35,8 @@ from ovr_eval.judge_views import (
 from ovr_eval.metrics import disagreements
 from ovr_eval.records import Record, TaskResult
 from ovr_eval.reference import column_part, comparability, load_reference, resolve_model
-from ovr_eval.runs import RunDir, SavedRun, load_run, read_jsonl
+from ovr_eval.run_files import read_jsonl
+from ovr_eval.runs import RunDir, SavedRun, load_run
 from ovr_eval.types import PathLike, UserError
 
 SCHEMA = 1

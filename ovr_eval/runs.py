@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -20,203 +19,21 @@ from typing import TYPE_CHECKING, Any
 
 from ovr_eval.metrics import record_units
 from ovr_eval.records import REQUIRED, NewerSchema, Record, RunResults, TaskResult
+from ovr_eval.run_config import config_differences, merge_configs
+from ovr_eval.run_files import (
+    RecordWriter,
+    cut_torn_tail,
+    read_jsonl,
+    write_failure,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 from ovr_eval.types import PathLike, UserError
 
 if TYPE_CHECKING:
     from ovr_eval.tasks import TaskRegistry
 
-FSYNC_EVERY_S = 2.0
 LOCK_FILE = ".lock"
-# settings that change what a record means: a resumed run must use the same ones (per task for
-# the mappings, so that adding a task is growth, not a change)
-SAME_KEYS = ("model", "revision", "engine", "data_dir")
-PER_TASK_KEYS = ("prompt", "splits", "task_versions")
-NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
-READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
-
-
-def write_failure(path: Path, exc: OSError, resumable: bool = True) -> UserError:
-    """One line for a failed write: which file, why, and (``resumable``) that a rerun resumes."""
-    again = "; then re-run the same command: it resumes from the saved records" if resumable else ""
-    if exc.errno in NO_SPACE:
-        return UserError(f"disk full while writing {path}: free some space{again}")
-    if exc.errno in READ_ONLY:
-        return UserError(f"cannot write {path} ({exc.strerror}): the folder is read-only")
-    return UserError(f"cannot write {path}: {exc.strerror or exc}{again}")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that readers see the old file or the new one, never half of one; a failed
-    write (disk full, read-only folder) is one clear line naming the file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise write_failure(path, exc) from None
-
-
-def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """The JSON objects of a JSONL file and the number of unusable (non-object) lines."""
-    rows, bad = [], 0
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-            else:
-                bad += 1
-    return rows, bad
-
-
-def cut_torn_tail(path: Path, chunk: int = 1 << 16) -> None:
-    """Drop an incomplete final line left by a crash mid-write (reads only the file's end)."""
-    with path.open("rb+") as handle:
-        end = handle.seek(0, os.SEEK_END)
-        if end == 0:
-            return
-        handle.seek(end - 1)
-        if handle.read(1) == b"\n":
-            return
-        position = end
-        while position > 0:
-            start = max(0, position - chunk)
-            handle.seek(start)
-            newline = handle.read(position - start).rfind(b"\n")
-            if newline >= 0:
-                handle.truncate(start + newline + 1)
-                return
-            position = start
-        handle.truncate(0)
-
-
-def write_jsonl_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Replace a JSONL file so that readers (and a crash) see the old file or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise write_failure(path, exc) from None
-
-
-class RecordWriter:
-    """Appends records (or any JSON objects) as JSON lines, each with one O_APPEND write (so
-    several processes can share a file without interleaving lines); fsynced regularly."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        try:
-            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise write_failure(path, exc) from None
-        self.last_sync = time.monotonic()
-        self.written = 0
-
-    def write(self, record: Record | dict[str, Any]) -> None:
-        row = record.to_json() if isinstance(record, Record) else record
-        line = (json.dumps(row, ensure_ascii=False, default=str) + "\n").encode()
-        try:
-            written = os.write(self.fd, line)  # in the OS now: survives a kill -9 of the process
-            while written < len(line):  # not expected for regular files; never leave half a line
-                written += os.write(self.fd, line[written:])
-            if time.monotonic() - self.last_sync > FSYNC_EVERY_S:
-                os.fsync(self.fd)
-                self.last_sync = time.monotonic()
-        except OSError as exc:  # a torn last line is cut off when the run resumes
-            raise write_failure(self.path, exc) from None
-        self.written += 1
-
-    def close(self) -> None:
-        try:
-            os.fsync(self.fd)
-        except OSError as exc:
-            raise write_failure(self.path, exc) from None
-        finally:
-            os.close(self.fd)
-
-
-def _show(value: Any) -> str:
-    return "none" if value is None else json.dumps(value, ensure_ascii=False, default=str)
-
-
-def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """What a new invocation changes in a saved run's settings, as "key: old → new" items.
-
-    Growing is not a change: new tasks, a larger or smaller --limit. Weights are compared by
-    fingerprint when both are known."""
-    changes = [f"{k}: {_show(old.get(k))} → {_show(new.get(k))}"
-               for k in SAME_KEYS if old.get(k) != new.get(k)]
-    # --deterministic: records made with and without it would not be batch-invariant together
-    was, now = (bool((c.get("engine_options") or {}).get("deterministic")) for c in (old, new))
-    if was != now:
-        changes.append(f"deterministic: {was} → {now}")
-    before, after = old.get("sampling") or {}, new.get("sampling") or {}
-    changes += [f"sampling.{k}: {_show(before.get(k))} → {_show(after.get(k))}"
-                for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
-    for key in PER_TASK_KEYS:
-        before, after = old.get(key) or {}, new.get(key) or {}
-        if not isinstance(before, dict):  # an older config: one value for every task
-            before = dict.fromkeys(after, before)
-        changes += [f"{key}.{task}: {_show(before[task])} → {_show(after[task])}"
-                    for task in sorted(set(before) & set(after)) if before[task] != after[task]]
-    changes += [f"data.{task}: {was} → {now}" for task, was, now in data_differences(old, new)]
-    # a preset gives tasks their own sampling: compare what each shared task really used
-    by_task = set(old.get("sampling_by_task") or {}) | set(new.get("sampling_by_task") or {})
-    for task in sorted(by_task & set(old.get("tasks") or []) & set(new.get("tasks") or [])):
-        before, after = _task_sampling(old, task), _task_sampling(new, task)
-        changes += [f"sampling[{task}].{k}: {_show(before.get(k))} → {_show(after.get(k))}"
-                    for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
-    return changes
-
-
-def data_differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(task, a's data, b's data) for each task both configs read from data known to differ
-    (the content of local files, or the hub commit); unknown data differs from nothing."""
-    from ovr_eval.fingerprint import describe
-
-    data_a, data_b = a.get("data") or {}, b.get("data") or {}
-    out = []
-    for task in sorted(set(data_a) & set(data_b)):
-        was, now = data_a[task] or {}, data_b[task] or {}
-        if was.get("id") and now.get("id") and was["id"] != now["id"]:
-            out.append((task, describe(was, "data"), describe(now, "data")))
-    return out
-
-
-def _task_sampling(config: dict[str, Any], task: str) -> dict[str, Any]:
-    return (config.get("sampling_by_task") or {}).get(task) or config.get("sampling") or {}
-
-
-def merge_configs(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """The config of a run that grows: every task so far, the larger limit, the first start."""
-    limits: list[int | None] = [old.get("limit"), new.get("limit")]
-    merged = {**new, "tasks": list(dict.fromkeys([*old.get("tasks", []), *new["tasks"]])),
-              "limit": None if None in limits else max(n for n in limits if n is not None),
-              "started": old.get("started", new.get("started"))}
-    for key in (*PER_TASK_KEYS, "sampling_by_task", "data"):
-        if isinstance(old.get(key), dict):
-            merged[key] = {**old[key], **(new.get(key) or {})}
-    for task, known in (old.get("data") or {}).items():  # unknown now: what was known stays
-        if (known or {}).get("id") and not (merged["data"].get(task) or {}).get("id"):
-            merged["data"][task] = known
-    if not (new.get("weights") or {}).get("id") and (old.get("weights") or {}).get("id"):
-        merged["weights"] = old["weights"]
-    return merged
 
 
 def _holder(lock_path: Path) -> str:

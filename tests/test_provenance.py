@@ -9,7 +9,8 @@ import shutil
 import pytest
 
 from ovr_eval.compare import compare_runs
-from ovr_eval.runs import config_differences, load_run, merge_configs
+from ovr_eval.run_config import config_differences, merge_configs
+from ovr_eval.runs import load_run
 from ovr_eval.tasks import resolve
 
 

@@ -23,7 +23,9 @@ import pytest
 
 from ovr_eval.evaluate import load_samples
 from ovr_eval.fingerprint import hub_fingerprint, local_fingerprint
-from ovr_eval.runs import RecordWriter, RunDir, config_differences, merge_configs
+from ovr_eval.run_config import config_differences, merge_configs
+from ovr_eval.run_files import RecordWriter
+from ovr_eval.runs import RunDir
 from ovr_eval.tasks import read_json_rows, resolve
 from ovr_eval.types import BadRow, UserError
 
