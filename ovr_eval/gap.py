@@ -298,7 +298,7 @@ def run_gap(run: SavedRun, task: str, bench: dict[str, Any], column_score: float
         if not view_records:
             return None
         official = plugin.official(view_records) if plugin is not None else view_records
-        return column_records(official, scope) or None
+        return [r for r in column_records(official, scope) if r.correct] or None
 
     rules = scored(records or [])
     judged = scored(judged_view(records or []))

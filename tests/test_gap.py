@@ -170,3 +170,16 @@ def test_compare_prints_the_gap_table_and_its_json(tmp_path):
     row = data["reference"][str(root)][0]
     assert sum(t["points"] for t in row["gap"]["terms"]) == pytest.approx(row["difference"])
     assert {t["name"] for t in row["gap"]["terms"]} >= {TRUNCATION, NO_ANSWER, MODEL}
+
+
+def test_the_report_shows_where_each_gap_comes_from(tmp_path):
+    records = [response_record(i, [r]) for i, r in enumerate(mixed())]
+    root = write_run(tmp_path / "run", "mathvision", records, split="testmini")
+    out = tmp_path / "report.html"
+    done = CliRunner().invoke(app, ["report", str(root), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    html = out.read_text()
+    section = html[html.index('<section id="gaps">'):]
+    section = section[:section.index("</section>")]
+    assert "run vs OVR-7B-RL" in section and "truncation -21.4" in section
+    assert "<b>split</b>: the run used split &#39;testmini&#39;" in section
