@@ -135,8 +135,8 @@ def class_term(records: Sequence[Record], kind: str, p: float, name: str, detail
                  / len(r.correct) for r in records) / n
     d = [o - weight * a / mean_b for o, a in zip(own, answered, strict=True)]
     se = math.sqrt(variance(d) / n)
-    trials = sum(len(r.correct) for r in records)
-    ci = difference_interval(value, se, n, trials)
+    # no cap on the trials: d_i is no count of right answers, its spread is all there is
+    ci = difference_interval(value, se, n, math.inf)
     return GapTerm(name, 100.0 * value, [100.0 * v for v in ci],
                    f"{count} {detail}, set against the answered responses' "
                    f"{100.0 * p:.1f}%", count)
@@ -166,10 +166,10 @@ def judge_term(rules: Sequence[Record], judged: Sequence[Record]) -> GapTerm:
 
 def sampling_difference(config: dict[str, Any], task: str) -> GapTerm | None:
     """The run's sampling against the paper's (``ovr_eval.presets``'s ``ovr``), or None when it
-    is the same."""
+    is the same (a run that records none is named too)."""
     run = (config.get("sampling_by_task") or {}).get(task) or config.get("sampling")
     if not isinstance(run, dict):
-        return None
+        return GapTerm("sampling", None, None, "the run records no sampling (config.json)")
     preset = PRESETS[PAPER_PRESET]
     paper = preset.sampling_for(task, SamplingConfig(), {})
     t, top_p, n = (float(run.get("temperature", 0.0)), float(run.get("top_p", 1.0)),
@@ -264,8 +264,7 @@ def explain_gap(gap: float, column_score: float, reported: float,
                             "complete response(s) with no extractable answer"))
     terms += named
     remainder = gap - sum(t.points for t in terms if t.points is not None)
-    low, high = wilson_from_stderr(p, se_p, len(base), sum(len(r.correct) for r in base),
-                                   at_bound=len(base))
+    low, high = wilson_from_stderr(p, se_p, 1, answered, at_bound=answered)
     also = f"; also holds the unmeasured {', '.join(t.name for t in named)}" if named else ""
     terms.append(GapTerm(MODEL, remainder, [100.0 * low - reported, 100.0 * high - reported],
                          f"the score of the {answered} answered response(s), {100.0 * p:.1f}%, "
