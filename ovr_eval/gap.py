@@ -38,7 +38,7 @@ from ovr_eval.metrics import difference_interval, variance, wilson_from_stderr
 from ovr_eval.presets import PRESETS
 from ovr_eval.records import Record
 from ovr_eval.runs import SavedRun
-from ovr_eval.types import SamplingConfig
+from ovr_eval.types import SamplingConfig, UserError
 
 JUDGE: Final = "rules vs official judge"
 TRUNCATION: Final = "truncation"
@@ -97,46 +97,43 @@ def linear_score(records: Sequence[Record]) -> float | None:
     return sum(sum(r.correct) / len(r.correct) for r in scored) / len(scored)
 
 
+def _per_record(records: Sequence[Record], kind: str, p: float = 0.0
+                ) -> tuple[list[float], list[float]]:
+    """Per record: Σ (c - p) over its responses of one kind, over k; and their share of k."""
+    sums, shares = [], []
+    for r in records:
+        picked = [c for j, c in enumerate(r.correct) if _kind(r, j) == kind]
+        sums.append(sum(c - p for c in picked) / len(r.correct))
+        shares.append(len(picked) / len(r.correct))
+    return sums, shares
+
+
 def answered_rate(records: Sequence[Record]) -> tuple[float, float, int] | None:
     """The accuracy p of the answered responses (weighted as in the score), its between-problem
     standard error (the ratio linearized) and their count; None when none is answered."""
-    a, b = [], []
-    for r in records:
-        k = len(r.correct)
-        kinds = [_kind(r, j) for j in range(k)]
-        a.append(sum(c for c, x in zip(r.correct, kinds, strict=True) if x == "answered") / k)
-        b.append(kinds.count("answered") / k)
-    n, count = len(a), sum(round(bi * len(r.correct)) for bi, r in zip(b, records, strict=True))
+    a, b = _per_record(records, "answered")
+    n = len(a)
     if not n or sum(b) == 0:
         return None
     p, mean_b = sum(a) / sum(b), sum(b) / n
     influence = [(ai - p * bi) / mean_b for ai, bi in zip(a, b, strict=True)]
-    return p, math.sqrt(variance(influence) / n), count
+    return p, math.sqrt(variance(influence) / n), _counts(records)["answered"]
 
 
 def class_term(records: Sequence[Record], kind: str, p: float, name: str, detail: str
                ) -> GapTerm:
-    """Σ w (c - p) over the responses of one class, with its interval (points)."""
-    n = len(records)
-    own, share = [], []
-    for r in records:
-        k = len(r.correct)
-        picked = [c for j, c in enumerate(r.correct) if _kind(r, j) == kind]
-        own.append(sum(c - p for c in picked) / k)
-        share.append(len(picked) / k)
-    count = sum(round(s * len(r.correct)) for s, r in zip(share, records, strict=True))
+    """Σ w (c - p) over the responses of one kind, with its interval (points). Its
+    per-problem contributions carry p's own error (the ratio linearized)."""
+    count = _counts(records)[kind]
     if count == 0:
         return GapTerm(name, 0.0, [0.0, 0.0], f"no {detail}", 0)
-    value = sum(own) / n
-    weight = sum(share) / n  # the term moves by -weight per unit of p
-    answered = [sum(c - p for j, c in enumerate(r.correct) if _kind(r, j) == "answered")
-                / len(r.correct) for r in records]
-    mean_b = sum(sum(1 for j in range(len(r.correct)) if _kind(r, j) == "answered")
-                 / len(r.correct) for r in records) / n
+    n = len(records)
+    own, share = _per_record(records, kind, p)
+    answered, b = _per_record(records, "answered", p)
+    value, weight, mean_b = sum(own) / n, sum(share) / n, sum(b) / n
     d = [o - weight * a / mean_b for o, a in zip(own, answered, strict=True)]
-    se = math.sqrt(variance(d) / n)
     # no cap on the trials: d_i is no count of right answers, its spread is all there is
-    ci = difference_interval(value, se, n, math.inf)
+    ci = difference_interval(value, math.sqrt(variance(d) / n), n, math.inf)
     return GapTerm(name, 100.0 * value, [100.0 * v for v in ci],
                    f"{count} {detail}, set against the answered responses' "
                    f"{100.0 * p:.1f}%", count)
@@ -296,7 +293,10 @@ def run_gap(run: SavedRun, task: str, bench: dict[str, Any], column_score: float
     def scored(view_records: list[Record]) -> list[Record] | None:
         if not view_records:
             return None
-        official = plugin.official(view_records) if plugin is not None else view_records
+        try:
+            official = plugin.official(view_records) if plugin is not None else view_records
+        except (KeyError, TypeError, ValueError) as error:
+            raise UserError(f"{run.path}: a {task} record is malformed: {error}") from None
         return [r for r in column_records(official, scope) if r.correct] or None
 
     rules = scored(records or [])
