@@ -188,11 +188,24 @@ def sampling_difference(config: dict[str, Any], task: str) -> GapTerm | None:
     return None
 
 
+def _reason_name(why: str) -> str:
+    """A comparability reason's term name: split, version (a column the run has no score
+    for: MathVerse's Vision Only), incomplete (DynaMath's variants) or unit."""
+    if why.startswith("the run used split"):
+        return "split"
+    if why.startswith("the run has no"):
+        return "version"
+    if why.startswith("reported scores are in"):
+        return "unit"
+    return "incomplete"
+
+
 def named_differences(config: dict[str, Any], task: str, reasons: list[str],
                       judge_missing: bool) -> list[GapTerm]:
-    """The differences a run cannot measure: split or version (``reasons``), a subset, the
-    sampling protocol, an unjudged run of a judged benchmark."""
-    terms = [GapTerm("split", None, None, why) for why in reasons]
+    """The differences a run cannot measure: why the run's result and the column are not
+    comparable (``reasons``: split, version, ...), a subset, the sampling protocol, an unjudged
+    run of a judged benchmark."""
+    terms = [GapTerm(_reason_name(why), None, None, why) for why in reasons]
     limit = config.get("limit")
     if limit:
         terms.append(GapTerm("subset", None, None,

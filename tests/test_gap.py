@@ -185,3 +185,15 @@ def test_the_report_shows_where_each_gap_comes_from(tmp_path):
     section = section[:section.index("</section>")]
     assert "run vs OVR-7B-RL" in section and "truncation -21.4" in section
     assert "<b>split</b>: the run used split &#39;testmini&#39;" in section
+
+
+def test_another_version_or_too_few_variants_are_named(tmp_path):
+    from test_compare import dynamath_run
+
+    text_only = {"metadata": {"problem_version": "Text Only"}}
+    records = [response_record(i, [r], **text_only) for i, r in enumerate(mixed())]
+    gap = the_gap(write_run(tmp_path / "mv", "mathverse", records, split="testmini"))
+    assert "Vision Only" in term(gap, "version").detail and term(gap, "version").points is None
+    gap = the_gap(dynamath_run(tmp_path / "dm", variants=1))
+    assert "1 of 10 variants" in term(gap, "incomplete").detail
+    assert sum(t.points for t in gap.measured) == pytest.approx(gap.gap, abs=1e-9)
