@@ -120,10 +120,11 @@ def answered_rate(records: Sequence[Record]) -> tuple[float, float, int] | None:
     return p, math.sqrt(variance(influence) / n), _counts(records)["answered"]
 
 
-def class_term(records: Sequence[Record], kind: str, p: float, name: str, detail: str
-               ) -> GapTerm:
+def class_term(records: Sequence[Record], kind: str, p: float, p_ci: list[float], name: str,
+               detail: str) -> GapTerm:
     """Σ w (c - p) over the responses of one kind, with its interval (points). Its
-    per-problem contributions carry p's own error (the ratio linearized)."""
+    per-problem contributions carry p's own error (the ratio linearized); where they do not
+    vary (every verdict alike), the term over p's interval ``p_ci`` is the interval."""
     count = _counts(records)[kind]
     if count == 0:
         return GapTerm(name, 0.0, [0.0, 0.0], f"no {detail}", 0)
@@ -132,8 +133,10 @@ def class_term(records: Sequence[Record], kind: str, p: float, name: str, detail
     answered, b = _per_record(records, "answered", p)
     value, weight, mean_b = sum(own) / n, sum(share) / n, sum(b) / n
     d = [o - weight * a / mean_b for o, a in zip(own, answered, strict=True)]
+    se = math.sqrt(variance(d) / n)
     # no cap on the trials: d_i is no count of right answers, its spread is all there is
-    ci = difference_interval(value, math.sqrt(variance(d) / n), n, math.inf)
+    ci = (difference_interval(value, se, n, math.inf) if se > 0
+          else [value - weight * (p_ci[1] - p), value - weight * (p_ci[0] - p)])
     return GapTerm(name, 100.0 * value, [100.0 * v for v in ci],
                    f"{count} {detail}, set against the answered responses' "
                    f"{100.0 * p:.1f}%", count)
@@ -265,16 +268,17 @@ def explain_gap(gap: float, column_score: float, reported: float,
                              "the rest of the gap, unmeasured differences included"))
         return Gap(gap, terms)
     p, se_p, answered = rate
+    p_ci = wilson_from_stderr(p, se_p, 1, answered, at_bound=answered)
     terms = []
     if view == "rules" and judged is not None and rules is not None:
         terms.append(judge_term(rules, judged))
-    terms.append(class_term(base, "truncated", p, TRUNCATION,
+    terms.append(class_term(base, "truncated", p, p_ci, TRUNCATION,
                             "response(s) hit the max-token cap"))
-    terms.append(class_term(base, "without answer", p, NO_ANSWER,
+    terms.append(class_term(base, "without answer", p, p_ci, NO_ANSWER,
                             "complete response(s) with no extractable answer"))
     terms += named
     remainder = gap - sum(t.points for t in terms if t.points is not None)
-    low, high = wilson_from_stderr(p, se_p, 1, answered, at_bound=answered)
+    low, high = p_ci
     also = f"; also holds the unmeasured {', '.join(t.name for t in named)}" if named else ""
     terms.append(GapTerm(MODEL, remainder, [100.0 * low - reported, 100.0 * high - reported],
                          f"the score of the {answered} answered response(s), {100.0 * p:.1f}%, "

@@ -197,3 +197,18 @@ def test_another_version_or_too_few_variants_are_named(tmp_path):
     gap = the_gap(dynamath_run(tmp_path / "dm", variants=1))
     assert "1 of 10 variants" in term(gap, "incomplete").detail
     assert sum(t.points for t in gap.measured) == pytest.approx(gap.gap, abs=1e-9)
+
+
+def test_when_every_verdict_is_alike_the_interval_comes_from_the_answered_rate(tmp_path):
+    records = [response_record(i, [r]) for i, r in
+               enumerate(mixed(n_right=0, n_wrong=3, n_cut=5, n_none=0))]
+    gap = the_gap(write_run(tmp_path / "run", "math500", records))
+    truncation = term(gap, TRUNCATION)
+    assert truncation.points == 0.0  # answered ones are never right: nothing to recover
+    low, high = truncation.ci95
+    assert high == 0.0 and low == pytest.approx(-5 / 8 * term_ceiling(gap))
+
+
+def term_ceiling(gap: Gap) -> float:
+    """The upper end of the answered responses' accuracy, in points, from the remainder."""
+    return term(gap, MODEL).ci95[1] + 95.3
