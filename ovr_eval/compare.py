@@ -360,7 +360,8 @@ _VERDICT_STYLE = {"consistent": "green", "above": "yellow", "below": "red", TOO_
 
 
 def _column_label(r: ReferenceRow) -> str:
-    return r.task if r.column == r.task else f"{r.task} ({r.column})"
+    task = r.task.split(" (")[0]  # "mathvista (judged, official)": task mathvista
+    return r.task if r.column == task else f"{r.task} ({r.column})"
 
 
 def reference_table(rows: list[ReferenceRow], title: str | None = None) -> Table:

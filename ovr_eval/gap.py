@@ -253,12 +253,15 @@ def explain_gap(gap: float, column_score: float, reported: float,
     own_score = linear_score(own) if own else None
     reproduces = own_score is not None and abs(own_score - column_score) <= _EXACT
     rate = answered_rate(base) if reproduces and base else None
+    terms = []
+    if reproduces and view == "rules" and judged and rules:
+        terms.append(judge_term(rules, judged))
     if rate is None or not base:
         why = ("the run saved no records" if not own else
                "the score is no mean over responses" if not reproduces else
                "no answered response to set them against")
         counts, total = _counts(base or []), sum(_counts(base or []).values())
-        terms = [GapTerm(name, 0.0, [0.0, 0.0], f"no response {kind}", 0) if not counts[kind]
+        terms += [GapTerm(name, 0.0, [0.0, 0.0], f"no response {kind}", 0) if not counts[kind]
                  else GapTerm(name, None, None, f"{counts[kind]} of {total} responses {kind}, "
                               f"at most {_ceiling(base or [], kind):.1f} points ({why})",
                               counts[kind])
@@ -269,9 +272,6 @@ def explain_gap(gap: float, column_score: float, reported: float,
         return Gap(gap, terms)
     p, se_p, answered = rate
     p_ci = wilson_from_stderr(p, se_p, 1, answered, at_bound=answered)
-    terms = []
-    if view == "rules" and judged is not None and rules is not None:
-        terms.append(judge_term(rules, judged))
     terms.append(class_term(base, "truncated", p, p_ci, TRUNCATION,
                             "response(s) hit the max-token cap"))
     terms.append(class_term(base, "without answer", p, p_ci, NO_ANSWER,

@@ -212,3 +212,19 @@ def test_when_every_verdict_is_alike_the_interval_comes_from_the_answered_rate(t
 def term_ceiling(gap: Gap) -> float:
     """The upper end of the answered responses' accuracy, in points, from the remainder."""
     return term(gap, MODEL).ci95[1] + 95.3
+
+
+def test_the_judge_term_is_measured_even_when_nothing_else_is(tmp_path):
+    cut = (False, "length", None)
+    judge = {"model": "j", "mode": "all", "protocol": "mathvista", "extracted": ["1"],
+             "correct": [False], "methods": ["judge"], "errors": [None]}
+    records = [response_record(i, [cut], judge=judge) for i in range(4)]
+    judged = task_scores([Record.from_json({**r, "correct": [False]}) for r in records])
+    root = write_run(tmp_path / "run", "mathvista", records, split="testmini",
+                     judge={"model": "j", "mode": "all", "protocol": "mathvista",
+                            "scores": judged})
+    run = load_run(root)
+    rules_row, _ = with_judged_rows(run, compare_to_reference(run, "OVR-7B-RL"), "OVR-7B-RL")
+    assert rules_row.task == "mathvista (rules)" and rules_row.gap is not None
+    assert term(rules_row.gap, JUDGE).points == 0.0  # they agree on every response
+    assert term(rules_row.gap, TRUNCATION).points is None  # nothing answered to compare with
