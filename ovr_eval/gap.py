@@ -37,7 +37,7 @@ from typing import Any, Final, Literal
 from ovr_eval.metrics import difference_interval, variance, wilson_from_stderr
 from ovr_eval.presets import PRESETS
 from ovr_eval.records import Record
-from ovr_eval.runs import SavedRun
+from ovr_eval.runs import SavedRun, run_registry
 from ovr_eval.types import SamplingConfig, UserError
 
 JUDGE: Final = "rules vs official judge"
@@ -301,10 +301,9 @@ def run_gap(run: SavedRun, task: str, bench: dict[str, Any], column_score: float
     ``reported`` (points), ``reasons`` why the two are not comparable (named, unmeasured)."""
     from ovr_eval.judge import judged_view
     from ovr_eval.judge_protocols import protocol_for
-    from ovr_eval.tasks import discover
 
     records = run.records(task)
-    plugin = discover().get(task)
+    plugin = run_registry(run.config).get(task)  # its --task-dir plugins too
     scope = bench if in_column else {}
 
     def scored(view_records: list[Record]) -> list[Record] | None:
