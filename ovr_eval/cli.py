@@ -383,7 +383,13 @@ def compare_command(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """Runs against the paper's reported scores; with several runs, the first against the rest."""
-    from ovr_eval.compare import compare_runs, compare_to_reference, reference_table, runs_table
+    from ovr_eval.compare import (
+        compare_runs,
+        compare_to_reference,
+        gap_table,
+        reference_table,
+        runs_table,
+    )
     from ovr_eval.judge_views import with_judged_rows
     from ovr_eval.reference import load_reference
     from ovr_eval.runs import load_run
@@ -402,6 +408,8 @@ def compare_command(
         if not as_json:
             mark = " (partial)" if run.partial else ""
             print_table(reference_table(rows, f"{run.path}{mark} vs {reference} (reported)"))
+            print_table(gap_table(rows, f"{run.path}{mark}: where the gap to {reference} "
+                                  "comes from"))
     for other in loaded[1:]:
         rows = compare_runs(loaded[0], other)
         output["runs"][f"{other.path} - {loaded[0].path}"] = [asdict(r) for r in rows]

@@ -17,7 +17,8 @@ from typing import Any, Final, Literal, NamedTuple
 
 from rich.table import Table
 
-from ovr_eval.metrics import Z95, variance, wilson_from_stderr
+from ovr_eval.gap import JUDGE, MODEL, NO_ANSWER, TRUNCATION, Gap, GapTerm, View, run_gap
+from ovr_eval.metrics import Z95, difference_interval, variance, wilson_from_stderr
 from ovr_eval.records import TaskResult
 from ovr_eval.reference import column_part, columns_of, comparability, load_reference, resolve_model
 from ovr_eval.run_config import data_differences
@@ -65,6 +66,7 @@ class ReferenceRow:
     note: str | None = None
     warnings: list[str] = field(default_factory=list)
     data: str | None = None  # "data: hub head abc1234 (unpinned)" (``data_note``)
+    gap: Gap | None = None  # where ``difference`` comes from (``ovr_eval.gap``)
 
 
 @dataclass
@@ -140,9 +142,12 @@ def reference_verdict(interval: list[float], reported: float) -> Outcome:
 
 
 def compare_to_reference(
-    run: SavedRun, reference_model: str, reference: dict[str, Any] | None = None
+    run: SavedRun, reference_model: str, reference: dict[str, Any] | None = None,
+    view: View = "rules",
 ) -> list[ReferenceRow]:
-    """One row per paper column each task of the run fills, against ``reference_model``."""
+    """One row per paper column each task of the run fills, against ``reference_model``, each
+    with its gap explained (``ovr_eval.gap``); ``view``: whether the run's scores are its rule
+    scores or its judged ones (``judge_views.with_judged_rows``)."""
     reference = reference if reference is not None else load_reference()
     model_key = resolve_model(reference, reference_model)
     model = reference["models"][model_key]
@@ -152,6 +157,11 @@ def compare_to_reference(
         columns = columns_of(reference, task_name) or [(task_name, {})]
         for column, bench in columns:
             row = _reference_row(task_name, task, column, bench, model)
+            if row.reported is not None and row.run_score is not None:
+                part, missing = column_part(task, bench)
+                reasons = [*comparability(task, bench), *([missing] if missing else [])]
+                row.gap = run_gap(run, task_name, bench, row.run_score / 100.0,
+                                  row.reported, part is not None, reasons, view)
             row.data = data_note(run.config, task_name)
             rows.append(row)
     return rows
@@ -188,13 +198,6 @@ def _reference_row(task_name: str, task: TaskResult, column: str, bench: dict[st
 
 
 # ---------------------------------------------------------------- run vs run
-
-
-def difference_interval(d: float, se: float, n: int, trials: float) -> list[float]:
-    """A 95% interval for a difference of two scores in [-1, 1]: Wilson on (d + 1) / 2, so it
-    stays inside [-1, 1] and does not collapse when every paired difference is the same."""
-    low, high = wilson_from_stderr((d + 1) / 2, se / 2, n, trials, at_bound=n)
-    return [2 * low - 1, 2 * high - 1]
 
 
 class PairedDifference(NamedTuple):
@@ -358,7 +361,8 @@ _VERDICT_STYLE = {"consistent": "green", "above": "yellow", "below": "red", TOO_
 
 
 def _column_label(r: ReferenceRow) -> str:
-    return r.task if r.column == r.task else f"{r.task} ({r.column})"
+    task = r.task.split(" (")[0]  # "mathvista (judged, official)": task mathvista
+    return r.task if r.column == task else f"{r.task} ({r.column})"
 
 
 def reference_table(rows: list[ReferenceRow], title: str | None = None) -> Table:
@@ -382,6 +386,35 @@ def reference_table(rows: list[ReferenceRow], title: str | None = None) -> Table
                       _fmt(r.difference, signed=True),
                       f"[{style}]{verdict}[/]" if style else verdict, r.source or "-",
                       f"[dim]{notes}[/]" if notes else "")
+    return table
+
+
+def _fmt_term(term: GapTerm | None) -> str:
+    if term is None:
+        return "-"
+    if term.points is None:
+        return "not measured"
+    return f"{term.points:+.1f} {_fmt_ci(term.ci95)}" if term.ci95 else f"{term.points:+.1f}"
+
+
+def gap_table(rows: list[ReferenceRow], title: str | None = None) -> Table:
+    """Where each row's gap to the paper comes from (``ovr_eval.gap``): the measured terms
+    with their 95% intervals, summing to the gap, and the differences the run cannot measure."""
+    table = Table(title=title, caption="points of score, 95% interval for another sample of "
+                  "problems; the terms sum to the gap; truncated / unanswered responses are set "
+                  "against the answered ones' accuracy (an upper bound on what they cost)")
+    names = (JUDGE, TRUNCATION, NO_ANSWER, MODEL)
+    for header in ("task (column)", "gap", *names, "not measured"):
+        table.add_column(header, justify="left" if header in ("task (column)", "not measured")
+                         else "right", overflow="fold")
+    for r in rows:
+        if r.gap is None:
+            continue
+        first = {name: next((t for t in r.gap.terms if t.name == name), None) for name in names}
+        unmeasured = "; ".join(f"{t.name}: {t.detail}" for t in r.gap.unmeasured)
+        table.add_row(_column_label(r), _fmt(r.gap.gap, signed=True),
+                      *(_fmt_term(first[name]) for name in names),
+                      f"[dim]{unmeasured}[/]" if unmeasured else "")
     return table
 
 

@@ -60,7 +60,8 @@ def with_judged_rows(run: Any, rows: list[Any], reference: str) -> list[Any]:
     judged_rows = {}
     if judged:
         pseudo = SavedRun(path=run.path, model=run.model, config=run.config, tasks=judged)
-        judged_rows = {r.task: r for r in compare_to_reference(pseudo, reference)}
+        judged_rows = {r.task: r for r in compare_to_reference(pseudo, reference,
+                                                                view="judged")}
     out = []
     for row in rows:
         if protocol_for(row.task) is None:

@@ -67,6 +67,13 @@ def wilson_from_stderr(p: float, se: float, n_low: float, n_high: float,
     return wilson(p, min(max(p * (1 - p) / (se * se), n_low), n_high))
 
 
+def difference_interval(d: float, se: float, n: int, trials: float) -> list[float]:
+    """A 95% interval for a difference of two scores in [-1, 1]: Wilson on (d + 1) / 2, so it
+    stays inside [-1, 1] and does not collapse when every paired difference is the same."""
+    low, high = wilson_from_stderr((d + 1) / 2, se / 2, n, trials, at_bound=n)
+    return [2 * low - 1, 2 * high - 1]
+
+
 def variance(values: Sequence[float]) -> float:
     """Unbiased sample variance (0 for fewer than two values)."""
     if len(values) < 2:

@@ -26,11 +26,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from ovr_eval.compare import data_note, provenance_warnings
+from ovr_eval.compare import ReferenceRow, compare_to_reference, data_note, provenance_warnings
 from ovr_eval.judge_views import (
     add_judged_columns,
     response_judgement,
     rules_and_judge_disagree,
+    with_judged_rows,
 )
 from ovr_eval.metrics import disagreements
 from ovr_eval.records import Record, TaskResult
@@ -174,6 +175,31 @@ class Curve:
 
 
 @dataclass
+class GapSection:
+    """Where one run's gaps to one reported model come from (``ovr_eval.gap``): the
+    ``ovr compare`` rows that have a gap."""
+
+    label: str
+    reference: str
+    rows: list[ReferenceRow]
+
+
+def gap_sections(runs: list[SavedRun], labels: list[str], reference: dict[str, Any],
+                 model_keys: list[str]) -> list[GapSection]:
+    """Each run's gaps to the first reported model shown (none when no model is shown)."""
+    if not model_keys:
+        return []
+    key = model_keys[0]
+    sections = []
+    for run, label in zip(runs, labels, strict=True):
+        rows = with_judged_rows(run, compare_to_reference(run, key, reference), key)
+        rows = [r for r in rows if r.gap is not None]
+        if rows:
+            sections.append(GapSection(label=label, reference=key, rows=rows))
+    return sections
+
+
+@dataclass
 class Report:
     created: str
     runs: list[RunInfo]
@@ -185,6 +211,7 @@ class Report:
     left_out: list[dict[str, Any]]  # {run, task, shown, total} where samples were capped
     max_samples: int
     warnings: list[str]
+    gaps: list[GapSection] = field(default_factory=list)  # where each run's gaps come from
 
     @property
     def curve_groups(self) -> list[tuple[str, list[Curve]]]:
@@ -694,7 +721,7 @@ def build_report(paths: list[Path], reference_models: list[str] | None = None,
     return Report(created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                   runs=infos, columns=columns, rows=rows, curves=curves, samples=samples,
                   images=images.urls, left_out=left_out, max_samples=max_samples,
-                  warnings=warnings)
+                  warnings=warnings, gaps=gap_sections(runs, labels, reference, model_keys))
 
 
 # ---------------------------------------------------------------- rendering

@@ -323,6 +323,16 @@ class SavedRun:
     partial: list[str] = field(default_factory=list)  # why the run is unfinished; [] if done
     _units: dict[str, dict[str, list[float]] | None] = field(
         default_factory=dict, init=False, compare=False, repr=False)  # units(), read once
+    _records: dict[str, list[Record] | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False)  # records(), read once
+
+    def records(self, task: str) -> list[Record] | None:
+        """A task's sample records as saved (None if the run saved none), read once."""
+        if task not in self._records:
+            run_dir = RunDir(self.path)
+            found = run_dir.samples_path(task).is_file()
+            self._records[task] = run_dir.records(task) if found else None
+        return self._records[task]
 
     def units(self, task: str) -> dict[str, list[float]] | None:
         """The headline's units of a task (unit id -> slot values), by the task plugin's own
@@ -335,9 +345,9 @@ class SavedRun:
 
     def _read_units(self, task: str) -> dict[str, list[float]] | None:
         run_dir = RunDir(self.path)
-        if not run_dir.samples_path(task).is_file():
+        records = self.records(task)
+        if records is None:
             return None
-        records = run_dir.records(task)
         try:
             plugin = run_registry(self.config).get(task)
             return plugin.units(records) if plugin is not None else record_units(records)
