@@ -17,6 +17,16 @@ def has_vllm() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``vllm`` is skipped, saying why, where vLLM is not installed."""
+    if has_vllm():
+        return
+    skip = pytest.mark.skip(reason="vLLM is not installed")
+    for item in items:
+        if "vllm" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real benchmark files (see ../shared/data/README.md)."""

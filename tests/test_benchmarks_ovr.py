@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, has_vllm
+from conftest import REPO
 from ovr_eval.evaluate import load_samples
 from ovr_eval.records import Record
 from ovr_eval.tasks import resolve, suites
@@ -468,7 +468,7 @@ OFFICIAL_SUBSETS = {"mathverse": "problem_version", "mathvista": "question_type"
                     "mmlu": "subject", "mmlu_pro": "category", "gpqa_diamond": "domain"}
 
 
-@pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")
+@pytest.mark.vllm
 def test_ovr_all_through_vllm_reports_every_official_metric(tmp_path, tiny_model, ovr_data_dir):
     from ovr_eval.compare import compare_to_reference
     from ovr_eval.runs import load_run

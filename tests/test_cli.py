@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import has_vllm
-
 REPO = Path(__file__).resolve().parents[1]
 OVR = [sys.executable, "-m", "ovr_eval.cli"]
 
@@ -35,7 +33,7 @@ def data_dir(tmp_path_factory, shared_data, mathverse_hub_fixture) -> Path:
     return root
 
 
-@pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")
+@pytest.mark.vllm
 def test_eval_all_three_tasks_through_vllm(tmp_path, tiny_model, data_dir):
     out = tmp_path / "run"
     result = ovr("eval", "--model", str(tiny_model), "--tasks", "math500,mathvision,mathverse",
@@ -169,7 +167,7 @@ def test_data_dir_without_the_split(tmp_path, tiny_model):
     assert result.returncode == 2 and "no math500 split 'test'" in result.stderr
 
 
-@pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")
+@pytest.mark.vllm
 def test_no_arguments_runs_the_embedded_demo(tmp_path):
     env_cache = tmp_path / "cache"
     result = subprocess.run([*OVR, "eval"], capture_output=True, text=True, cwd=tmp_path,

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import has_vllm
-
 OVR = [sys.executable, "-m", "ovr_eval.cli"]
 # hf: the reproduction (4 of 40 greedy responses moved with --batch-size); vllm runs
 # one sequence at a time on the CPU, so fewer prompts
@@ -39,8 +37,7 @@ def kill_after(run: Path, records: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", [
-    "hf", pytest.param("vllm", marks=[
-        pytest.mark.vllm, pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")])])
+    "hf", pytest.param("vllm", marks=pytest.mark.vllm)])
 def test_deterministic_records_do_not_depend_on_batch_size_or_resume(
         engine, tmp_path, tiny_model, shared_data):
     def run(out: Path, batch_size: int, *extra: str) -> subprocess.CompletedProcess:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import has_vllm
 from ovr_eval.engines import (
     HFOptions,
     OpenAIOptions,
@@ -14,7 +13,7 @@ from ovr_eval.engines import (
 )
 from ovr_eval.types import Request, SamplingConfig, UserError
 
-pytestmark = pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")
+pytestmark = pytest.mark.vllm
 
 
 def _requests(shared_data) -> list[Request]:

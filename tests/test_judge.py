@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REPO, has_vllm
+from conftest import REPO
 from ovr_eval.cli import app
 from ovr_eval.engines import VLLMOptions
 from ovr_eval.evaluate import EvalOptions, Evaluation
@@ -25,7 +25,7 @@ from ovr_eval.judge_protocols import PROTOCOLS, judge_view
 from ovr_eval.records import Record
 from ovr_eval.types import SamplingConfig
 
-pytestmark = pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")
+pytestmark = pytest.mark.vllm
 
 JUDGED = ("mathvista", "mathverse", "logicvista")
 

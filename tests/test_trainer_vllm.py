@@ -10,11 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import has_vllm
 from ovr_eval.types import Request, SamplingConfig
 
-pytestmark = [pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed"),
-              pytest.mark.vllm, pytest.mark.slow]
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGES = REPO / "ovr_eval" / "embedded" / "data" / "mathvision" / "images"
