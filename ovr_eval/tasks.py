@@ -56,7 +56,6 @@ class Task:
     modality: str = "text"  # "text" or "image"
     subset_keys: tuple[str, ...] = ()  # metadata keys reported as per-subset scores
     default_prompt: str = "reasoning"
-    paper_split: str | None = None  # the split OVR reports, when not the default
     version: int = 1  # bumped when the prompt, parsing or metric changes a score's meaning
     # the hub repository's parquet files of one split, "{config}/{split}-*.parquet" (None: the
     # layout is unknown, and ``datasets`` downloads every split of the config)
