@@ -18,6 +18,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from ovr_eval.cli_behaviours import behaviours_command
+from ovr_eval.cli_budget import budget_command
 from ovr_eval.cli_import import import_command
 from ovr_eval.cli_judge import (
     JudgeBaseUrl,
@@ -412,6 +413,7 @@ def compare_command(
 
 
 app.command("report")(report_command)
+app.command("budget")(budget_command)
 app.command("import")(import_command)
 app.command("behaviours")(behaviours_command)
 

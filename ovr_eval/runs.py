@@ -25,6 +25,7 @@ from ovr_eval.types import PathLike, UserError
 
 FSYNC_EVERY_S = 2.0
 LOCK_FILE = ".lock"
+BUDGET_FILE = "budget.json"  # `ovr budget`: each task's score by token budget
 # settings that change what a record means: a resumed run must use the same ones (per task for
 # the mappings, so that adding a task is growth, not a change)
 SAME_KEYS = ("model", "revision", "engine", "data_dir")
@@ -260,6 +261,10 @@ class RunDir:
     def samples_path(self, task: str) -> Path:
         return self.samples_dir / f"{task}.jsonl"
 
+    @property
+    def budget_path(self) -> Path:
+        return self.path / BUDGET_FILE
+
     # -- one writer at a time ------------------------------------------------------------
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -478,6 +483,26 @@ class RunDir:
 
     def write_results(self, results: RunResults) -> None:
         write_json_atomic(self.results_path, results.to_json())
+
+    # -- the budget curve (`ovr budget`) --------------------------------------------------
+    def write_budget(self, curves: dict[str, Any]) -> None:
+        """budget.json: ``ovr_eval.budget``'s curves, per task."""
+        write_json_atomic(self.budget_path, curves)
+
+    def read_budget(self) -> dict[str, Any]:
+        """The budget curves of the tasks whose records have not changed since budget.json was
+        written, by task ({} without one, or when it is unreadable)."""
+        try:
+            data = json.loads(self.budget_path.read_text("utf-8"))
+            written = self.budget_path.stat().st_mtime_ns
+        except (OSError, ValueError):
+            return {}
+        tasks = data.get("tasks") if isinstance(data, dict) else None
+        if not isinstance(tasks, dict):
+            return {}
+        return {name: curve for name, curve in tasks.items() if isinstance(curve, dict)
+                and self.samples_path(name).is_file()
+                and self.samples_path(name).stat().st_mtime_ns <= written}
 
     def current_scores(self, results: RunResults | None) -> dict[str, TaskResult | None]:
         """Each saved task (by name) with its entry in ``results`` (this folder's results.json
