@@ -11,6 +11,7 @@ from typing import Any
 from ovr_eval.budget import (
     Decode,
     budget_curve,
+    budget_point,
     check_budgets,
     default_budgets,
     missing_token_ids,
@@ -124,3 +125,41 @@ def run_curves(path: Path, tasks: Sequence[str] | None = None,
     return {"schema_version": BUDGET_SCHEMA, "model": config.get("model"), "tokenizer": name,
             "tasks": {task: task_curve(run_dir, task, config, decode, budgets, extra_dirs)
                       for task in chosen}}
+
+
+def truncation_note(run_dir: RunDir, task: str, config: dict[str, Any],
+                    decode: Decode | None) -> str:
+    """What truncation costs a task, for the eval summary's warning: the finished and truncated
+    responses' scores, what the last doubling of the budget added (the score at half the
+    budget, when the records hold token ids and ``decode`` is given), and the most a larger
+    budget could add (every truncated response ending correct)."""
+    max_tokens = run_max_tokens(config, task)
+    records = run_dir.records(task)
+    half: dict[str, Any] | None = None
+    if decode is not None and max_tokens >= 2 and records and not missing_token_ids(records):
+        half, full = budget_curve(task, records, [max_tokens // 2, max_tokens], decode)
+    else:
+        full = budget_point(task, records, max_tokens)
+    finished, truncated = full["finished"], full["truncated"]
+    total = finished["responses"] + truncated["responses"]
+    lines = [f"{100 * full['truncated_fraction']:.0f}% of responses stopped at --max-tokens "
+             f"{max_tokens} before finishing (finished ones score {_pct(finished)}, truncated "
+             f"ones {_pct(truncated)})"]
+    if half is not None and half["score"] is not None and full["score"] is not None:
+        gain = 100 * (full["score"] - half["score"])
+        lines.append(f"the last doubling ({max_tokens // 2} → {max_tokens} tokens) moved the "
+                     f"score {gain:+.1f} points" + ("" if gain > 0.5 else
+                                                    ", so more budget may not help (truncated "
+                                                    "responses may be repeating themselves)"))
+    if total and truncated["score"] is not None:
+        headroom = 100 * truncated["responses"] * (1 - truncated["score"]) / total
+        lines.append(f"2× the budget ({2 * max_tokens}) adds at most {headroom:+.1f} points "
+                     "(if every truncated response ended correct)")
+    return "; ".join(lines) + f"; `ovr budget {run_dir.path}` shows the score by budget"
+
+
+def _pct(summary: dict[str, Any]) -> str:
+    """A finished / truncated summary as "41.0% of 170 responses" ("-" over none)."""
+    if summary.get("score") is None:
+        return "- (no responses)"
+    return f"{100 * summary['score']:.1f}% of {summary['responses']}"

@@ -142,3 +142,34 @@ def test_runs_that_cannot_give_a_curve_say_so_in_one_line(tmp_path):
     result = ovr("budget", str(run), HF_HUB_OFFLINE="1")  # model "m": no tokenizer anywhere
     assert result.returncode == 2 and "cannot load the tokenizer of m" in result.stderr
     assert "Traceback" not in result.stderr and "give one with --tokenizer" in result.stderr
+
+
+def test_the_truncation_warning_says_what_the_last_doubling_bought_and_what_is_left(tmp_path):
+    from ovr_eval.budget_run import truncation_note
+    from ovr_eval.evaluate import make_record
+    from ovr_eval.runs import RunDir
+    from ovr_eval.types import Completion, Sample
+
+    run = RunDir(tmp_path / "run")
+    run.samples_dir.mkdir(parents=True)
+    config = {"model": "m", "sampling": {"max_tokens": 4}}
+    # (gold, token ids, finish reason, saved text); the ids' first halves decode as below
+    saved = [("7", [1, 2, 3, 4], "length", "\\boxed{7} and on"),  # answered after token 2
+             ("3", [5, 9], "stop", "\\boxed{3}"),  # finished within every budget
+             ("5", [6, 7, 8, 8], "length", "8 8")]  # truncated, wrong
+    halves = {(1, 2): "\\boxed{", (6, 7): "8"}
+    writer = run.writer("math500")
+    for i, (gold, ids, reason, text) in enumerate(saved):
+        sample = Sample(id=str(i), task="math500", question="?", answer=gold)
+        writer.write(make_record(sample, "test", Completion(
+            str(i), [text], completion_tokens=[len(ids)], finish_reasons=[reason],
+            token_ids=[ids]), 2.0, second_opinion=False))
+    writer.close()
+    note = truncation_note(run, "math500", config, lambda ids: halves.get(tuple(ids), ""))
+    assert note.startswith("67% of responses stopped at --max-tokens 4 before finishing "
+                           "(finished ones score 100.0% of 1, truncated ones 50.0% of 2)")
+    assert "the last doubling (2 → 4 tokens) moved the score +33.3 points;" in note
+    assert "2× the budget (8) adds at most +33.3 points" in note  # 1 of 3 responses wrong
+    # without a tokenizer the note still splits the score, and leaves the curve out
+    plain = truncation_note(run, "math500", config, None)
+    assert "last doubling" not in plain and "finished ones score 100.0% of 1" in plain
