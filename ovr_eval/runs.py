@@ -489,20 +489,27 @@ class RunDir:
         """budget.json: ``ovr_eval.budget``'s curves, per task."""
         write_json_atomic(self.budget_path, curves)
 
-    def read_budget(self) -> dict[str, Any]:
-        """The budget curves of the tasks whose records have not changed since budget.json was
-        written, by task ({} without one, or when it is unreadable)."""
+    def read_budget(self) -> tuple[dict[str, Any], list[str]]:
+        """The budget curves by task (none without budget.json, or when it is unreadable), and
+        the tasks left out because their records changed after budget.json was written."""
         try:
             data = json.loads(self.budget_path.read_text("utf-8"))
             written = self.budget_path.stat().st_mtime_ns
         except (OSError, ValueError):
-            return {}
+            return {}, []
         tasks = data.get("tasks") if isinstance(data, dict) else None
         if not isinstance(tasks, dict):
-            return {}
-        return {name: curve for name, curve in tasks.items() if isinstance(curve, dict)
-                and self.samples_path(name).is_file()
-                and self.samples_path(name).stat().st_mtime_ns <= written}
+            return {}, []
+        curves, stale = {}, []
+        for name, curve in tasks.items():
+            path = self.samples_path(name)
+            if not isinstance(curve, dict) or not path.is_file():
+                continue
+            if path.stat().st_mtime_ns > written:
+                stale.append(name)
+            else:
+                curves[name] = curve
+        return curves, stale
 
     def current_scores(self, results: RunResults | None) -> dict[str, TaskResult | None]:
         """Each saved task (by name) with its entry in ``results`` (this folder's results.json
