@@ -159,6 +159,7 @@ def truncation_warnings(results: RunResults, folder: Path) -> list[str]:
     """One line per task where many responses stopped at the token limit, saying what that
     costs (``budget_run.truncation_note``: the score at half the budget, the most a doubled
     one could add)."""
+    from ovr_eval.budget import missing_token_ids
     from ovr_eval.budget_run import load_decoder, truncation_note
     from ovr_eval.runs import RunDir
 
@@ -169,8 +170,9 @@ def truncation_warnings(results: RunResults, folder: Path) -> list[str]:
     run_dir = RunDir(folder)
     config = run_dir.read_config() or {}
     decode = None
-    with suppress(UserError):  # no tokenizer: the note leaves out the half-budget score
-        decode = load_decoder(config)[0]
+    if any(not missing_token_ids(run_dir.records(name)) for name in names):
+        with suppress(UserError):  # no tokenizer: the note leaves out the half-budget score
+            decode = load_decoder(config)[0]
     lines = []
     for name in names:
         try:
