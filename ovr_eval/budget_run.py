@@ -24,12 +24,17 @@ from ovr_eval.types import UserError
 BUDGET_SCHEMA = 1
 
 
-def run_max_tokens(config: dict[str, Any], task: str) -> int:
-    """The ``--max-tokens`` a task of the run generated with (its preset's, when one set it)."""
+def task_sampling(config: dict[str, Any], task: str) -> dict[str, Any]:
+    """The sampling a task of the run generated with (its preset's, when one set it)."""
     by_task = config.get("sampling_by_task") or {}
     sampling = by_task.get(task) if isinstance(by_task, dict) else None
     sampling = sampling or config.get("sampling") or {}
-    value = sampling.get("max_tokens") if isinstance(sampling, dict) else None
+    return sampling if isinstance(sampling, dict) else {}
+
+
+def run_max_tokens(config: dict[str, Any], task: str) -> int:
+    """The ``--max-tokens`` a task of the run generated with."""
+    value = task_sampling(config, task).get("max_tokens")
     if not isinstance(value, int) or value < 1:
         raise UserError(f"config.json names no --max-tokens for {task}: the budget curve needs "
                         "the budget the run generated with")
@@ -92,9 +97,9 @@ def task_curve(run_dir: RunDir, task: str, config: dict[str, Any], decode: Decod
     are not their ids' decoding (their cuts approximate), and one point per budget."""
     chosen = task_budgets(config, task, budgets)
     records = task_records(run_dir, task)
-    sampling = config.get("sampling") or {}
     options = config.get("engine_options") or {}
-    return {"max_tokens": run_max_tokens(config, task), "temperature": sampling.get("temperature"),
+    return {"max_tokens": run_max_tokens(config, task),
+            "temperature": task_sampling(config, task).get("temperature"),
             "deterministic": bool(options.get("deterministic")),
             "responses": sum(len(r.responses) for r in records),
             "approximate_texts": undecodable(records, decode),
