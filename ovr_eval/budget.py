@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import summarize
@@ -100,7 +101,7 @@ def cut_records(records: Sequence[Record], budget: int, decode: Decode,
 
 
 def finish_split(name: str, records: Sequence[Record],
-                 extra_dirs: Sequence[Any] = ()) -> dict[str, dict[str, Any]]:
+                 extra_dirs: Sequence[Path] = ()) -> dict[str, dict[str, Any]]:
     """The score of the finished and of the truncated responses (by the task's per-response
     verdicts, ``Task.official``): each ``metrics.summarize``'s keys plus ``responses``."""
     task = discover(extra_dirs).get(name)
@@ -115,7 +116,7 @@ def finish_split(name: str, records: Sequence[Record],
 
 
 def budget_point(name: str, records: Sequence[Record], budget: int,
-                 extra_dirs: Sequence[Any] = ()) -> dict[str, Any]:
+                 extra_dirs: Sequence[Path] = ()) -> dict[str, Any]:
     """One point of the curve from records cut at ``budget``: the task's headline (score,
     errors, intervals), the share truncated and the finished / truncated split."""
     scores = score_records(name, list(records), extra_dirs)
@@ -128,7 +129,7 @@ def budget_point(name: str, records: Sequence[Record], budget: int,
 
 
 def budget_curve(name: str, records: Sequence[Record], budgets: Sequence[int],
-                 decode: Decode, extra_dirs: Sequence[Any] = (),
+                 decode: Decode, extra_dirs: Sequence[Path] = (),
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> list[dict[str, Any]]:
     """The task's score at each budget (see the module docstring), smallest first."""
     cache: dict[Any, Any] = {}

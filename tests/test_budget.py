@@ -49,12 +49,13 @@ def stopping_model(tmp_path_factory) -> Path:
                                  vocab=256, hidden_size=64, layers=1)
 
 
-def evaluate(model: Path, task_dir: Path, out: Path, max_tokens: int) -> None:
+def evaluate(model: Path, task_dir: Path, out: Path, max_tokens: int) -> str:
     result = ovr("eval", "--model", str(model), "--engine", "hf", "--tasks", "digits",
                  "--task-dir", str(task_dir), "--split", "digits=test_text", "--limit", "12",
                  "--max-tokens", str(max_tokens), "--deterministic", "--no-second-opinion",
                  "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
 
 
 def records(run: Path) -> dict[str, dict]:
@@ -68,7 +69,10 @@ def test_the_curve_at_b_is_a_real_run_at_max_tokens_b(tmp_path, stopping_model):
     task_dir.mkdir()
     (task_dir / "digits.py").write_text(PLUGIN)
     full, budgets = tmp_path / "full", (8, 12)
-    evaluate(stopping_model, task_dir, full, 24)
+    summary = evaluate(stopping_model, task_dir, full, 24)
+    # 8 of 12 responses hit the cap: the summary says what truncation cost, from the records
+    assert "67% of responses stopped at --max-tokens 24" in " ".join(summary.split())
+    assert "the last doubling (12 → 24 tokens) moved the score" in " ".join(summary.split())
     result = ovr("budget", str(full), "--budgets", ",".join(map(str, budgets)), "--json",
                  "--task-dir", str(task_dir))
     assert result.returncode == 0, result.stderr[-3000:]
