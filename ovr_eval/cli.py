@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import warnings
+from contextlib import suppress
 from dataclasses import asdict
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -18,6 +19,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from ovr_eval.cli_behaviours import behaviours_command
+from ovr_eval.cli_budget import budget_command
 from ovr_eval.cli_import import import_command
 from ovr_eval.cli_judge import (
     JudgeBaseUrl,
@@ -153,15 +155,30 @@ def incomplete_warnings(results: RunResults) -> list[str]:
             for name, r in results.tasks.items() if (why := incomplete(r)) is not None]
 
 
-def truncation_warnings(results: RunResults, max_tokens: int) -> list[str]:
-    """One line per task where many responses stopped at the token limit."""
+def truncation_warnings(results: RunResults, folder: Path) -> list[str]:
+    """One line per task where many responses stopped at the token limit, saying what that
+    costs (``budget_run.truncation_note``: the score at half the budget, the most a doubled
+    one could add)."""
+    from ovr_eval.budget import missing_token_ids
+    from ovr_eval.budget_run import load_decoder, truncation_note
+    from ovr_eval.runs import RunDir
+
+    names = [name for name, r in results.tasks.items()
+             if (r.tokens or {}).get("truncated_fraction", 0.0) > TRUNCATION_WARNING]
+    if not names:
+        return []
+    run_dir = RunDir(folder)
+    config = run_dir.read_config() or {}
+    decode = None
+    if any(not missing_token_ids(run_dir.records(name)) for name in names):
+        with suppress(UserError):  # no tokenizer: the note leaves out the half-budget score
+            decode = load_decoder(config)[0]
     lines = []
-    for name, r in results.tasks.items():
-        fraction = (r.tokens or {}).get("truncated_fraction", 0.0)
-        if fraction > TRUNCATION_WARNING:
-            lines.append(f"{name}: {100 * fraction:.0f}% of responses stopped at --max-tokens "
-                         f"{max_tokens} before finishing; their answers are likely missing — "
-                         "raise --max-tokens")
+    for name in names:
+        try:
+            lines.append(f"{name}: {truncation_note(run_dir, name, config, decode)}")
+        except UserError as error:  # e.g. a run without --max-tokens in its config
+            lines.append(f"{name}: many responses hit the token limit ({error})")
     return lines
 
 
@@ -316,7 +333,7 @@ def eval_command(
     results = evaluation.run(replicas)
     print_table(_summary(results, f"{model}  ({folder})"))
     for line in incomplete_warnings(results) + (
-            [] if demo else truncation_warnings(results, options.sampling.max_tokens)):
+            [] if demo else truncation_warnings(results, folder)):
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     for line in [] if demo else second_opinion_notes(results):
         console.print(f"[yellow]note:[/] {line}", highlight=False)
@@ -420,6 +437,7 @@ def compare_command(
 
 
 app.command("report")(report_command)
+app.command("budget")(budget_command)
 app.command("import")(import_command)
 app.command("behaviours")(behaviours_command)
 

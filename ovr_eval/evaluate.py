@@ -164,7 +164,8 @@ def load_samples(task: Task, split: str, data_dir: Path | None, limit: int | Non
 
 def make_record(sample: Sample, split: str, completion: Completion, timeout_s: float,
                 second_opinion: bool = True) -> Record:
-    """One line of samples/<task>.jsonl: the prompt, every response and its verdict, and with
+    """One line of samples/<task>.jsonl: the prompt, every response, its token ids (when the
+    engine gives them) and its verdict, and with
     ``second_opinion`` Math-Verify's verdict on each (``verify.second_opinion``, one pool call)."""
     multiple_choice = sample.answer_type == "multiple_choice"
     items = [(r, sample.answer, sample.choices, multiple_choice) for r in completion.responses]
@@ -179,6 +180,7 @@ def make_record(sample: Sample, split: str, completion: Completion, timeout_s: f
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
         finish_reasons=completion.finish_reasons,
+        token_ids=completion.token_ids or None,
         math_verify=second_opinions(items) if second_opinion else None)
 
 

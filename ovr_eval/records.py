@@ -50,6 +50,12 @@ def _optional_texts(value: Any) -> list[str | None]:
     return [None if v is None else as_text(v) for v in _list(value)]
 
 
+def _token_ids(value: list[Any]) -> list[list[int]]:
+    """Per response its token ids; a damaged entry reads as no ids."""
+    return [[t for t in ids if isinstance(t, int) and not isinstance(t, bool)]
+            if isinstance(ids, list) else [] for ids in value]
+
+
 @dataclass
 class RecordJudgement:
     """A language-model judge's reading of every response of a record (``ovr_eval.judge``),
@@ -103,6 +109,9 @@ class Record:
     prompt_tokens: int = 0
     completion_tokens: list[int] = field(default_factory=list)
     finish_reasons: list[str] = field(default_factory=list)  # "stop" or "length" (truncated)
+    # the engine's sampled token ids of each response, stop token included (``ovr budget``
+    # cuts responses with them); None: not saved (older records, engines that do not say)
+    token_ids: list[list[int]] | None = None
     judge: RecordJudgement | None = None  # with --judge on a task with a judge protocol
     # Math-Verify's verdict on each response, a second opinion beside ``correct`` (None in the
     # list: it gave none; the field None: not asked, as in records from before it existed)
@@ -124,6 +133,7 @@ class Record:
         judge = data.get("judge")
         second = data.get("math_verify")
         tokens = data.get("prompt_tokens")
+        ids = data.get("token_ids")
         return cls(
             id=as_text(data.get("id", "")), task=str(data.get("task") or ""),
             split=str(data.get("split") or ""),
@@ -141,6 +151,7 @@ class Record:
             completion_tokens=[t if isinstance(t, int) else 0
                                for t in _list(data.get("completion_tokens"))],
             finish_reasons=_texts(data.get("finish_reasons")),
+            token_ids=_token_ids(ids) if isinstance(ids, list) else None,
             judge=RecordJudgement.from_json(judge) if isinstance(judge, dict) else None,
             math_verify=([None if v is None else bool(v) for v in second]
                          if isinstance(second, list) else None),
@@ -158,6 +169,8 @@ class Record:
             "errors": self.errors, "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens, "finish_reasons": self.finish_reasons,
         }
+        if self.token_ids is not None:
+            data["token_ids"] = self.token_ids
         if self.math_verify is not None:
             data["math_verify"] = self.math_verify
         if self.judge is not None:

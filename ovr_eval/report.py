@@ -36,6 +36,7 @@ from ovr_eval.judge_views import (
 from ovr_eval.metrics import disagreements
 from ovr_eval.records import Record, TaskResult
 from ovr_eval.reference import column_part, comparability, load_reference, resolve_model
+from ovr_eval.report_budget import BudgetChart, budget_charts
 from ovr_eval.run_files import read_jsonl
 from ovr_eval.runs import RunDir, SavedRun, load_run
 from ovr_eval.types import PathLike, UserError
@@ -212,6 +213,7 @@ class Report:
     max_samples: int
     warnings: list[str]
     gaps: list[GapSection] = field(default_factory=list)  # where each run's gaps come from
+    budgets: list[BudgetChart] = field(default_factory=list)  # RUN/budget.json, per task
 
     @property
     def curve_groups(self) -> list[tuple[str, list[Curve]]]:
@@ -713,6 +715,7 @@ def build_report(paths: list[Path], reference_models: list[str] | None = None,
                                  "total": total})
             samples += [sample_view(r, index, runs[index], task, images) for r in picked]
     curves = read_curves(runs, labels, warnings)
+    budgets = budget_charts(runs, labels, warnings)
     columns = add_judged_columns(columns, rows, runs, labels, reference)
     infos = [RunInfo(label=label, path=str(run.path), model=run.model,
                      settings=run_settings(run.config), partial=run.partial,
@@ -721,7 +724,8 @@ def build_report(paths: list[Path], reference_models: list[str] | None = None,
     return Report(created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                   runs=infos, columns=columns, rows=rows, curves=curves, samples=samples,
                   images=images.urls, left_out=left_out, max_samples=max_samples,
-                  warnings=warnings, gaps=gap_sections(runs, labels, reference, model_keys))
+                  warnings=warnings, gaps=gap_sections(runs, labels, reference, model_keys),
+                  budgets=budgets)
 
 
 # ---------------------------------------------------------------- rendering

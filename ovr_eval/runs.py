@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ovr_eval.tasks import TaskRegistry
 
 LOCK_FILE = ".lock"
+BUDGET_FILE = "budget.json"  # `ovr budget`: each task's score by token budget
 
 
 def _holder(lock_path: Path) -> str:
@@ -78,6 +79,10 @@ class RunDir:
 
     def samples_path(self, task: str) -> Path:
         return self.samples_dir / f"{task}.jsonl"
+
+    @property
+    def budget_path(self) -> Path:
+        return self.path / BUDGET_FILE
 
     # -- one writer at a time ------------------------------------------------------------
     @contextmanager
@@ -297,6 +302,33 @@ class RunDir:
 
     def write_results(self, results: RunResults) -> None:
         write_json_atomic(self.results_path, results.to_json())
+
+    # -- the budget curve (`ovr budget`) --------------------------------------------------
+    def write_budget(self, curves: dict[str, Any]) -> None:
+        """budget.json: ``ovr_eval.budget``'s curves, per task."""
+        write_json_atomic(self.budget_path, curves)
+
+    def read_budget(self) -> tuple[dict[str, Any], list[str]]:
+        """The budget curves by task (none without budget.json, or when it is unreadable), and
+        the tasks left out because their records changed after budget.json was written."""
+        try:
+            data = json.loads(self.budget_path.read_text("utf-8"))
+            written = self.budget_path.stat().st_mtime_ns
+        except (OSError, ValueError):
+            return {}, []
+        tasks = data.get("tasks") if isinstance(data, dict) else None
+        if not isinstance(tasks, dict):
+            return {}, []
+        curves, stale = {}, []
+        for name, curve in tasks.items():
+            path = self.samples_path(name)
+            if not isinstance(curve, dict) or not path.is_file():
+                continue
+            if path.stat().st_mtime_ns > written:
+                stale.append(name)
+            else:
+                curves[name] = curve
+        return curves, stale
 
     def current_scores(self, results: RunResults | None) -> dict[str, TaskResult | None]:
         """Each saved task (by name) with its entry in ``results`` (this folder's results.json

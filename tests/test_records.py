@@ -26,7 +26,8 @@ def test_a_record_is_written_with_its_schema_version_and_read_back_whole(tmp_pat
     sample = Sample(id="7", task="math500", question="1+1?", answer="2", metadata={"level": 1})
     record = make_record(sample, "test", Completion("7", ["\\boxed{2}", "3"], prompt="p",
                                                     completion_tokens=[4, 1],
-                                                    finish_reasons=["stop", "length"]), 2.0)
+                                                    finish_reasons=["stop", "length"],
+                                                    token_ids=[[5, 6, 7, 2], [9]]), 2.0)
     run = RunDir(tmp_path / "run")
     run.samples_dir.mkdir(parents=True)
     writer = run.writer("math500")
@@ -34,6 +35,7 @@ def test_a_record_is_written_with_its_schema_version_and_read_back_whole(tmp_pat
     writer.close()
     line = json.loads(run.samples_path("math500").read_text())
     assert line["schema_version"] == SCHEMA_VERSION and line["correct"] == [True, False]
+    assert line["token_ids"] == [[5, 6, 7, 2], [9]]  # what `ovr budget` cuts responses with
     assert run.records("math500") == [record]
 
 
@@ -42,6 +44,7 @@ def test_records_without_a_version_load_with_defaults(tmp_path):
     (record,) = run.records("math500")
     assert (record.id, record.gold, record.responses, record.correct) == ("3", "12", [""], [True])
     assert record.metadata == {} and record.choices is None and record.judge is None
+    assert record.token_ids is None  # saved before token ids were: not an empty list
 
 
 def test_a_newer_record_or_results_layout_is_one_clear_error(tmp_path):

@@ -348,6 +348,35 @@ def test_training_curves_from_metrics_jsonl(tmp_path, no_katex):
     assert 'id="training"' not in out.read_text()
 
 
+def test_budget_curves_are_charted_per_task_and_stale_ones_said(tmp_path, no_katex):
+    import os
+
+    from ovr_eval.runs import RunDir
+
+    run = make_run(tmp_path / "run", "m", {"math500": records("math500", 1, 2)})
+    points = [{"budget": b, "score": s, "ci95": [max(s - 0.2, 0.0), s + 0.2], "n": 2,
+               "truncated_fraction": t, "finished": {"score": 1.0, "responses": 1},
+               "truncated": {"score": None, "responses": 0}}
+              for b, s, t in ((256, 0.0, 1.0), (512, 0.25, 0.5), (1024, 0.5, 0.0))]
+    RunDir(run).write_budget({"tasks": {"math500": {"max_tokens": 1024, "points": points}}})
+    out = tmp_path / "r.html"
+    written = write_report([run], out)
+    html = out.read_text()
+    assert re.findall(r'<figure class="chart budget" data-task="(\w+)"', html) == ["math500"]
+    line = re.search(r'class="chart budget".*?<polyline class="line" points="([^"]+)"', html,
+                     re.DOTALL)
+    xs = [float(p.split(",")[0]) for p in line.group(1).split()]
+    assert xs[1] - xs[0] == pytest.approx(xs[2] - xs[1])  # budgets on a log2 axis
+    assert "at 512 tokens: 25.0 [5.0, 45.0]; 50% truncated; finished 100.0, truncated -" in html
+    assert not any("budget.json" in w for w in written.warnings)
+    later = (run / "budget.json").stat().st_mtime_ns + 10**9  # records grew after the curve
+    os.utime(run / "samples" / "math500.jsonl", ns=(later, later))
+    written = write_report([run], out)
+    assert 'class="chart budget"' not in out.read_text()
+    assert any("budget.json is older than the records of math500" in w
+               for w in written.warnings)
+
+
 def test_training_curves_are_grouped_with_whole_steps_and_stages(tmp_path, no_katex):
     run = make_run(tmp_path / "run", "m", {"math500": records("math500", 1, 2)})
     (run / "train").mkdir()
