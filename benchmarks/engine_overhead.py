@@ -44,7 +44,7 @@ def main() -> None:
     from ovr_eval.engines.vllm_engine import VLLMEngine
     from ovr_eval.evaluate import EvalOptions, Evaluation, load_samples
     from ovr_eval.prompting import build_request, load_template
-    from ovr_eval.tasks import resolve
+    from ovr_eval.task_registry import resolve
     from ovr_eval.tiny import build_tiny_qwen2_5_vl
     from ovr_eval.types import SamplingConfig
     from ovr_eval.verify import grade_many

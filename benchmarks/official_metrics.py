@@ -116,7 +116,7 @@ def to_records(rows: list[dict[str, Any]], verdicts: list[Any], gold: list[str],
 
 def study_file(path: Path, workers: int) -> dict[str, Any]:
     from ovr_eval.metrics import record_units, summarize
-    from ovr_eval.tasks import resolve
+    from ovr_eval.task_registry import resolve
     from ovr_eval.verify import grade_many
     from ovr_tasks._official import method_counts
     from ovr_tasks.mathverse import multiple_choice_gold

@@ -35,7 +35,7 @@ from rich.console import Console
 from ovr_eval.engines.base import render_chat
 from ovr_eval.evaluate import load_samples
 from ovr_eval.prompting import build_request, load_template
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 from ovr_eval.tiny import build_tiny_qwen2_5_vl
 from ovr_eval.types import Sample, SamplingConfig
 from ovr_eval.verify import grade_many

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from ovr_eval.evaluate import load_samples
 from ovr_eval.prompting import load_template, render_prompt
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 from ovr_trainer.config import load_recipe
 from ovr_trainer.runner import train
 

@@ -145,7 +145,7 @@ def _is_letter(gold: str) -> bool:
 def published(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     """Each published file graded as `ovr grade --task` does, against the official verdicts."""
     from ovr_eval.grading import grade_file
-    from ovr_eval.tasks import resolve
+    from ovr_eval.task_registry import resolve
     files = sorted((args.data / "published-outputs").glob("*.jsonl"))
     if args.quick:
         files = files[::4]

@@ -4,7 +4,7 @@ With greedy decoding, or sampling seeded per request, the first b tokens of a re
 depend on ``--max-tokens``: a run at budget M holds the responses of every budget b <= M. Each
 saved response is cut at b of its token ids (``Record.token_ids``), decoded with the run's
 tokenizer, graded as ``ovr eval`` grades (``make_record``'s ``grade_many``) and scored with the
-task's own metric (``ovr_eval.tasks.score_records``): the score a run at ``--max-tokens b``
+task's own metric (``ovr_eval.task_registry.score_records``): the score a run at ``--max-tokens b``
 would have had. A response whose stop token lies within b keeps its text and verdict; one cut
 short becomes ``"length"`` with no answer unless its first b tokens hold one.
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from ovr_eval.metrics import summarize
 from ovr_eval.records import Record
-from ovr_eval.tasks import discover, score_records
+from ovr_eval.task_registry import discover, score_records
 from ovr_eval.types import UserError
 from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many
 

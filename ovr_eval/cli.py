@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import warnings
-from contextlib import suppress
 from dataclasses import asdict
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.measure import Measurement
 from rich.table import Table
 
 from ovr_eval.cli_behaviours import behaviours_command
@@ -30,34 +28,25 @@ from ovr_eval.cli_judge import (
     JudgeModel,
     judge_options,
 )
+from ovr_eval.cli_output import console, print_table
 from ovr_eval.cli_report import report_command
 from ovr_eval.engines.options import DTYPES, HFOptions, OpenAIOptions, VLLMOptions
+from ovr_eval.eval_summary import (
+    incomplete_warnings,
+    second_opinion_notes,
+    summary_table,
+    truncation_warnings,
+)
 from ovr_eval.judge import JudgeOptions
-from ovr_eval.metrics import unmarked
-from ovr_eval.records import RunResults
 from ovr_eval.tasks import DEFAULT_TASKS
 from ovr_eval.types import Interrupted, SamplingConfig, UserError
 from ovr_eval.verify import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Evaluate and train multimodal reasoning models (Open Vision Reasoner).")
-console = Console(soft_wrap=True)  # messages stay one line; tables are sized below
 DEMO_MAX_TOKENS, DEMO_MAX_MODEL_LEN = 64, 4096  # the demo's random model writes noise
 PAPER_SUITES = ("ovr-language", "ovr-visual", "ovr-all")
-TRUNCATION_WARNING = 0.10  # warn when more responses than this hit --max-tokens
-PIPE_WIDTH = 200  # widest table printed to a file or a pipe
 COMMANDS_GROUP = "ovr_eval.commands"  # entry points: command groups other packages add to ovr
-
-
-def print_table(table: Table, out: Console | None = None) -> None:
-    """A table at its natural width (up to PIPE_WIDTH, long cells folded): fitted to a
-    terminal, never cut to 80 columns when the output goes to a file or a pipe."""
-    out = out or console
-    if out.is_terminal:
-        out.print(table)
-        return
-    width = Measurement.get(out, out.options.update_width(PIPE_WIDTH), table).maximum
-    Console(file=out.file, width=max(width, out.width), soft_wrap=True).print(table)
 
 
 def parse_splits(values: list[str]) -> dict[str, str]:
@@ -77,109 +66,6 @@ def parse_shard(value: str) -> tuple[int, int]:
     if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
         raise UserError(f"--shard {value!r}: expected I/N with 0 <= I < N")
     return int(index), int(count)
-
-
-def _summary(results: RunResults, title: str) -> Table:
-    table = Table(title=title)
-    failures = any(r.check_failures for r in results.tasks.values())
-    second = any(r.math_verify for r in results.tasks.values())
-    no_marker = any(unmarked(r.answer_sources) for r in results.tasks.values())
-    columns = ["task", "split", "n", "accuracy", "95% CI", "pass@k", "truncated %", "skipped",
-               "mean tokens"]
-    extra = ((["checks failed"] if failures else []) + (["rules vs MV"] if second else [])
-             + (["no marker"] if no_marker else []))
-    for column in columns + extra:
-        table.add_column(column, justify="left" if column in ("task", "split") else "right")
-    for name, r in results.tasks.items():
-        ci = r.ci95 or [0, 0]
-        passk = r.pass_at_k or {}
-        best = max(passk, key=int) if passk else None
-        tokens = r.tokens or {}
-        truncated = tokens.get("truncated_fraction", 0.0)
-        table.add_row(
-            name, r.split or "", str(r.n),
-            f"{100 * r.score:.1f}" if r.score is not None else "-",
-            f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}",
-            f"@{best}: {100 * passk[best]:.1f}" if best else "-",
-            f"[yellow]{100 * truncated:.0f}[/]" if truncated > TRUNCATION_WARNING
-            else f"{100 * truncated:.0f}",
-            str(r.skipped.get("count", 0)),
-            f"{tokens.get('mean_completion_tokens', 0):.0f}",
-            *([_failures_cell(r.check_failures)] if failures else []),
-            *([_second_opinion_cell(r.math_verify)] if second else []),
-            *([str(unmarked(r.answer_sources))] if no_marker else []),
-        )
-        for key, groups in (r.subsets or {}).items():
-            if key in ("problem_version",):
-                for value, g in groups.items():
-                    table.add_row(f"  {value}", "", str(g["n"]), f"{100 * g['score']:.1f}",
-                                  "", "", "", "", "", *([""] * len(extra)))
-    return table
-
-
-def _failures_cell(failures: dict[str, int]) -> str:
-    """Responses graded wrong because their check did not finish ("3 timeout")."""
-    return ", ".join(f"{n} {reason}" for reason, n in sorted(failures.items())) or "0"
-
-
-def _second_opinion_cell(entry: dict[str, Any] | None) -> str:
-    """Responses the rules and Math-Verify grade differently ("3 (MV only 2)": Math-Verify
-    credits 2 of them, the rules 1), or "-" where Math-Verify was not asked."""
-    if not entry:
-        return "-"
-    disagree, theirs = entry.get("disagree", 0), entry.get("math_verify_only", 0)
-    if not disagree:
-        return "0"
-    return f"[yellow]{disagree}[/] (MV only {theirs})" if theirs else str(disagree)
-
-
-def second_opinion_notes(results: RunResults) -> list[str]:
-    """One line per task where Math-Verify credits responses the rules do not: a sign that
-    an answer format the rules miss may be costing score."""
-    lines = []
-    for name, r in results.tasks.items():
-        theirs = (r.math_verify or {}).get("math_verify_only", 0)
-        if theirs:
-            lines.append(f"{name}: Math-Verify credits {theirs} response(s) the rules do not; "
-                         "see them in `ovr report` (filter: rules and Math-Verify disagree)")
-    return lines
-
-
-def incomplete_warnings(results: RunResults) -> list[str]:
-    """One line per task whose result covers less than the paper's number does (DynaMath with
-    fewer than its 10 variants a seed)."""
-    from ovr_eval.reference import incomplete
-
-    return [f"{name}: {why} (results.json: complete: false); its score is not the paper's "
-            f"number and is not compared with it"
-            for name, r in results.tasks.items() if (why := incomplete(r)) is not None]
-
-
-def truncation_warnings(results: RunResults, folder: Path) -> list[str]:
-    """One line per task where many responses stopped at the token limit, saying what that
-    costs (``budget_run.truncation_note``: the score at half the budget, the most a doubled
-    one could add)."""
-    from ovr_eval.budget import missing_token_ids
-    from ovr_eval.budget_run import load_decoder, truncation_note
-    from ovr_eval.runs import RunDir
-
-    names = [name for name, r in results.tasks.items()
-             if (r.tokens or {}).get("truncated_fraction", 0.0) > TRUNCATION_WARNING]
-    if not names:
-        return []
-    run_dir = RunDir(folder)
-    config = run_dir.read_config() or {}
-    decode = None
-    if any(not missing_token_ids(run_dir.records(name)) for name in names):
-        with suppress(UserError):  # no tokenizer: the note leaves out the half-budget score
-            decode = load_decoder(config)[0]
-    lines = []
-    for name in names:
-        try:
-            lines.append(f"{name}: {truncation_note(run_dir, name, config, decode)}")
-        except UserError as error:  # e.g. a run without --max-tokens in its config
-            lines.append(f"{name}: many responses hit the token limit ({error})")
-    return lines
 
 
 @app.command("eval")
@@ -331,7 +217,7 @@ def eval_command(
             run_workers(sys.argv[1:], folder, data_parallel, tensor_parallel_size, console)
 
     results = evaluation.run(replicas)
-    print_table(_summary(results, f"{model}  ({folder})"))
+    print_table(summary_table(results, f"{model}  ({folder})"))
     for line in incomplete_warnings(results) + (
             [] if demo else truncation_warnings(results, folder)):
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
@@ -371,7 +257,7 @@ def grade_command(
     """Grade responses from any harness: adds extracted, correct, method, error and math_verify
     to each line (and task_correct with --task), and prints each file's score."""
     from ovr_eval.grading import grade_files, grades_table
-    from ovr_eval.tasks import resolve
+    from ovr_eval.task_registry import resolve
 
     if judge is not None:  # the task is checked before the judge's server is contacted
         from ovr_eval.judge_files import check_grade_task
@@ -463,7 +349,7 @@ def tasks_command(
     task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
 ) -> None:
     """List the available benchmarks and the suites that group them."""
-    from ovr_eval.tasks import discover, suites
+    from ovr_eval.task_registry import discover, suites
 
     table = Table(title="tasks")
     for column in ("name", "hub dataset", "splits", "modality", "description"):

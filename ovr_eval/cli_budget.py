@@ -79,7 +79,7 @@ def budget_command(
     if as_json:
         print(json.dumps(curves, indent=2))
         return
-    from ovr_eval.cli import print_table
+    from ovr_eval.cli_output import print_table
 
     for task, curve in curves["tasks"].items():
         print_table(budget_table(task, curve), console)

@@ -44,7 +44,8 @@ from ovr_eval.recording import RecordSink
 from ovr_eval.records import Record, RunResults, TaskResult
 from ovr_eval.run_files import write_json_atomic
 from ovr_eval.runs import RunDir
-from ovr_eval.tasks import DEFAULT_TASKS, Task, registry, resolve
+from ovr_eval.task_registry import registry, resolve
+from ovr_eval.tasks import DEFAULT_TASKS, Task
 from ovr_eval.types import BadRow, Completion, Interrupted, Sample, SamplingConfig, UserError
 from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many
 from ovr_eval.verify.second_opinion import second_opinions

@@ -300,7 +300,7 @@ def import_run(kind: str, files: Sequence[Path], task_name: str, out: Path,
     """Read another harness's files, match them to the task's samples and write a run folder
     (records graded by the task's rules, results.json, optional judged scores)."""
     from ovr_eval.evaluate import EvalOptions, Evaluation, load_samples
-    from ovr_eval.tasks import resolve
+    from ovr_eval.task_registry import resolve
 
     console = console or Console()
     if kind not in READERS:

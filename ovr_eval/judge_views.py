@@ -8,7 +8,6 @@ the benchmark's official protocol: the judged score for MathVista, MathVerse and
 
 from __future__ import annotations
 
-import copy
 from dataclasses import replace
 from typing import Any
 
@@ -78,49 +77,6 @@ def with_judged_rows(run: Any, rows: list[Any], reference: str) -> list[Any]:
         judged_row = judged_rows[row.task]
         out.append(replace(judged_row, task=f"{row.task} (judged, official)",
                            warnings=[*judged_row.warnings, *judge_notes(entry)]))
-    return out
-
-
-# ---------------------------------------------------------------- ovr report
-
-JUDGED_SUFFIX = "·judged"
-
-
-def add_judged_columns(columns: list[Any], rows: list[Any], runs: list[Any], labels: list[str],
-                       reference: dict[str, Any]) -> list[Any]:
-    """Leaderboard columns with a judged column after each column some run has judged; the
-    rows get its cells (reported models show their one reported score in both). Averages are
-    left as they are: over the rule columns."""
-    from ovr_eval.report import Column, reported_cell, run_cell
-
-    by_label = dict(zip(labels, runs, strict=True))
-    benchmarks = reference.get("benchmarks", {})
-    out = []
-    for column in columns:
-        out.append(column)
-        task_name = column.task or column.key
-        judged = {label: judged_task(run.tasks.get(task_name)) for label, run in by_label.items()}
-        if not any(judged.values()):
-            continue
-        column.name = f"{column.name} · rules"
-        extra = Column(key=column.key + JUDGED_SUFFIX,
-                       name=column.name.replace(" · rules", " · judged (official protocol)"),
-                       split=column.split, unit=column.unit, known=column.known,
-                       task=task_name)
-        out.append(extra)
-        for row in rows:
-            if row.kind == "run":
-                task = judged.get(row.label)
-                cell = run_cell(task, column, benchmarks.get(column.key, {}))
-                if task is None:
-                    cell.missing = "not judged"
-                else:
-                    entry = judge_entry(by_label[row.label].tasks.get(task_name)) or {}
-                    cell.warnings = [*cell.warnings, *judge_notes(entry)[1:]]
-            else:
-                model = reference["models"].get(row.label, {})
-                cell = reported_cell(model.get("scores", {}), column)
-            row.cells[extra.key] = copy.copy(cell)
     return out
 
 

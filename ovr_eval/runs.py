@@ -31,7 +31,7 @@ from ovr_eval.run_files import (
 from ovr_eval.types import PathLike, UserError
 
 if TYPE_CHECKING:
-    from ovr_eval.tasks import TaskRegistry
+    from ovr_eval.task_registry import TaskRegistry
 
 LOCK_FILE = ".lock"
 BUDGET_FILE = "budget.json"  # `ovr budget`: each task's score by token budget
@@ -392,7 +392,7 @@ def run_registry(config: dict[str, Any]) -> TaskRegistry:
     """The tasks a run was scored with: the built-in ones and its ``--task-dir`` plugins (as
     config.json records them; a folder gone since is left out, its tasks then scored by
     plain accuracy)."""
-    from ovr_eval.tasks import registry
+    from ovr_eval.task_registry import registry
 
     dirs = [Path(d) for d in config.get("task_dirs") or [] if Path(d).is_dir()]
     return registry(dirs)

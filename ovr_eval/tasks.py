@@ -342,16 +342,3 @@ def require_image(path_or_image: Any, row_id: str, base_dir: Path | None) -> Any
 
         return Image.open(io.BytesIO(path_or_image["bytes"]))
     return path_or_image  # already a PIL image (datasets' Image feature)
-
-
-# the registry lives in its own module; these names stay importable from here
-from ovr_eval.task_registry import (  # noqa: E402
-    TaskRegistry,
-    discover,
-    registry,
-    resolve,
-    score_records,
-    suites,
-)
-
-__all__ = ["TaskRegistry", "discover", "registry", "resolve", "score_records", "suites"]

@@ -26,7 +26,7 @@ import pytest
 from conftest import REPO
 from ovr_eval.evaluate import load_samples
 from ovr_eval.records import Record
-from ovr_eval.tasks import resolve, suites
+from ovr_eval.task_registry import resolve, suites
 from ovr_eval.verify import grade
 
 MATH_TASKS = ("aime2024", "aime2025", "dynamath", "wemath", "logicvista")

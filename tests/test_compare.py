@@ -402,7 +402,7 @@ def test_model_comes_from_results_then_config(tmp_path):
 def dynamath_run(root: Path, variants: int, seeds: int = 30) -> Path:
     """A DynaMath run folder scored by the task itself: every variant of a seed right for the
     first 10 seeds (a worst case of 1/3), ``variants`` variants a seed."""
-    from ovr_eval.tasks import resolve
+    from ovr_eval.task_registry import resolve
 
     records = [{"id": f"{s}/v{v}", "task": "dynamath", "split": "test", "gold": "1",
                 "metadata": {"seed": str(s), "variant": v, "answer_type": ""},
@@ -421,7 +421,7 @@ def dynamath_run(root: Path, variants: int, seeds: int = 30) -> Path:
 
 
 def test_dynamath_with_fewer_variants_is_not_compared_with_the_paper(tmp_path, reference):
-    from ovr_eval.cli import incomplete_warnings
+    from ovr_eval.eval_summary import incomplete_warnings
     from ovr_eval.records import RunResults
 
     run = load_run(dynamath_run(tmp_path / "one", variants=1))

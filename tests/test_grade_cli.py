@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ovr_eval.grading import grade_file
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 
 OVR = [sys.executable, "-m", "ovr_eval.cli"]
 

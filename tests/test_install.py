@@ -12,7 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 CHECK = """
 import ovr_eval, ovr_tasks
 from importlib.metadata import entry_points
-from ovr_eval.tasks import discover
+from ovr_eval.task_registry import discover
+from ovr_eval.report import build_report
 from ovr_eval.prompting import available_prompts
 from ovr_eval.tiny import EMBEDDED, TOKENIZER_SOURCE
 assert "site-packages" in ovr_eval.__file__ or "target" in ovr_eval.__file__, ovr_eval.__file__
@@ -33,6 +34,10 @@ def test_wheel_installs_and_works_outside_the_checkout(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(target), str(wheel)], check=True, cwd=tmp_path)
     assert (target / "bin" / "ovr").is_file()  # the console script
+    # every code package of the checkout is in the wheel (pyproject lists them one by one)
+    for package in sorted((REPO / "ovr_eval").rglob("__init__.py")):
+        installed = target / package.relative_to(REPO)
+        assert installed.is_file(), f"{package.parent.relative_to(REPO)} is not in the wheel"
     # -S: no site hooks, so the checkout's editable install cannot shadow the wheel
     purelib = sysconfig.get_paths()["purelib"]
     prelude = f"import sys; sys.path[:0] = [{str(target)!r}, {purelib!r}]"

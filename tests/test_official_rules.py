@@ -15,7 +15,7 @@ import pytest
 from ovr_eval.evaluate import make_record
 from ovr_eval.metrics import task_scores
 from ovr_eval.records import Record
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 from ovr_eval.types import Completion, Sample
 from ovr_tasks._official import numeric_value, plain_number
 

@@ -11,7 +11,7 @@ import pytest
 from ovr_eval.compare import compare_runs
 from ovr_eval.run_config import config_differences, merge_configs
 from ovr_eval.runs import load_run
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 
 
 @pytest.fixture

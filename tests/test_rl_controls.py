@@ -15,7 +15,7 @@ from rich.console import Console
 from ovr_eval.engines.base import chat_messages
 from ovr_eval.evaluate import load_samples
 from ovr_eval.prompting import build_request, load_template
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 from ovr_eval.verify.extract import last_boxed
 
 REPO = Path(__file__).resolve().parents[1]

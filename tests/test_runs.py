@@ -26,7 +26,8 @@ from ovr_eval.fingerprint import hub_fingerprint, local_fingerprint
 from ovr_eval.run_config import config_differences, merge_configs
 from ovr_eval.run_files import RecordWriter
 from ovr_eval.runs import RunDir
-from ovr_eval.tasks import read_json_rows, resolve
+from ovr_eval.task_registry import resolve
+from ovr_eval.tasks import read_json_rows
 from ovr_eval.types import BadRow, UserError
 
 OVR = [sys.executable, "-m", "ovr_eval.cli"]
@@ -563,7 +564,7 @@ def test_every_eval_option_has_help_text():
 def test_tasks_lists_suites_without_cutting_at_80_columns():
     result = ovr("tasks", env={**os.environ, "COLUMNS": "80"})
     assert result.returncode == 0, result.stderr
-    from ovr_eval.tasks import discover, suites
+    from ovr_eval.task_registry import discover, suites
 
     for task in discover().values():
         assert task.hub_id in result.stdout and task.name in result.stdout

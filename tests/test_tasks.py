@@ -10,7 +10,8 @@ import pytest
 
 from ovr_eval.engines.images import load_image
 from ovr_eval.evaluate import load_samples
-from ovr_eval.tasks import LazyImage, discover, resolve
+from ovr_eval.task_registry import discover, resolve
+from ovr_eval.tasks import LazyImage
 from ovr_eval.types import BadRow, UserError
 
 

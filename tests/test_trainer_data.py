@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ovr_eval.evaluate import load_samples
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 from ovr_eval.types import UserError
 from ovr_trainer.chat_data import batch_plan
 from ovr_trainer.config import load_recipe

@@ -13,7 +13,7 @@ import torch
 
 from ovr_eval.engines.base import render_chat
 from ovr_eval.prompting import build_request, load_template
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 from ovr_eval.types import UserError
 from ovr_trainer.chat_data import IGNORE, ChatEncoder, collate, task_traces
 from ovr_trainer.config import load_recipe

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from ovr_eval.evaluate import load_samples
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 from ovr_eval.verify import grade_many
 from ovr_eval.verify.normalize import normalize
 

@@ -29,7 +29,7 @@ def task_traces(name: str, split: str | None, limit: int | None, data_dir: Path 
     teaches the format the evaluation and RL prompts use.
     """
     from ovr_eval.evaluate import load_samples
-    from ovr_eval.tasks import resolve
+    from ovr_eval.task_registry import resolve
 
     [task] = resolve([name])
     samples, _ = load_samples(task, split or task.default_split, data_dir, limit)

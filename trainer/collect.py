@@ -13,7 +13,7 @@ from ovr_eval.engines import Engine
 from ovr_eval.engines.images import load_image
 from ovr_eval.evaluate import load_samples
 from ovr_eval.prompting import build_request, load_template
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 from ovr_eval.types import Completion, Sample, SamplingConfig, UserError, Verdict
 from ovr_eval.verify import CacheKey, grade_many
 from ovr_trainer.chat_data import IMAGE_TENSORS, TOKEN_TYPES

@@ -26,12 +26,12 @@ def hub_note(task_names: list[str], folder: Path | None, what: str) -> str | Non
     """A line saying that ``what`` (tasks' data) is about to be read from the network, or None
     when it comes from local files (``folder``, else $OVR_DATA_DIR, as the tasks read them) or
     is generated."""
-    from ovr_eval import tasks
+    from ovr_eval import task_registry, tasks
 
     if (folder or tasks.resolve_data_dir(None)) is not None:
         return None
     remote = [f"{t.name} ({t.hub_id}" + (f"@{t.revision[:10]})" if t.revision else ")")
-              for t in tasks.resolve(task_names, []) if t.hub_id]
+              for t in task_registry.resolve(task_names, []) if t.hub_id]
     if not remote:
         return None
     return (f"reading {what} from the network: {', '.join(remote)}; offline, give local files "

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from ovr_eval.engines import Engine, check_model
 from ovr_eval.evaluate import load_samples
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 from ovr_eval.types import Sample, UserError
 from ovr_trainer import checkpoint
 from ovr_trainer.collect import prompt_pool

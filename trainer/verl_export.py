@@ -18,7 +18,7 @@ from typing import Any
 
 from ovr_eval.engines.images import png_bytes
 from ovr_eval.prompting import build_request
-from ovr_eval.tasks import resolve
+from ovr_eval.task_registry import resolve
 from ovr_eval.types import Sample, UserError
 from ovr_trainer.collect import prompt_pool, task_templates
 from ovr_trainer.config import Recipe, RLConfig
