@@ -300,7 +300,7 @@ def run_gap(run: SavedRun, task: str, bench: dict[str, Any], column_score: float
     the headline where the run has no score for the column: ``in_column`` False) minus
     ``reported`` (points), ``reasons`` why the two are not comparable (named, unmeasured)."""
     from ovr_eval.judge import judged_view
-    from ovr_eval.judge_protocols import protocol_for
+    from ovr_eval.task_registry import protocol_for
 
     records = run.records(task)
     plugin = run_registry(run.config).get(task)  # its --task-dir plugins too

@@ -22,10 +22,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ovr_eval.engines.options import EngineOptions, OpenAIOptions
-from ovr_eval.judge_protocols import Protocol, UnreadableReply, protocol_for
+from ovr_eval.judge_protocols import Protocol, UnreadableReply
 from ovr_eval.records import Record, RecordJudgement, TaskResult
 from ovr_eval.run_files import RecordWriter, cut_torn_tail, read_jsonl
 from ovr_eval.runs import RunDir
+from ovr_eval.task_registry import protocol_for
 from ovr_eval.types import Request, SamplingConfig, UserError
 
 MODES = ("fallback", "all")

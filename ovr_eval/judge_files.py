@@ -2,8 +2,9 @@
 
 Each graded line (``ovr_eval.grading``) gains ``judge_extracted``, ``judge_correct``,
 ``judge_method`` and ``judge_error``. The protocol needs what the official pipeline reads: the
-``question`` (MathVista's full query; LogicVista's question) and, for MathVista,
-``question_type`` / ``answer_type`` / ``precision`` (top level or under ``metadata``). The
+``question`` (MathVista's full query; LogicVista's question) and the protocol's
+``metadata_keys`` (MathVista's ``question_type`` / ``answer_type`` / ``precision``: top level
+or under ``metadata``). The
 judge's replies are cached beside the output (``OUT.judge-cache.jsonl``), so a re-run asks
 nothing twice.
 """
@@ -17,11 +18,9 @@ from typing import Any
 from rich.console import Console
 
 from ovr_eval.judge import Judge, JudgeCache, JudgeOptions, agreement, judge_records
-from ovr_eval.judge_protocols import PROTOCOLS, protocol_for
 from ovr_eval.records import Record
+from ovr_eval.task_registry import judge_protocols, protocol_for
 from ovr_eval.types import UserError
-
-META_KEYS = ("question_type", "answer_type", "precision", "unit", "question_for_eval")
 
 
 def check_grade_task(task: str | None) -> None:
@@ -29,13 +28,14 @@ def check_grade_task(task: str | None) -> None:
     if task is None or protocol_for(task) is None:
         given = "no --task" if task is None else f"--task {task!r} has a rule-based metric"
         raise UserError(f"--judge needs --task naming a benchmark whose official protocol uses "
-                        f"a judge ({', '.join(PROTOCOLS)}); {given}")
+                        f"a judge ({', '.join(judge_protocols())}); {given}")
 
 
-def _for_protocol(line: dict[str, Any], record: Record) -> Record:
+def _for_protocol(line: dict[str, Any], record: Record, keys: tuple[str, ...]) -> Record:
     """A graded line's record with what the official protocol reads: the line's own
-    ``META_KEYS`` in its metadata, and a line with choices as a multiple-choice question."""
-    meta = {**record.metadata, **{k: line[k] for k in META_KEYS if k in line}}
+    ``keys`` (the protocol's ``metadata_keys``) in its metadata, and a line with choices as a
+    multiple-choice question."""
+    meta = {**record.metadata, **{k: line[k] for k in keys if k in line}}
     if record.choices and "question_type" not in meta:
         meta["question_type"] = "multi_choice"
     return replace(record, metadata=meta)
@@ -53,7 +53,7 @@ def judge_lines(output: Path, lines: list[dict[str, Any]], records: list[Record]
     judge = Judge(options, JudgeCache(output.with_name(output.name + ".judge-cache.jsonl")),
                   console)
     try:
-        judged = judge_records([_for_protocol(line, record)
+        judged = judge_records([_for_protocol(line, record, protocol.metadata_keys)
                                 for line, record in zip(lines, records, strict=True)],
                                protocol, judge, task)
     finally:

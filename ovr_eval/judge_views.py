@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ovr_eval.judge_protocols import protocol_for
 from ovr_eval.records import Record, TaskResult
+from ovr_eval.task_registry import protocol_for
 
 
 def judge_entry(task: TaskResult | None) -> dict[str, Any] | None:

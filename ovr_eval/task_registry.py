@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from ovr_eval.judge_protocols import Protocol
 from ovr_eval.records import Record, TaskResult
 from ovr_eval.tasks import Task
 from ovr_eval.types import UserError
@@ -137,6 +138,19 @@ def registry(extra_dirs: Iterable[Path] = ()) -> TaskRegistry:
 @functools.cache
 def _registry(extra_dirs: tuple[Path, ...]) -> TaskRegistry:
     return TaskRegistry.scan(extra_dirs)
+
+
+def judge_protocols(extra_dirs: Iterable[Path] = ()) -> dict[str, Protocol]:
+    """The official judge protocol of every task that has one, by task name."""
+    return {name: task.judge for name, task in registry(extra_dirs).tasks.items()
+            if task.judge is not None}
+
+
+def protocol_for(task: str, extra_dirs: Iterable[Path] = ()) -> Protocol | None:
+    """The official judge protocol of a task (its ``Task.judge``), or None when its official
+    metric is rule-based or no plugin provides the task."""
+    found = registry(extra_dirs).get(task)
+    return found.judge if found is not None else None
 
 
 def suites(extra_dirs: Iterable[Path] = ()) -> dict[str, list[str]]:

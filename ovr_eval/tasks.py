@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ovr_eval.judge_protocols import Protocol
 from ovr_eval.records import Record
 from ovr_eval.types import BadRow, Sample, UserError
 
@@ -56,6 +57,8 @@ class Task:
     modality: str = "text"  # "text" or "image"
     subset_keys: tuple[str, ...] = ()  # metadata keys reported as per-subset scores
     default_prompt: str = "reasoning"
+    judge: Protocol | None = None  # the official judge protocol, when the official metric asks
+    # a language model (MathVista, MathVerse, LogicVista); None: rule-based
     version: int = 1  # bumped when the prompt, parsing or metric changes a score's meaning
     # the hub repository's parquet files of one split, "{config}/{split}-*.parquet" (None: the
     # layout is unknown, and ``datasets`` downloads every split of the config)

@@ -17,6 +17,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ovr_eval.judge_protocols import (
+    Extraction,
+    Protocol,
+    UnreadableReply,
+    judge_view,
+)
 from ovr_eval.metrics import record_units, summarize, task_scores
 from ovr_eval.records import Record
 from ovr_eval.tasks import Task, read_keyed_rows, require_image
@@ -90,7 +96,57 @@ class LogicVista(Task):
                 "official_rules": "set of letters; the release's empty item counted wrong"}
 
 
+# ---------------------------------------------------------------- the official judge
+
+LOGICVISTA_INSTRUCTIONS = """\
+You read a reply to a multiple-choice question and report which option letter or letters the \
+reply chose. If it names no letter, work out from the option texts which option it means, if \
+you can. If the reply matches no option or chooses nothing, reply NONE. Reply with the chosen \
+letters only, separated by commas (for example: B or A, C)."""
+
+_SEPARATOR = re.compile(r"\s*(?:,|\band\b|&)\s*|\s+", re.I)
+_LETTER_LIST = re.compile(r"[A-J](?:,?[A-J])*", re.I)
+
+
+class LogicVistaJudge(Protocol):
+    """LogicVista's one-character rule, letter extraction and set comparison."""
+
+    name = "logicvista"
+    source = "Yijia-Xiao/LogicVista eval/extract_accuracy.py @ e5795f17"
+
+    def shortcut(self, record: Record, response: str) -> Extraction | None:
+        text = judge_view(response)
+        if text == "":
+            return Extraction(None, "official rule")
+        if len(text) == 1:
+            if text.isalpha() and text.lower() in "abcde":
+                return Extraction(text.upper(), "official rule")
+            if not text.isnumeric():
+                return Extraction(None, "official rule")
+        return None
+
+    def extraction_prompt(self, record: Record, response: str) -> str:
+        return (f"{LOGICVISTA_INSTRUCTIONS}\n\nQuestion: {record.question}\n\n"
+                f"Reply: {judge_view(response)}\n\nChosen letters: ")
+
+    def parse_extraction(self, reply: str) -> str | None:
+        text = re.sub(r"^\s*chosen letters?\s*:", "", reply, flags=re.I).strip().rstrip(".")
+        if text.upper() in ("NONE", "Z", "ZZZZZ"):
+            return None
+        joined = _SEPARATOR.sub(",", text)
+        if not _LETTER_LIST.fullmatch(joined):
+            raise UnreadableReply(f"expected option letters or NONE, got {reply.strip()[:80]!r}")
+        return ", ".join(sorted({c.upper() for c in joined if c.isalpha()}))
+
+    def verdict(self, record: Record, answer: str | None) -> bool:
+        if answer is None:
+            return False
+        gold = sorted(x.strip().lower() for x in record.gold.split(","))
+        return sorted(x.strip().lower() for x in answer.split(",")) == gold
+
+
 TASK = LogicVista(
+    judge=LogicVistaJudge(),
     name="logicvista",
     description="LogicVista (448 visual logic questions; accuracy per skill)",
     hub_id="lscpku/LogicVista",

@@ -12,6 +12,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ovr_eval.judge_protocols import (
+    Protocol,
+    UnreadableReply,
+    judge_view,
+)
 from ovr_eval.metrics import record_units, summarize, task_scores
 from ovr_eval.records import Record
 from ovr_eval.tasks import Task, require_image
@@ -113,7 +118,116 @@ def paper_records(records: list[Record]) -> list[Record]:
     return [r for r in records if r.metadata.get("problem_version") == PAPER_VERSION]
 
 
+# ---------------------------------------------------------------- the official judge
+
+MATHVERSE_EXTRACTION = """\
+Below is a model's reply to a math problem ("Model response"). Copy out the final answer it \
+gives as "Extracted Answer": the answer only, with no explanation. If the reply gives no \
+answer, write null.
+
+1.
+Model response: 'So the solution set, written as an interval, is\\n\\n[-1, 4)'
+Extracted Answer: [-1, 4)
+
+2.
+Model response: 'Both lines meet where the two prices are equal.\\n\\nThe correct option is \
+C. The cost is the same for both plans.'
+Extracted Answer: C
+
+3.
+Model response: 'Reading the graph from left to right:\\nDomain: \\\\([-2, 5]\\\\)\\nRange: \
+\\\\([0, 3]\\\\)'
+Extracted Answer: Domain: \\\\([-2, 5]\\\\)\\nRange: \\\\([0, 3]\\\\)
+
+4.
+Model response: 'The figure does not show the side lengths, so I cannot choose an option.'
+Extracted Answer: null
+
+5.
+Model response: 'Using tan(40°) = h / 12, the height of the tower is h = 12 tan(40°), \
+about 10.1 meters.'
+Extracted Answer: 10.1
+
+6.
+Model response: 'Putting the intercepts together, the line through both points is\\n\
+\\\\( y = 2x - 3 \\\\)'
+Extracted Answer: y = 2x - 3
+
+7."""
+
+MATHVERSE_MATCH = """\
+Decide whether a model's answer to a math question agrees with the standard answer. \
+[Question] is the question, [Standard Answer] the correct answer and [Model_answer] the answer \
+taken from the model's reply. They agree only when the model gives the same final result: \
+for multiple choice, the same option; otherwise the same value, even when written differently \
+(for example 0.5 m and 50 cm). Reply with Judgement 1 if they agree and 0 if they do not.
+
+[Question]: Write the solution set of the inequality shown on the number line.
+[Standard Answer]: [-1, 4)
+[Model_answer] : (-1, 4)
+Judgement: 0
+
+[Question]: Which plan costs less for 10 hours?\\nChoices:\\nA:Plan 1\\nB:Plan 2\\nC:Both \
+cost the same
+[Standard Answer]: B
+[Model_answer] : A:Plan 1
+Judgement: 0
+
+[Question]: Give the domain and the range of g.
+[Standard Answer]: domain: [-2, 5] and range: [0, 3]
+[Model_answer] : Range: [0, 3]
+Judgement: 0
+
+[Question]: What is the height of the tower, to one decimal place?
+[Standard Answer]: 10.1
+[Model_answer] : 10.1 m
+Judgement: 1
+
+[Question]: Find the equation of the circle with centre (0, 0) through (3, 4).\\nChoices:\\n\
+A:x^2 + y^2 = 25\\nB:x^2 + y^2 = 5
+[Standard Answer]: A
+[Model_answer] : x^2 + y^2 = 25
+Judgement: 1"""
+
+
+class MathVerseJudge(Protocol):
+    """MathVerse's two steps: few-shot extraction, then a 0/1 consistency judgement."""
+
+    name = "mathverse"
+    source = ("ZrrSkywalker/MathVerse evaluation/extract_answer_s1.py + score_answer_s2.py"
+              " @ 937b0905")
+    metadata_keys = ("question_for_eval",)
+
+    def extraction_prompt(self, record: Record, response: str) -> str:
+        return (f"{MATHVERSE_EXTRACTION}\nModel response: '{judge_view(response)}'\n"
+                "Extracted Answer: ")
+
+    def parse_extraction(self, reply: str) -> str | None:
+        text = re.sub(r"^\s*extracted answer\s*:", "", reply, flags=re.I).strip()
+        return None if text.lower() in ("", "null", "none") else text
+
+    def verdict(self, record: Record, answer: str | None) -> bool | None:
+        if answer is None:
+            return False
+        if answer.strip() == record.gold.strip():
+            return True
+        return None
+
+    def match_prompt(self, record: Record, answer: str) -> str:
+        question = record.metadata.get("question_for_eval") or record.question
+        return (f"{MATHVERSE_MATCH}\n\n[Question]: {question}\n"
+                f"[Standard Answer]: {record.gold}\n[Model_answer] : {answer}\n"
+                "Judgement: ")
+
+    def parse_match(self, reply: str) -> bool:
+        text = re.sub(r"^\s*judge?ment\s*:", "", reply, flags=re.I).strip()
+        if text not in ("0", "1"):
+            raise UnreadableReply(f"expected 0 or 1, got {reply.strip()[:80]!r}")
+        return text == "1"
+
+
 TASK = MathVerse(
+    judge=MathVerseJudge(),
     name="mathverse",
     description="MathVerse testmini (788 problems x 5 versions; per-version scores)",
     hub_id="AI4Math/MathVerse",

@@ -12,10 +12,17 @@ the verifier's (no nearest-option mapping). The verifier alone is reported as ``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ovr_eval.judge_protocols import (
+    Extraction,
+    Protocol,
+    edit_distance,
+    judge_view,
+)
 from ovr_eval.metrics import task_scores
 from ovr_eval.records import Record
 from ovr_eval.tasks import Task, read_json, read_keyed_rows, require_image
@@ -103,7 +110,120 @@ class MathVista(Task):
                                   "integers truncated, compared as printed"}
 
 
+# ---------------------------------------------------------------- the official judge
+
+MATHVISTA_INSTRUCTIONS = """\
+A model has answered the question below. Find the final answer it gave and write only that \
+answer after "Extracted answer:", in the form the hint asks for: a whole number, a number with \
+the stated decimal places, a Python list, or an option letter. Five solved examples come first.
+
+Hint: Please answer the question requiring an integer answer and provide the final value, \
+e.g., 1, 2, 3, at the end.
+Question: How many apples are on the plate?
+
+Model response: Counting the fruit one by one, I find five apples on the plate.
+
+Extracted answer: 5
+
+Hint: Please answer the question requiring a floating-point number with one decimal place \
+and provide the final value, e.g., 1.2, 1.3, 1.4, at the end.
+Question: How long is the red segment? (Unit: cm)
+
+Model response: Read against the ruler, the red segment spans about 3.4 cm.
+
+Extracted answer: 3.4
+
+Hint: Please answer the question requiring a floating-point number with two decimal places \
+and provide the final value, e.g., 1.23, 1.34, 1.45, at the end.
+Question: What do a pen and a notebook cost together? (Unit: $)
+
+Model response: The pen is $0.75 and the notebook $2.10, so together they cost $2.85.
+
+Extracted answer: 2.85
+
+Hint: Please answer the question requiring a Python list as an answer and provide the final \
+list, e.g., [1, 2, 3], [1.2, 1.3, 1.4], at the end.
+Question: At which x values does the curve cross the x-axis?
+
+Model response: The curve meets the axis twice, at x = -2 and at x = 3.
+
+Extracted answer: [-2, 3]
+
+Hint: Please answer the question and provide the correct option letter, e.g., A, B, C, D, \
+at the end.
+Question: Which shape has the most sides?
+Choices:
+(A) triangle
+(B) hexagon
+(C) square
+(D) pentagon
+
+Model response: A hexagon has six sides, more than any other shape listed: (B) hexagon.
+
+Extracted answer: B"""
+
+
+class MathVistaJudge(Protocol):
+    """MathVista's quick rules, few-shot extraction and answer normalisation."""
+
+    name = "mathvista"
+    source = "lupantech/MathVista evaluation/extract_answer.py + calculate_score.py @ 53d52587"
+    metadata_keys = ("question_type", "answer_type", "precision", "unit")
+
+    def shortcut(self, record: Record, response: str) -> Extraction | None:
+        meta = record.metadata
+        text = judge_view(response)
+        if text == "":
+            return Extraction("", "official rule")
+        if meta.get("question_type") == "multi_choice" and text in (record.choices or []):
+            return Extraction(text, "official rule")
+        try:
+            if meta.get("answer_type") == "integer":
+                return Extraction(str(int(text)), "official rule")
+            if meta.get("answer_type") == "float":
+                return Extraction(str(float(text)), "official rule")
+        except ValueError:
+            pass
+        return None
+
+    def extraction_prompt(self, record: Record, response: str) -> str:
+        return (f"{MATHVISTA_INSTRUCTIONS}\n\n{record.question.strip()}\n\n"
+                f"Model response: {judge_view(response)}\n\nExtracted answer: ")
+
+    def parse_extraction(self, reply: str) -> str | None:
+        return re.sub(r"^\s*extracted answer\s*:", "", reply, flags=re.I).strip()
+
+    def verdict(self, record: Record, answer: str | None) -> bool:
+        """The official normalisation, then string equality with the gold answer. A multiple
+        choice extraction that names no option letter goes to the nearest option, so the
+        official pipeline can credit a refusal; that is reproduced, not corrected."""
+        meta = record.metadata
+        gold, choices = record.gold.strip(), record.choices or []
+        text = (answer or "").strip()
+        if meta.get("question_type") == "multi_choice" and choices:
+            letter = re.findall(r"\(([a-zA-Z])\)", text)
+            if letter:
+                text = letter[0].upper()
+            letters = LETTERS[: len(choices)]
+            if text and text in letters:
+                chosen = choices[letters.index(text)]
+            else:
+                distances = [edit_distance(text, str(c)) for c in choices]
+                chosen = choices[distances.index(min(distances))]
+            gold_text = choices[LETTERS.index(gold)] if gold in letters else gold
+            return chosen == gold_text
+        try:
+            if meta.get("answer_type") == "integer":
+                return str(int(float(text))) == gold
+            if meta.get("answer_type") == "float":
+                return str(round(float(text), int(meta.get("precision") or 0))) == gold
+        except (ValueError, OverflowError):
+            return False
+        return text == gold
+
+
 TASK = MathVista(
+    judge=MathVistaJudge(),
     name="mathvista",
     description="MathVista testmini (1,000; accuracy by question type, task, skill, ...)",
     hub_id="AI4Math/MathVista",

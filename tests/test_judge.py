@@ -21,8 +21,9 @@ from ovr_eval.cli import app
 from ovr_eval.engines import VLLMOptions
 from ovr_eval.evaluate import EvalOptions, Evaluation
 from ovr_eval.judge import JudgeOptions
-from ovr_eval.judge_protocols import PROTOCOLS, judge_view
+from ovr_eval.judge_protocols import judge_view
 from ovr_eval.records import Record
+from ovr_eval.task_registry import judge_protocols
 from ovr_eval.types import SamplingConfig
 
 pytestmark = pytest.mark.vllm
@@ -113,7 +114,7 @@ def test_offline_vllm_judge_writes_both_scores_and_resumes_from_cache(tiny_model
         assert any(resp in entry["prompt"] for resp in responses if resp) or "[Model_answer]" in \
             entry["prompt"]
     first_lines = {p.extraction_prompt(Record(id=""), "").splitlines()[0]
-                   for p in PROTOCOLS.values()}
+                   for p in judge_protocols().values()}
     assert {line for line in first_lines if any(line in c["prompt"] for c in cache)}
 
     # a second run asks the judge nothing: every reply comes from the cache

@@ -8,14 +8,9 @@ from dataclasses import replace
 import pytest
 
 from ovr_eval.judge import JudgeCache, agreement, cache_key, rules_found_no_answer
-from ovr_eval.judge_protocols import (
-    JUDGE_MAX_CHARS,
-    PROTOCOLS,
-    UnreadableReply,
-    judge_view,
-    protocol_for,
-)
+from ovr_eval.judge_protocols import JUDGE_MAX_CHARS, UnreadableReply, judge_view
 from ovr_eval.records import Record
+from ovr_eval.task_registry import judge_protocols, protocol_for
 
 
 def rec(**fields) -> Record:
@@ -30,7 +25,7 @@ def _mc_record(**meta):
 
 
 def test_only_the_three_judged_benchmarks_have_a_protocol():
-    assert set(PROTOCOLS) == {"mathvista", "mathverse", "logicvista"}
+    assert set(judge_protocols()) == {"mathvista", "mathverse", "logicvista"}
     for rule_based in ("mathvision", "math500", "dynamath", "wemath", "mmmu_pro"):
         assert protocol_for(rule_based) is None
 
@@ -41,13 +36,14 @@ def test_the_judge_reads_the_answer_after_thinking_and_the_end_of_long_answers()
     seen = judge_view(long)
     assert seen.endswith("final: 12") and len(seen) == JUDGE_MAX_CHARS + 1
     record = _mc_record()
-    prompt = PROTOCOLS["mathvista"].extraction_prompt(record, "<think>hm</think>It is (B) 12.")
+    prompt = judge_protocols()["mathvista"].extraction_prompt(
+        record, "<think>hm</think>It is (B) 12.")
     assert record.question in prompt and "It is (B) 12." in prompt and "hm" not in prompt
     assert prompt.endswith("Extracted answer: ")
 
 
 def test_mathvista_quick_rules_skip_the_judge():
-    mathvista = PROTOCOLS["mathvista"]
+    mathvista = judge_protocols()["mathvista"]
     assert mathvista.shortcut(_mc_record(), "12").answer == "12"  # the option's own text
     integer = rec(question="How many?", gold="4", metadata={"answer_type": "integer"})
     assert mathvista.shortcut(integer, " 4 ").answer == "4"
@@ -56,7 +52,7 @@ def test_mathvista_quick_rules_skip_the_judge():
 
 
 def test_mathvista_normalises_like_the_official_scorer():
-    mathvista, record = PROTOCOLS["mathvista"], _mc_record()
+    mathvista, record = judge_protocols()["mathvista"], _mc_record()
     assert mathvista.verdict(record, "B") is True
     assert mathvista.verdict(record, "(b) 12") is True  # the letter in parentheses
     assert mathvista.verdict(record, "12") is True  # the nearest option is "12"
@@ -73,7 +69,7 @@ def test_mathvista_normalises_like_the_official_scorer():
 
 
 def test_mathverse_exact_answers_skip_the_match_question():
-    mathverse = PROTOCOLS["mathverse"]
+    mathverse = judge_protocols()["mathverse"]
     record = rec(question="Find x.", gold="5", metadata={"question_for_eval": "Find x in T."})
     assert mathverse.parse_extraction("Extracted Answer: 5") == "5"
     assert mathverse.parse_extraction(" null ") is None
@@ -90,7 +86,7 @@ def test_mathverse_exact_answers_skip_the_match_question():
 
 
 def test_logicvista_letters_and_the_one_character_rule():
-    logicvista = PROTOCOLS["logicvista"]
+    logicvista = judge_protocols()["logicvista"]
     assert logicvista.shortcut(rec(), "b").answer == "B"
     assert logicvista.shortcut(rec(), "G").answer is None  # a single letter beyond E: no answer
     assert logicvista.shortcut(rec(), "?").answer is None
