@@ -26,6 +26,7 @@ import pytest
 from conftest import REPO
 from ovr_eval.evaluate import load_samples
 from ovr_eval.records import Record
+from ovr_eval.task_registry import discover as discover_all
 from ovr_eval.task_registry import resolve, suites
 from ovr_eval.verify import grade
 
@@ -499,3 +500,36 @@ def test_ovr_all_through_vllm_reports_every_official_metric(tmp_path, tiny_model
     reported = {r.column for r in rows if r.reported is not None}
     # every paper column the run fills (WeMath twice); the paper reports no MMMU score
     assert reported == (set(tasks) - {"mmmu"}) | {"wemath_loose"}
+
+
+# ---------------------------------------------------------------- the task contract
+
+HUB_ONLY = {"mmk12", "orz_math"}  # training sets: read from the hub only (no fixture here)
+
+
+@pytest.mark.parametrize("name", sorted(discover_all()))
+def test_every_task_loads_prompts_scores_and_round_trips_results(name, ovr_data_dir):
+    # what every plugin promises the harness: its samples load, a prompt builds, its metric
+    # scores records as `ovr eval` saves them, and the result survives results.json
+    from ovr_eval.evaluate import make_record
+    from ovr_eval.prompting import build_request, load_template
+    from ovr_eval.records import RunResults
+    from ovr_eval.task_registry import registry
+    from ovr_eval.types import Completion
+
+    if name in HUB_ONLY:
+        pytest.skip(f"{name} is read from the hub only")
+    task = registry().get(name)
+    assert task is not None
+    split = task.default_split
+    samples, _ = load_samples(task, split, None if name == "arithmetic" else ovr_data_dir, 4)
+    assert samples and all(s.task == name for s in samples)
+    request = build_request(load_template(task.default_prompt), samples[0], 0)
+    assert request.sample_id == samples[0].id and request.messages
+    records = [make_record(s, split, Completion(s.id, [f"The answer is \\boxed{{{s.answer}}}."]),
+                           5.0, second_opinion=False) for s in samples]
+    assert all(r.correct == [True] for r in records), [r.extracted for r in records]
+    result = registry().result(name, records, split)
+    assert result.n >= 1 and 0.0 <= result.score <= 1.0
+    saved = RunResults(model="m", tasks={name: result}).to_json()
+    assert RunResults.from_json(json.loads(json.dumps(saved))).tasks[name] == result
