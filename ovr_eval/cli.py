@@ -217,7 +217,8 @@ def eval_command(
             run_workers(sys.argv[1:], folder, data_parallel, tensor_parallel_size, console)
 
     results = evaluation.run(replicas)
-    print_table(summary_table(results, f"{model}  ({folder})"))
+    print_table(summary_table(results, f"{model}  ({folder})", {
+        t.name: t.summary_subsets for t in evaluation.tasks}))
     for line in incomplete_warnings(results) + (
             [] if demo else truncation_warnings(results, folder)):
         console.print(f"[yellow]warning:[/] {line}", highlight=False)

@@ -4,6 +4,7 @@ where Math-Verify and the rules disagree)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,10 @@ from ovr_eval.types import UserError
 TRUNCATION_WARNING = 0.10  # warn when more responses than this hit --max-tokens
 
 
-def summary_table(results: RunResults, title: str) -> Table:
+def summary_table(results: RunResults, title: str,
+                  summary_subsets: Mapping[str, tuple[str, ...]] | None = None) -> Table:
+    """The score table; under a task, the subsets its ``Task.summary_subsets`` names
+    (``summary_subsets``: task name → subset keys)."""
     table = Table(title=title)
     failures = any(r.check_failures for r in results.tasks.values())
     second = any(r.math_verify for r in results.tasks.values())
@@ -48,7 +52,7 @@ def summary_table(results: RunResults, title: str) -> Table:
             *([str(unmarked(r.answer_sources))] if no_marker else []),
         )
         for key, groups in (r.subsets or {}).items():
-            if key in ("problem_version",):
+            if key in (summary_subsets or {}).get(name, ()):
                 for value, g in groups.items():
                     table.add_row(f"  {value}", "", str(g["n"]), f"{100 * g['score']:.1f}",
                                   "", "", "", "", "", *([""] * len(extra)))

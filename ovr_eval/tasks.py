@@ -56,6 +56,7 @@ class Task:
     hub_config: str | None = None
     modality: str = "text"  # "text" or "image"
     subset_keys: tuple[str, ...] = ()  # metadata keys reported as per-subset scores
+    summary_subsets: tuple[str, ...] = ()  # of those, the ones `ovr eval`'s table lists
     default_prompt: str = "reasoning"
     judge: Protocol | None = None  # the official judge protocol, when the official metric asks
     # a language model (MathVista, MathVerse, LogicVista); None: rule-based

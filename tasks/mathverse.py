@@ -236,4 +236,5 @@ TASK = MathVerse(
     splits=("testmini", "testmini_text_only"),
     modality="image",
     subset_keys=("problem_version", "subject"),
+    summary_subsets=("problem_version",),  # the paper's columns are the five versions
 )

@@ -441,3 +441,26 @@ def test_dynamath_with_fewer_variants_is_not_compared_with_the_paper(tmp_path, r
     (row,) = compare_to_reference(full, "OVR-7B-RL", reference)
     assert row.verdict != "not comparable" and row.difference is not None
     assert incomplete_warnings(RunResults(model="m", tasks=full.tasks)) == []
+
+
+def test_the_eval_table_lists_the_subsets_a_task_names_for_it():
+    # MathVerse's paper columns are its five versions: its summary_subsets puts them under
+    # the task in `ovr eval`'s table; other subset keys (subject) stay in results.json
+    from rich.console import Console
+
+    from ovr_eval.eval_summary import summary_table
+    from ovr_eval.records import RunResults, TaskResult
+    from ovr_eval.task_registry import registry
+
+    scores = {"score": 0.5, "stderr": 0.1, "ci95": [0.3, 0.7], "n": 4, "subsets": {
+        "problem_version": {"Vision Only": {"n": 2, "score": 0.5},
+                            "Text Only": {"n": 2, "score": 0.5}},
+        "subject": {"Plane Geometry": {"n": 4, "score": 0.5}}}}
+    results = RunResults(model="m", tasks={
+        "mathverse": TaskResult.from_scores("testmini", scores)})
+    subsets = {name: task.summary_subsets for name, task in registry().tasks.items()}
+    console = Console(width=200, record=True)
+    console.print(summary_table(results, "run", subsets))
+    shown = console.export_text()
+    assert "Vision Only" in shown and "Text Only" in shown
+    assert "Plane Geometry" not in shown

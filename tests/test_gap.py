@@ -228,3 +228,4 @@ def test_the_judge_term_is_measured_even_when_nothing_else_is(tmp_path):
     assert rules_row.task == "mathvista (rules)" and rules_row.gap is not None
     assert term(rules_row.gap, JUDGE).points == 0.0  # they agree on every response
     assert term(rules_row.gap, TRUNCATION).points is None  # nothing answered to compare with
+
