@@ -237,8 +237,8 @@ class Evaluation:
         if options.preset is not None:
             preset = get_preset(options.preset)
             overrides = options.sampling_overrides
-            options.sampling = preset.sampling_for("", options.sampling, overrides)
-            self.task_sampling = {t.name: preset.sampling_for(t.name, options.sampling,
+            options.sampling = preset.sampling_for(None, options.sampling, overrides)
+            self.task_sampling = {t.name: preset.sampling_for(t, options.sampling,
                                                               overrides) for t in self.tasks}
             if self.owns_engine:
                 for name, sampling in self.task_sampling.items():

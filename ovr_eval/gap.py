@@ -171,7 +171,7 @@ def sampling_difference(config: dict[str, Any], task: str) -> GapTerm | None:
     if not isinstance(run, dict):
         return GapTerm("sampling", None, None, "the run records no sampling (config.json)")
     preset = PRESETS[PAPER_PRESET]
-    paper = preset.sampling_for(task, SamplingConfig(), {})
+    paper = preset.sampling_for(run_registry(config).get(task), SamplingConfig(), {})
     t, top_p, n = (float(run.get("temperature", 0.0)), float(run.get("top_p", 1.0)),
                    int(run.get("n", 1)))
 

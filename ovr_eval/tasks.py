@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,9 @@ class Task:
     modality: str = "text"  # "text" or "image"
     subset_keys: tuple[str, ...] = ()  # metadata keys reported as per-subset scores
     summary_subsets: tuple[str, ...] = ()  # of those, the ones `ovr eval`'s table lists
+    # the sampling behind the paper's number where it differs from the preset's default
+    # (`--preset ovr`; e.g. presets.ORZ_AVG16)
+    paper_sampling: Mapping[str, float | int] = field(default_factory=dict)
     default_prompt: str = "reasoning"
     judge: Protocol | None = None  # the official judge protocol, when the official metric asks
     # a language model (MathVista, MathVerse, LogicVista); None: rule-based

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ovr_eval.presets import ORZ_AVG16
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
 from ovr_tasks._rows import folder_with_alias
@@ -39,6 +40,7 @@ class Aime(Task):
 
 
 TASK = Aime(
+    paper_sampling=ORZ_AVG16,  # ORZ reports avg@16 at T=1, top-p 1
     name="aime2024",
     description="AIME 2024 I+II (30 problems, integer answers)",
     hub_id="HuggingFaceH4/aime_2024",

@@ -3,9 +3,11 @@ accuracy like AIME 2024."""
 
 from __future__ import annotations
 
+from ovr_eval.presets import ORZ_AVG16
 from ovr_tasks.aime2024 import Aime
 
 TASK = Aime(
+    paper_sampling=ORZ_AVG16,  # ORZ reports avg@16 at T=1, top-p 1
     name="aime2025",
     description="AIME 2025 I+II (30 problems, integer answers)",
     hub_id="yentinglin/aime_2025",

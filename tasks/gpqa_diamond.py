@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.metrics import task_scores
+from ovr_eval.presets import ORZ_AVG16
 from ovr_eval.records import Record
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
@@ -95,6 +96,7 @@ class GPQADiamond(Task):
 
 
 TASK = GPQADiamond(
+    paper_sampling=ORZ_AVG16,  # ORZ reports avg@16 at T=1, top-p 1
     name="gpqa_diamond",
     description="GPQA Diamond (198 four-option science questions; options shuffled per item)",
     hub_id="Idavidrein/gpqa",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ovr_eval.presets import ORZ_AVG16
 from ovr_eval.tasks import Task
 from ovr_eval.types import BadRow, Sample
 
@@ -23,6 +24,7 @@ class Math500(Task):
 
 
 TASK = Math500(
+    paper_sampling=ORZ_AVG16,  # ORZ reports avg@16 at T=1, top-p 1
     name="math500",
     description="MATH500 (500 competition problems, free-form answers)",
     hub_id="HuggingFaceH4/MATH-500",
