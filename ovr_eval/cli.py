@@ -29,6 +29,7 @@ from ovr_eval.cli_judge import (
     judge_options,
 )
 from ovr_eval.cli_report import report_command
+from ovr_eval.cli_sweep import sweep_command
 from ovr_eval.engines.options import DTYPES, HFOptions, OpenAIOptions, VLLMOptions
 from ovr_eval.judge import JudgeOptions
 from ovr_eval.metrics import unmarked
@@ -167,8 +168,10 @@ def truncation_warnings(results: RunResults, max_tokens: int) -> list[str]:
 
 @app.command("eval")
 def eval_command(
-    model: Annotated[str | None, typer.Option(help="HF hub id or local checkpoint folder "
-                                              "(none: a tiny random Qwen2.5-VL demo)")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="HF hub id or local checkpoint folder (none: a tiny random Qwen2.5-VL demo); "
+             "several checkpoints (A,B, a glob, or a training run folder) are a sweep on one "
+             "engine, one run folder each under --out")] = None,
     tasks: Annotated[str, typer.Option(
         help="comma-separated task or suite names (`ovr tasks` lists them)")
     ] = ",".join(DEFAULT_TASKS),
@@ -244,6 +247,7 @@ def eval_command(
     """Evaluate a model on benchmarks; re-run the same command to resume."""
     from ovr_eval.engines import ENGINES, default_engine, options_for
     from ovr_eval.evaluate import EvalOptions, Evaluation
+    from ovr_eval.sweep import checkpoint_list, default_out, run_sweep
 
     demo = model is None
     task_names = [t.strip() for t in tasks.split(",") if t.strip()]
@@ -284,8 +288,15 @@ def eval_command(
                         "are as deterministic as the server (start vLLM with "
                         "VLLM_BATCH_INVARIANT=1 on a GPU that has its kernels)")
     assert model is not None  # the demo set its own above
+    checkpoints = None if demo else checkpoint_list(model)  # several: a sweep, one engine
+    if checkpoints is not None:
+        if data_parallel > 1 or shard:
+            raise UserError("a sweep of several checkpoints runs on one engine: leave out "
+                            "--data-parallel")
+        out = out or default_out(model, checkpoints)
     options = EvalOptions(
-        model=model, tasks=task_names, out=out, engine=engine, revision=revision,
+        model=model if checkpoints is None else str(checkpoints[0]), tasks=task_names, out=out,
+        engine=engine, revision=revision,
         sampling=SamplingConfig(**given, seed=seed,  # SamplingConfig's defaults otherwise
                                 **({} if max_tokens is None else {"max_tokens": max_tokens})),
         preset=preset, sampling_overrides=given,
@@ -301,6 +312,11 @@ def eval_command(
         judge=None if shard else judge_options(judge, judge_engine, judge_base_url, judge_mode,
                                                judge_concurrency, judge_max_tokens, dtype=dtype),
     )
+    if checkpoints is not None:
+        from ovr_eval.cli_sweep import print_sweep
+
+        print_sweep(run_sweep(options, checkpoints, console), options, console)
+        return
     evaluation = Evaluation(options, console)  # every cheap check happens here
     if options.shard is not None:
         evaluation.run()
@@ -412,6 +428,7 @@ def compare_command(
 
 
 app.command("report")(report_command)
+app.command("sweep")(sweep_command)
 app.command("import")(import_command)
 app.command("behaviours")(behaviours_command)
 
