@@ -394,16 +394,24 @@ def grade_command(
 
 @app.command("compare")
 def compare_command(
-    runs: Annotated[list[Path], typer.Argument(help="run folders written by `ovr eval`")],
+    runs: Annotated[list[Path], typer.Argument(
+        help="run folders written by `ovr eval`, or one sweep folder")],
     reference: Annotated[str, typer.Option(help="a model of reports/reported.yaml")] = "OVR-7B-RL",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
-    """Runs against the paper's reported scores; with several runs, the first against the rest."""
+    """Runs against the paper's reported scores; with several runs, the first against the rest;
+    a sweep folder (OUT of `ovr sweep`): the curve over checkpoints, each against the one before."""
     from ovr_eval.compare import compare_runs, compare_to_reference, reference_table, runs_table
     from ovr_eval.judge_views import with_judged_rows
     from ovr_eval.reference import load_reference
     from ovr_eval.runs import load_run
+    from ovr_eval.sweep import sweep_runs
 
+    if len(runs) == 1 and (steps := sweep_runs(runs[0])) is not None:
+        from ovr_eval.cli_sweep import compare_sweep
+
+        compare_sweep([load_run(path) for path in steps], console, as_json)
+        return
     loaded = [load_run(path) for path in runs]
     reported = load_reference()
     output: dict[str, Any] = {"reference": {}, "runs": {},

@@ -297,3 +297,16 @@ def write_sweep_file(root: Path, done: Sequence[tuple[Path, RunResults]], total:
     root.mkdir(parents=True, exist_ok=True)
     write_json_atomic(root / SWEEP_FILE, {"checkpoints": rows, "complete": len(rows) == total,
                                           "written": datetime.now(timezone.utc).isoformat()})
+
+
+def sweep_runs(folder: Path) -> list[Path] | None:
+    """The run folders of a sweep folder (one holding sweep.json) in checkpoint order, or None
+    when ``folder`` is not one."""
+    path = Path(folder) / SWEEP_FILE
+    if not path.is_file():
+        return None
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["checkpoints"]
+        return [Path(folder) / row["run"] for row in rows]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{path} is not a sweep summary ({exc})") from None

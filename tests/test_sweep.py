@@ -113,6 +113,12 @@ def test_sweep_matches_separate_runs_and_starts_one_engine_per_architecture(
     assert len(set(weights)) == 3 and weights[1] == _config(separate)["weights"]["id"]
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["complete"] and [c["step"] for c in summary["checkpoints"]] == [1, 2, 3]
+    compared = ovr("compare", str(out), "--json")  # the curve, each step against the last
+    assert compared.returncode == 0, compared.stderr[-3000:]
+    curve = json.loads(compared.stdout)
+    assert [Path(c["run"]).name for c in curve["curve"]] == ["step-1", "step-2", "step-3"]
+    assert list(curve["steps"]) == ["step-2 - step-1", "step-3 - step-2"]
+    assert {r["method"] for rows in curve["steps"].values() for r in rows} == {"paired"}
 
 
 def test_sweep_resumes_after_kill_9_mid_checkpoint(tmp_path, checkpoints, separate,
