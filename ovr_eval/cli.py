@@ -70,8 +70,10 @@ def parse_shard(value: str) -> tuple[int, int]:
 
 @app.command("eval")
 def eval_command(
-    model: Annotated[str | None, typer.Option(help="HF hub id or local checkpoint folder "
-                                              "(none: a tiny random Qwen2.5-VL demo)")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="HF hub id or local checkpoint folder (none: a tiny random Qwen2.5-VL demo); "
+             "several checkpoints (A,B, a glob, or a training run folder) are a sweep on one "
+             "engine, one run folder each under --out")] = None,
     tasks: Annotated[str, typer.Option(
         help="comma-separated task or suite names (`ovr tasks` lists them)")
     ] = ",".join(DEFAULT_TASKS),
@@ -147,6 +149,7 @@ def eval_command(
     """Evaluate a model on benchmarks; re-run the same command to resume."""
     from ovr_eval.engines import ENGINES, default_engine, options_for
     from ovr_eval.evaluate import EvalOptions, Evaluation
+    from ovr_eval.sweep import checkpoint_list, default_out, run_sweep
 
     demo = model is None
     task_names = [t.strip() for t in tasks.split(",") if t.strip()]
@@ -187,8 +190,15 @@ def eval_command(
                         "are as deterministic as the server (start vLLM with "
                         "VLLM_BATCH_INVARIANT=1 on a GPU that has its kernels)")
     assert model is not None  # the demo set its own above
+    checkpoints = None if demo else checkpoint_list(model)  # several: a sweep, one engine
+    if checkpoints is not None:
+        if data_parallel > 1 or shard:
+            raise UserError("a sweep of several checkpoints runs on one engine: leave out "
+                            "--data-parallel")
+        out = out or default_out(model, checkpoints)
     options = EvalOptions(
-        model=model, tasks=task_names, out=out, engine=engine, revision=revision,
+        model=model if checkpoints is None else str(checkpoints[0]), tasks=task_names, out=out,
+        engine=engine, revision=revision,
         sampling=SamplingConfig(**given, seed=seed,  # SamplingConfig's defaults otherwise
                                 **({} if max_tokens is None else {"max_tokens": max_tokens})),
         preset=preset, sampling_overrides=given,
@@ -204,6 +214,11 @@ def eval_command(
         judge=None if shard else judge_options(judge, judge_engine, judge_base_url, judge_mode,
                                                judge_concurrency, judge_max_tokens, dtype=dtype),
     )
+    if checkpoints is not None:
+        from ovr_eval.cli_sweep import print_sweep
+
+        print_sweep(run_sweep(options, checkpoints, console), options, console)
+        return
     evaluation = Evaluation(options, console)  # every cheap check happens here
     if options.shard is not None:
         evaluation.run()
@@ -282,11 +297,13 @@ def grade_command(
 
 @app.command("compare")
 def compare_command(
-    runs: Annotated[list[Path], typer.Argument(help="run folders written by `ovr eval`")],
+    runs: Annotated[list[Path], typer.Argument(
+        help="run folders written by `ovr eval`, or one sweep folder")],
     reference: Annotated[str, typer.Option(help="a model of reports/reported.yaml")] = "OVR-7B-RL",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
-    """Runs against the paper's reported scores; with several runs, the first against the rest."""
+    """Runs against the paper's reported scores; with several runs, the first against the rest;
+    a sweep folder (OUT of `ovr sweep`): the curve over checkpoints, each against the one before."""
     from ovr_eval.compare import (
         compare_runs,
         compare_to_reference,
@@ -297,7 +314,13 @@ def compare_command(
     from ovr_eval.judge_views import with_judged_rows
     from ovr_eval.reference import load_reference
     from ovr_eval.runs import load_run
+    from ovr_eval.sweep import sweep_runs
 
+    if len(runs) == 1 and (steps := sweep_runs(runs[0])) is not None:
+        from ovr_eval.cli_sweep import compare_sweep
+
+        compare_sweep([load_run(path) for path in steps], console, as_json)
+        return
     loaded = [load_run(path) for path in runs]
     reported = load_reference()
     output: dict[str, Any] = {"reference": {}, "runs": {},
@@ -323,8 +346,45 @@ def compare_command(
         print(json.dumps(output, indent=2))
 
 
+def sweep_command(
+    run: Annotated[str, typer.Argument(
+        help="a training run folder (its checkpoints/step-*), a glob, or A,B,... folders")],
+    tasks: Annotated[str | None, typer.Option(help="comma-separated task or suite names")
+                     ] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="sweep folder: one run folder per checkpoint (default RUN/sweep)")] = None,
+    engine: Annotated[str | None, typer.Option(help="vllm | hf (default: vllm when "
+                                               "installed)")] = None,
+    limit: Annotated[int | None, typer.Option(help="first N samples of each task")] = None,
+    samples: Annotated[int | None, typer.Option(help="responses per prompt")] = None,
+    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="new tokens per response")] = None,
+    seed: Annotated[int, typer.Option(help="run seed")] = 0,
+    preset: Annotated[str | None, typer.Option(help="a paper's sampling per benchmark")
+                      ] = None,
+    prompt: Annotated[str | None, typer.Option(help="prompt template name or .j2 path")
+                      ] = None,
+    split: Annotated[list[str] | None, typer.Option(help="TASK=SPLIT, repeatable")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="local benchmark files")] = None,
+    dtype: Annotated[str, typer.Option(help="weight dtype for vllm/hf")] = "auto",
+    max_model_len: Annotated[int | None, typer.Option(help="vLLM context length")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="hf engine batch size")] = 16,
+    deterministic: Annotated[bool, typer.Option(
+        "--deterministic", help="records independent of batching and resume")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", help="the engine's own output on the console")] = False,
+) -> None:
+    """Evaluate many checkpoints on one engine (`ovr eval --help` lists every option)."""
+    eval_command(model=run, tasks=tasks or ",".join(DEFAULT_TASKS), out=out, engine=engine,
+                 limit=limit, samples=samples, temperature=temperature, max_tokens=max_tokens,
+                 seed=seed, preset=preset, prompt=prompt, split=split, data_dir=data_dir,
+                 dtype=dtype, max_model_len=max_model_len, batch_size=batch_size,
+                 deterministic=deterministic, verbose=verbose)
+
+
 app.command("report")(report_command)
 app.command("budget")(budget_command)
+app.command("sweep")(sweep_command)
 app.command("import")(import_command)
 app.command("behaviours")(behaviours_command)
 

@@ -10,7 +10,8 @@ from rich.console import Console
 
 
 def report_command(
-    runs: Annotated[list[Path], typer.Argument(help="run folders written by `ovr eval`")],
+    runs: Annotated[list[Path], typer.Argument(
+        help="run folders written by `ovr eval` (a sweep folder: each checkpoint's)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write")
                       ] = Path("leaderboard.html"),
     reference_models: Annotated[list[str] | None, typer.Option(
@@ -21,8 +22,10 @@ def report_command(
 ) -> None:
     """One self-contained HTML page: leaderboard against the paper, charts, sample browser."""
     from ovr_eval.report import write_report
+    from ovr_eval.sweep import sweep_runs
 
     console = Console(soft_wrap=True)
+    runs = [path for run in runs for path in (sweep_runs(run) or [run])]  # a sweep: its runs
     written = write_report(runs, output, reference_models, max_samples)
     for warning in written.warnings:
         console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)

@@ -222,6 +222,7 @@ class Evaluation:
         self.console = console or Console()
         self.engine: Engine | None = engine
         self.owns_engine = engine is None
+        self.engine_ready = False  # built or prepared (and recorded in config.json)
         validate(options, builds_engine=engine is None)
         self.tasks = resolve(options.tasks, options.task_dirs)
         names = {t.name for t in self.tasks}
@@ -291,13 +292,19 @@ class Evaluation:
         return None if self.options.verbose else self.run_dir.path / "logs" / "engine.log"
 
     def _engine(self) -> Engine:
-        if self.engine is None:
+        """The engine, built (or, when given, prepared) at first use; config.json then records
+        it as ``engine_info``."""
+        if self.engine is None or not self.engine_ready:
             o = self.options
             with self.console.status(f"loading {o.model} with engine {o.engine}"), \
                     engine_output(self._log_path(), self.console):
-                self.engine = create_engine(
-                    o.engine, o.model, self.engine_options(), revision=o.revision,
-                    seed=o.sampling.seed, max_images_per_prompt=max(1, self.max_images))
+                if self.engine is None:
+                    self.engine = create_engine(
+                        o.engine, o.model, self.engine_options(), revision=o.revision,
+                        seed=o.sampling.seed, max_images_per_prompt=max(1, self.max_images))
+                else:
+                    self.engine.prepare(max(1, self.max_images))
+            self.engine_ready = True
             if o.shard is None or o.shard[0] == 0:  # one writer of config.json
                 data = self.run_dir.read_config()
                 assert data is not None  # RunDir.start wrote it before any generation
@@ -404,6 +411,7 @@ class Evaluation:
             if self.engine is not None and self.owns_engine:
                 self.engine.close()
                 self.engine = None
+                self.engine_ready = False
 
     def saved_message(self, loaded: dict[str, tuple[list[Sample], list[dict[str, str]]]]
                       ) -> str:

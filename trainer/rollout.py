@@ -21,16 +21,17 @@ from ovr_eval.engines.hf import HFEngine
 from ovr_eval.engines.images import load_image
 from ovr_eval.engines.options import HFOptions, VLLMOptions
 from ovr_eval.engines.vllm_engine import VLLMEngine
+from ovr_eval.engines.weight_push import (  # noqa: F401  # the trainer's names for them
+    FULL_PRECISION_TOLERANCE,
+    HALF_PRECISION_TOLERANCE,
+    engine_prompt_logprobs,
+    push_to_vllm,
+    sync_tolerance,
+)
 from ovr_eval.types import Completion, Request, SamplingConfig
 from ovr_trainer.config import RLConfig
 from ovr_trainer.precision import autocast, dtype_name
 
-# Mean |trainer - engine| log-prob over the probe's response tokens above which the engine is
-# taken to serve stale weights. Same weights measure 1e-6..6e-6 in float32 and 0.02..0.04 in
-# bfloat16 (tiny Qwen2.5-VL, CPU): in half precision only gross staleness (a missed layer, an
-# untouched output layer) stands out from kernel rounding; one small optimiser step may not.
-FULL_PRECISION_TOLERANCE = 1e-3
-HALF_PRECISION_TOLERANCE = 0.1
 TEXT_PROMPT_TOKENS = 2048  # prompt budget besides image tokens when sizing the engine
 MIN_CPU_KV_CACHE_BYTES = 64 << 20
 COLOCATED_GPU_MEMORY_UTILIZATION = 0.3  # vLLM's share of a GPU it shares with the trainer
@@ -64,13 +65,7 @@ class LiveHFEngine(HFEngine):
         """The trainer owns the model."""
 
 
-# --- vLLM: sizing, weight push, sync check --------------------------------------------------
-
-def sync_tolerance(dtype: torch.dtype) -> float:
-    """Largest mean log-prob gap accepted after a push, for a policy in ``dtype``."""
-    full = dtype in (torch.float32, torch.float64)
-    return FULL_PRECISION_TOLERANCE if full else HALF_PRECISION_TOLERANCE
-
+# --- vLLM: sizing, sync check (the push: ovr_eval.engines.weight_push) ---------------
 
 def image_token_budget(processor: Any) -> int:
     """LM tokens of the largest image the processor emits (0 for text-only models)."""
@@ -120,47 +115,6 @@ def rollout_engine_options(cfg: RLConfig, model: Any, processor: Any,
         options["kv_cache_memory_bytes"] = max(MIN_CPU_KV_CACHE_BYTES,
                                                tokens * kv_bytes_per_token(model, compute))
     return options
-
-
-def policy_weights(model: Any, with_lm_head: bool = True, dtype: torch.dtype | None = None
-                   ) -> Iterator[tuple[str, torch.Tensor]]:
-    """The policy's HF-format weights, cast to ``dtype`` one tensor at a time (the float32
-    master weights are never copied whole); the output layer is always included even when
-    tied: vLLM keeps its own copy of a tied ``lm_head`` and does not re-tie it on reload, so a
-    push without it leaves the output layer stale (``with_lm_head=False`` shows the check
-    sees it).
-    """
-    weights = dict(model.state_dict())
-    if with_lm_head:
-        weights.setdefault("lm_head.weight", model.get_output_embeddings().weight)
-    else:
-        weights.pop("lm_head.weight", None)
-    for name, tensor in weights.items():
-        tensor = tensor.detach()
-        yield name, tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
-
-
-def push_to_vllm(engine: VLLMEngine, model: Any, with_lm_head: bool = True,
-                 dtype: torch.dtype | None = None) -> float:
-    """Load the policy's current weights (cast to the engine's ``dtype``) into an in-process
-    ovr_eval VLLMEngine; seconds taken.
-
-    Uses vLLM's public ``reload_weights`` RPC with the full HF-format state dict, then resets
-    the prefix cache (no stale KV reused) and the encoder cache: the RPC empties the worker's
-    cache of image embeddings but not the scheduler's record of it, and the next request with
-    an image seen before fails ("Encoder cache miss"). Needs the engine core in this process
-    (``VLLM_ENABLE_V1_MULTIPROCESSING=0``).
-    """
-    began = time.monotonic()
-    with torch.no_grad():
-        engine.llm.collective_rpc("reload_weights", kwargs={
-            "weights_iterator": policy_weights(model, with_lm_head, dtype),
-            "is_checkpoint_format": True})
-    engine.llm.reset_prefix_cache()
-    engine.engine.reset_encoder_cache()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return time.monotonic() - began
 
 
 @dataclass
@@ -275,17 +229,7 @@ class VLLMRollouts(VLLMEngine):
                         ) -> tuple[list[int], torch.Tensor]:
         """The engine's token ids (image placeholders expanded) and log-prob of each token
         after the first, scored as a prompt."""
-        from vllm import SamplingParams
-
-        prompt: Any = {"prompt_token_ids": token_ids}  # a vLLM TokensPrompt
-        if images:
-            prompt["multi_modal_data"] = {"image": images[0] if len(images) == 1 else images}
-        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,
-                                detokenize=False)
-        out: Any = self.llm.generate([prompt], params, use_tqdm=False)[0]
-        ids = list(out.prompt_token_ids)
-        scores = [out.prompt_logprobs[i][ids[i]].logprob for i in range(1, len(ids))]
-        return ids, torch.tensor(scores)
+        return engine_prompt_logprobs(self, token_ids, images)
 
     def _fallback_probe(self) -> Probe:
         """A fixed text probe for a push before any rollout (e.g. when resuming)."""

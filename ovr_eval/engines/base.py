@@ -43,6 +43,10 @@ class Engine(ABC):
         """Engine facts recorded in the run's config.json."""
         return {"engine": self.name}
 
+    def prepare(self, max_images_per_prompt: int = 1) -> None:  # noqa: B027 - optional hook
+        """Get ready to generate for prompts of up to ``max_images_per_prompt`` images; called
+        before the first ``generate`` of a run (a sweep's engine loads its checkpoint here)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the model and its memory."""
 
