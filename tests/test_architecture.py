@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -38,6 +40,7 @@ def test_the_trainers_pure_math_imports_only_torch():
     assert found == set()
 
 
+@pytest.mark.slow
 def test_ovr_train_is_mounted_on_the_ovr_command_line():
     result = subprocess.run([sys.executable, "-m", "ovr_eval.cli", "train", "--help"],
                             capture_output=True, text=True, cwd=REPO, timeout=120)

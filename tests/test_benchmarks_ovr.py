@@ -470,6 +470,7 @@ OFFICIAL_SUBSETS = {"mathverse": "problem_version", "mathvista": "question_type"
 
 
 @pytest.mark.vllm
+@pytest.mark.slow
 def test_ovr_all_through_vllm_reports_every_official_metric(tmp_path, tiny_model, ovr_data_dir):
     from ovr_eval.compare import compare_to_reference
     from ovr_eval.runs import load_run

@@ -127,6 +127,7 @@ def test_the_default_budgets_double_up_to_the_runs_own():
     assert default_budgets(64) == [16, 32, 64] and default_budgets(8) == [8]
 
 
+@pytest.mark.slow
 def test_runs_that_cannot_give_a_curve_say_so_in_one_line(tmp_path):
     run = tmp_path / "old"
     (run / "samples").mkdir(parents=True)

@@ -34,6 +34,7 @@ def data_dir(tmp_path_factory, shared_data, mathverse_hub_fixture) -> Path:
 
 
 @pytest.mark.vllm
+@pytest.mark.slow
 def test_eval_all_three_tasks_through_vllm(tmp_path, tiny_model, data_dir):
     out = tmp_path / "run"
     result = ovr("eval", "--model", str(tiny_model), "--tasks", "math500,mathvision,mathverse",
@@ -67,6 +68,7 @@ def _records(path: Path) -> dict[str, dict]:
     return {r["id"]: r for r in map(json.loads, path.read_text().splitlines())}
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_gives_the_same_results(tmp_path, tiny_model, shared_data):
     args = ["eval", "--model", str(tiny_model), "--tasks", "math500,mathvision",
             "--data-dir", str(shared_data), "--split", "mathvision=testmini", "--limit", "6",
@@ -113,6 +115,7 @@ def ids_prefix(out: Path, n: int) -> list[str]:
     return [json.loads(x)["id"] for x in lines]
 
 
+@pytest.mark.slow
 def test_resume_with_different_settings_is_refused(tmp_path, tiny_model, shared_data):
     out = tmp_path / "run"
     base = ["eval", "--model", str(tiny_model), "--tasks", "math500", "--data-dir",
@@ -168,6 +171,7 @@ def test_data_dir_without_the_split(tmp_path, tiny_model):
 
 
 @pytest.mark.vllm
+@pytest.mark.slow
 def test_no_arguments_runs_the_embedded_demo(tmp_path):
     env_cache = tmp_path / "cache"
     result = subprocess.run([*OVR, "eval"], capture_output=True, text=True, cwd=tmp_path,
@@ -180,6 +184,7 @@ def test_no_arguments_runs_the_embedded_demo(tmp_path):
     shutil.rmtree(env_cache)
 
 
+@pytest.mark.slow
 def test_data_parallel_replicas_give_the_same_records(tmp_path, tiny_model, shared_data):
     args = ["eval", "--model", str(tiny_model), "--tasks", "math500,mathvision",
             "--data-dir", str(shared_data), "--split", "mathvision=testmini", "--limit", "5",
@@ -229,6 +234,7 @@ def test_several_samples_with_a_preset_take_its_temperature(tmp_path, shared_dat
     assert (sampling.n, sampling.temperature) == (4, 1.0)
 
 
+@pytest.mark.slow
 def test_an_empty_task_list_is_refused_before_any_folder(tmp_path, tiny_model):
     out = tmp_path / "r"
     for tasks in ("", " , "):
@@ -259,6 +265,7 @@ def test_every_task_without_data_is_named_in_one_message(tmp_path, tiny_model):
 @pytest.mark.parametrize("env", [{"HF_HUB_OFFLINE": "1"},
                                  {"HF_ENDPOINT": "http://127.0.0.1:9"}],  # nothing listens
                          ids=["HF_HUB_OFFLINE", "unreachable"])
+@pytest.mark.slow
 def test_offline_without_data_dir_is_said_at_once(tmp_path, tiny_model, env):
     base = {k: v for k, v in os.environ.items()
             if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",

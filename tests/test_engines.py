@@ -38,6 +38,7 @@ def vllm_engine(tiny_model):
     engine.close()
 
 
+@pytest.mark.slow
 def test_vllm_generates_for_text_and_images(vllm_engine, shared_data):
     requests = _requests(shared_data)
     out = {c.sample_id: c for c in vllm_engine.generate(requests, SamplingConfig(max_tokens=12))}
@@ -113,6 +114,7 @@ def test_unreachable_server_is_a_user_error():
         create_engine("openai", "m", OpenAIOptions(base_url="http://127.0.0.1:9/v1"))
 
 
+@pytest.mark.slow
 def test_openai_engine_against_vllm_serve_matches_offline_vllm(vllm_server, vllm_engine,
                                                                shared_data):
     requests = _requests(shared_data)

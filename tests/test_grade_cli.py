@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ovr_eval.grading import grade_file
 from ovr_eval.task_registry import resolve
 
@@ -200,6 +202,7 @@ def test_a_directory_given_as_input_is_named_as_a_directory(tmp_path):
     assert "Traceback" not in said and list(folder.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_local_judge_folder_means_a_local_judge(tmp_path):
     from ovr_eval.cli_judge import default_judge_engine
 

@@ -78,6 +78,7 @@ def _cache(out: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
+@pytest.mark.slow
 def test_offline_vllm_judge_writes_both_scores_and_resumes_from_cache(tiny_model, judge_data,
                                                                       tmp_path):
     judge = JudgeOptions(model=str(tiny_model), engine="vllm", mode="all", max_tokens=8,
@@ -152,6 +153,7 @@ def test_offline_vllm_judge_writes_both_scores_and_resumes_from_cache(tiny_model
     assert disagreeing == expected
 
 
+@pytest.mark.slow
 def test_grade_with_a_served_judge_counts_failures(vllm_server, tmp_path):
     lines = [
         {"response": "Looking at the figure, the third shape fits.", "answer": "C",
@@ -187,6 +189,7 @@ def test_grade_with_a_served_judge_counts_failures(vllm_server, tmp_path):
     assert missing_task.exit_code != 0
 
 
+@pytest.mark.slow
 def test_kill_9_mid_judging_resumes_without_asking_again(vllm_server, tiny_model, judge_data,
                                                           tmp_path):
     out = tmp_path / "run"

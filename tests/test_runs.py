@@ -106,6 +106,7 @@ def test_large_weight_files_are_sampled_and_a_retrained_shard_is_noticed(tmp_pat
     assert before["id"] != after["id"] and after["weight_bytes"] == 200 << 20
 
 
+@pytest.mark.slow
 def test_hub_revision_resolution_offline_never_blocks(tmp_path, monkeypatch):
     commit = "0123456789abcdef0123456789abcdef01234567"
     given = hub_fingerprint("Org/Model", commit)
@@ -134,6 +135,7 @@ def test_hub_revision_resolution_offline_never_blocks(tmp_path, monkeypatch):
     assert cached["commit"] == commit and cached["resolved_by"] == "cache"
 
 
+@pytest.mark.slow
 def test_eval_refuses_a_folder_written_by_other_weights(tmp_path, model_copy, shared_data):
     from ovr_eval.tiny import build_tiny_qwen2_5_vl
 
@@ -207,6 +209,7 @@ def test_config_differences_name_old_and_new_values():
     assert merge_configs(old, {**grown, "limit": None})["limit"] is None
 
 
+@pytest.mark.slow
 def test_a_run_folder_grows_and_results_cover_every_record(tmp_path, tiny_model, shared_data):
     out = tmp_path / "run"
 
@@ -264,6 +267,7 @@ def test_a_failed_first_attempt_leaves_no_trace(tmp_path, tiny_model, shared_dat
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_a_config_without_records_is_restarted_with_other_settings(tmp_path, tiny_model,
                                                                     shared_data):
     out = tmp_path / "run"
@@ -377,6 +381,7 @@ def bad_data(tmp_path, shared_data) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_bad_rows_are_skipped_named_and_counted(tmp_path, tiny_model, bad_data):
     out = tmp_path / "run"
     args = base_args(tiny_model, bad_data, out, "--tasks", "math500,mathvision",
@@ -432,6 +437,7 @@ main()
 """
 
 
+@pytest.mark.slow
 def test_disk_full_names_the_file_and_a_rerun_resumes(tmp_path, tiny_model, shared_data):
     out = tmp_path / "run"
     args = base_args(tiny_model, shared_data, out, "--tasks", "math500", "--limit", "4")
@@ -480,6 +486,7 @@ def test_behaviours_on_a_read_only_run_shows_the_report(tmp_path):
 # ---------------------------------------------------------------- 9. Ctrl-C
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_what_was_saved_and_how_to_resume(tmp_path, tiny_model, shared_data):
     out = tmp_path / "run"
     args = base_args(tiny_model, shared_data, out, "--tasks", "math500", "--limit", "12")
@@ -509,6 +516,7 @@ def test_ctrl_c_says_what_was_saved_and_how_to_resume(tmp_path, tiny_model, shar
 # ---------------------------------------------------------------- a newcomer's view
 
 
+@pytest.mark.slow
 def test_engine_output_stays_in_the_log_unless_verbose(tmp_path, tiny_model, shared_data):
     out = tmp_path / "run"
     args = base_args(tiny_model, shared_data, out, "--tasks", "math500", "--limit", "1")
@@ -573,6 +581,7 @@ def test_tasks_lists_suites_without_cutting_at_80_columns():
         assert name in result.stdout and ", ".join(members) in result.stdout
 
 
+@pytest.mark.slow
 def test_unfinished_runs_are_read_and_marked_partial(tmp_path, no_results_run):
     from ovr_eval.runs import load_run
 

@@ -229,6 +229,7 @@ TASK = Mine(name="mine", description="two items written for this test", hub_id="
 '''
 
 
+@pytest.mark.slow
 def test_eval_records_second_opinions_and_a_resumed_run_counts_them(tmp_path, tiny_model):
     plugins = tmp_path / "plugins"
     plugins.mkdir()

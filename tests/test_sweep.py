@@ -96,6 +96,7 @@ def separate(tmp_path_factory, checkpoints, shared_data) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_sweep_matches_separate_runs_and_starts_one_engine_per_architecture(
         tmp_path, checkpoints, separate, shared_data):
     run = checkpoints[0].parent.parent
@@ -121,6 +122,7 @@ def test_sweep_matches_separate_runs_and_starts_one_engine_per_architecture(
     assert {r["method"] for rows in curve["steps"].values() for r in rows} == {"paired"}
 
 
+@pytest.mark.slow
 def test_sweep_resumes_after_kill_9_mid_checkpoint(tmp_path, checkpoints, separate,
                                                    shared_data):
     out = tmp_path / "sweep"

@@ -134,6 +134,7 @@ def test_grpo_advantages_are_group_relative():
     assert torch.allclose(unscaled[:4], torch.tensor([0.75, -0.25, -0.25, -0.25]))
 
 
+@pytest.mark.slow
 def test_sft_lowers_the_loss(tiny_model):
     from ovr_trainer.modeling import load_policy
     from ovr_trainer.sft import sft_loss

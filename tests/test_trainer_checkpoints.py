@@ -30,6 +30,7 @@ def state(step: int) -> checkpoint.TrainState:
     return checkpoint.TrainState("rl", step, 9, step, optimiser={"policy_opt": {"x": step}})
 
 
+@pytest.mark.slow
 def test_evaluation_checkpoints_hold_weights_only_in_the_compute_dtype(tmp_path, policy):
     model, processor = policy
     ckpts = checkpoint.Checkpointer(tmp_path, weights_dtype=torch.bfloat16)
@@ -49,6 +50,7 @@ def test_evaluation_checkpoints_hold_weights_only_in_the_compute_dtype(tmp_path,
     assert resumed.stage == "rl" and resumed.step == 3 and resumed.optimiser["policy_opt"]
 
 
+@pytest.mark.slow
 def test_keep_last_keeps_the_newest_the_resumable_and_where_rl_started(tmp_path, policy):
     model, processor = policy
     ckpts = checkpoint.Checkpointer(tmp_path, keep_last=2, weights_dtype=torch.bfloat16)
@@ -77,6 +79,7 @@ def test_states_written_by_earlier_versions_still_resume():
     assert sft.finished and sft.optimiser == {"optimizer": {"o": 1}, "scheduler": {"s": 1}}
 
 
+@pytest.mark.slow
 def test_ovr_train_average_writes_the_uniform_average(tmp_path, policy):
     model, processor = policy
     folders = []

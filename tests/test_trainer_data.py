@@ -162,6 +162,7 @@ def test_the_hub_is_not_announced_when_ovr_data_dir_holds_the_data(tmp_path, mon
     assert hub_note(["math500"], None, "the RL prompts") is None
 
 
+@pytest.mark.slow
 def test_recipes_resolve_outside_the_repository_and_the_hub_is_announced(tmp_path):
     result = ovr("train", "export-verl", "--config", "trainer/recipes/ovr-7b-rl.yaml",
                  "--out", str(tmp_path / "export"), cwd=tmp_path, HF_HUB_OFFLINE="1",

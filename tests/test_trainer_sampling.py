@@ -73,6 +73,7 @@ def assert_samples_of_the_policy(engine: HFEngine) -> None:
     assert chi_square_p(counts, top50 / top50.sum(), SAMPLES) < 1e-6
 
 
+@pytest.mark.slow
 def test_hf_engine_samples_softmax_over_temperature_despite_checkpoint_defaults(
         opinionated_model):
     engine = HFEngine(str(opinionated_model), HFOptions(dtype="float32"))
@@ -81,6 +82,7 @@ def test_hf_engine_samples_softmax_over_temperature_despite_checkpoint_defaults(
     assert engine.model.generation_config.top_k == 1  # and restored after generating
 
 
+@pytest.mark.slow
 def test_live_rl_engine_samples_the_policy(opinionated_model):
     from ovr_trainer.modeling import load_policy
     from ovr_trainer.rollout import LiveHFEngine

@@ -62,6 +62,7 @@ def moved_fraction(before: dict[str, torch.Tensor], model: torch.nn.Module) -> f
     return changed / max(touched, 1)
 
 
+@pytest.mark.slow
 def test_master_weights_move_at_lr_1e6_with_the_7b_recipes_bf16_compute(tiny_model, processor):
     recipe = load_recipe("ovr-7b-rl")
     assert recipe.model.dtype == "bfloat16"
@@ -115,6 +116,7 @@ def test_critic_updates_are_optimiser_steps_within_one_shuffled_pass(tiny_model,
     assert metrics["value_loss"] > 0 and metrics["policy_loss"] is not None
 
 
+@pytest.mark.slow
 def test_no_reference_model_without_kl(tiny_model, processor):
     items = rollouts(processor, [1.0, 0.0])
     plain = trainer_for(tiny_model, RLConfig(algorithm="grpo", rollouts_per_prompt=2))
@@ -127,6 +129,7 @@ def test_no_reference_model_without_kl(tiny_model, processor):
     assert torch.allclose(exp.ref_logprobs, exp.logprobs, atol=1e-5)  # same weights at start
 
 
+@pytest.mark.slow
 def test_grpo_std_normalisation_follows_normalize_advantages(tiny_model, processor):
     items = rollouts(processor, [1.0, 0.0, 0.0, 0.0])
     for scale, first in ((True, 0.75 / 0.1875 ** 0.5), (False, 0.75)):
@@ -174,6 +177,7 @@ def test_loss_aggregation_modes_and_micro_batch_shares():
         load_recipe("tiny", {"rl.loss_agg": "sum"})
 
 
+@pytest.mark.slow
 def test_gradient_checkpointing_gives_the_same_gradients(tiny_model, processor):
     items = rollouts(processor, [1.0, 0.0])
     grads = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +60,7 @@ def test_another_number_in_the_box_turns_a_right_answer_wrong_in_any_surrounding
     assert not _verdict(response, case), (names, response)
 
 
+@pytest.mark.slow
 def test_every_rewrite_keeps_every_verdict_of_the_labelled_cases():
     """The whole product (case x rewrite) at once: the invariance rate is 100%."""
     items, labels = [], []

@@ -208,6 +208,7 @@ def test_script_maps_recipe_values():
     assert '"algorithm.adv_estimator=grpo"' in text and "critic." not in text
 
 
+@pytest.mark.slow
 def test_cli_keeps_train_and_adds_export_verl(tmp_path):
     env = {**os.environ, "COLUMNS": "160"}
     help_text = subprocess.run([*OVR, "train", "--help"], capture_output=True, text=True,
