@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,22 @@ def has_vllm() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("vllm") is not None
+
+
+def kill_9_when_saved(process: subprocess.Popen, samples: Path, records: int) -> list[str]:
+    """kill -9 ``process`` once ``samples`` holds ``records`` lines (within 300 s), then append
+    a record torn mid-write, as a kill can leave; returns the lines saved before the tear."""
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if samples.is_file() and len(samples.read_text().splitlines()) >= records:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    saved = samples.read_text().splitlines()
+    with samples.open("a") as handle:
+        handle.write('{"id": "torn')
+    return saved
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

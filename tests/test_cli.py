@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from conftest import kill_9_when_saved
 
 REPO = Path(__file__).resolve().parents[1]
 OVR = [sys.executable, "-m", "ovr_eval.cli"]
@@ -79,18 +80,8 @@ def test_kill_9_then_resume_gives_the_same_results(tmp_path, tiny_model, shared_
     out = tmp_path / "killed"
     process = subprocess.Popen([*OVR, *args, "--out", str(out)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    samples = out / "samples" / "math500.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if samples.is_file() and len(samples.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    partial = samples.read_text().splitlines()
+    partial = kill_9_when_saved(process, out / "samples" / "math500.jsonl", 2)
     assert 2 <= len(partial) < 6, "the run was not interrupted mid-task"
-    with samples.open("a") as handle:  # a record torn mid-write by the kill
-        handle.write('{"id": "torn')
 
     resumed = ovr(*args, "--out", str(out))  # the killed process's lock went with it
     assert resumed.returncode == 0, resumed.stderr[-3000:]

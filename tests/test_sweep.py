@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import has_vllm
+from conftest import kill_9_when_saved
 from ovr_eval.sweep import architecture, architecture_changes, checkpoint_list
 from ovr_eval.types import UserError
 
@@ -130,18 +128,8 @@ def test_sweep_resumes_after_kill_9_mid_checkpoint(tmp_path, checkpoints, separa
             "--out", str(out)]
     process = subprocess.Popen([*OVR, *args], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    samples = out / "step-2" / "samples" / "math500.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline and process.poll() is None:
-        if samples.is_file() and len(samples.read_text().splitlines()) >= 1:
-            break
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    partial = samples.read_text().splitlines()
+    partial = kill_9_when_saved(process, out / "step-2" / "samples" / "math500.jsonl", 1)
     assert 1 <= len(partial) < 4, "the sweep was not interrupted inside step-2"
-    with samples.open("a") as handle:  # a record torn mid-write by the kill
-        handle.write('{"id": "torn')
     first = (out / "step-1" / "samples" / "math500.jsonl").stat().st_mtime_ns
 
     resumed = ovr(*args)  # the killed process's lock went with it
@@ -164,7 +152,6 @@ def test_sweep_mistakes_are_one_line(tmp_path, checkpoints, shared_data):
 
 @pytest.mark.slow
 @pytest.mark.vllm
-@pytest.mark.skipif(not has_vllm(), reason="vLLM is not installed")
 def test_vllm_sweep_pushes_checked_weights(tmp_path, checkpoints, shared_data):
     args = [*_args(shared_data, "vllm"), "--limit", "2", "--max-tokens", "12"]
     alone = tmp_path / "alone"
