@@ -18,44 +18,37 @@ from ovr_eval.budget import (
     undecodable,
 )
 from ovr_eval.records import Record
+from ovr_eval.run_config import RunConfig
 from ovr_eval.runs import RunDir
 from ovr_eval.types import UserError
 
 BUDGET_SCHEMA = 1
 
 
-def task_sampling(config: dict[str, Any], task: str) -> dict[str, Any]:
-    """The sampling a task of the run generated with (its preset's, when one set it)."""
-    by_task = config.get("sampling_by_task") or {}
-    sampling = by_task.get(task) if isinstance(by_task, dict) else None
-    sampling = sampling or config.get("sampling") or {}
-    return sampling if isinstance(sampling, dict) else {}
-
-
-def run_max_tokens(config: dict[str, Any], task: str) -> int:
+def run_max_tokens(config: RunConfig, task: str) -> int:
     """The ``--max-tokens`` a task of the run generated with."""
-    value = task_sampling(config, task).get("max_tokens")
+    value = config.sampling_of(task).get("max_tokens")
     if not isinstance(value, int) or value < 1:
         raise UserError(f"config.json names no --max-tokens for {task}: the budget curve needs "
                         "the budget the run generated with")
     return value
 
 
-def load_decoder(config: dict[str, Any], tokenizer: str | None = None) -> tuple[Decode, str]:
+def load_decoder(config: RunConfig, tokenizer: str | None = None) -> tuple[Decode, str]:
     """The run's tokenizer as ``ids -> text`` (as the engines decode: special tokens left out)
     and its name: ``tokenizer`` when given, else the run's model at its revision."""
-    name = tokenizer or config.get("model")
+    name = tokenizer or config.model
     if not name:
         raise UserError("config.json names no model; give the tokenizer with --tokenizer")
     from transformers import AutoTokenizer
 
     from ovr_eval.hub import offline_reason
 
-    options = config.get("engine_options") or {}
+    options = config.engine_options
     offline = not Path(str(name)).is_dir() and offline_reason() is not None
     try:
         loaded = AutoTokenizer.from_pretrained(
-            str(name), revision=None if tokenizer else config.get("revision"),
+            str(name), revision=None if tokenizer else config.revision,
             trust_remote_code=bool(options.get("trust_remote_code")),
             local_files_only=offline)  # offline: the cache, without a minute of retries
     except (OSError, ValueError) as error:
@@ -82,14 +75,14 @@ def task_records(run_dir: RunDir, task: str) -> list[Record]:
     return records
 
 
-def task_budgets(config: dict[str, Any], task: str, budgets: Sequence[int] | None
+def task_budgets(config: RunConfig, task: str, budgets: Sequence[int] | None
                  ) -> list[int]:
     """The budgets to score a task at: ``budgets`` (checked) or the default grid."""
     max_tokens = run_max_tokens(config, task)
     return check_budgets(budgets or default_budgets(max_tokens), max_tokens, task)
 
 
-def task_curve(run_dir: RunDir, task: str, config: dict[str, Any], decode: Decode,
+def task_curve(run_dir: RunDir, task: str, config: RunConfig, decode: Decode,
                budgets: Sequence[int] | None = None,
                extra_dirs: Sequence[Path] = ()) -> dict[str, Any]:
     """One task's curve as budget.json holds it: the run's budget and sampling (a real run at
@@ -97,10 +90,9 @@ def task_curve(run_dir: RunDir, task: str, config: dict[str, Any], decode: Decod
     are not their ids' decoding (their cuts approximate), and one point per budget."""
     chosen = task_budgets(config, task, budgets)
     records = task_records(run_dir, task)
-    options = config.get("engine_options") or {}
     return {"max_tokens": run_max_tokens(config, task),
-            "temperature": task_sampling(config, task).get("temperature"),
-            "deterministic": bool(options.get("deterministic")),
+            "temperature": config.sampling_of(task).get("temperature"),
+            "deterministic": config.deterministic,
             "responses": sum(len(r.responses) for r in records),
             "approximate_texts": undecodable(records, decode),
             "points": budget_curve(task, records, chosen, decode, extra_dirs)}
@@ -127,12 +119,12 @@ def run_curves(path: Path, tasks: Sequence[str] | None = None,
         task_budgets(config, task, budgets)
         task_records(run_dir, task)
     decode, name = load_decoder(config, tokenizer)
-    return {"schema_version": BUDGET_SCHEMA, "model": config.get("model"), "tokenizer": name,
+    return {"schema_version": BUDGET_SCHEMA, "model": config.model, "tokenizer": name,
             "tasks": {task: task_curve(run_dir, task, config, decode, budgets, extra_dirs)
                       for task in chosen}}
 
 
-def truncation_note(run_dir: RunDir, task: str, config: dict[str, Any],
+def truncation_note(run_dir: RunDir, task: str, config: RunConfig,
                     decode: Decode | None) -> str:
     """What truncation costs a task, for the eval summary's warning: the finished and truncated
     responses' scores, what the last doubling of the budget added (the score at half the

@@ -51,10 +51,8 @@ def import_command(
         imported = result.imported
         if not imported:
             continue
-        how = ", ".join(f"{n} by {k}" for k, n in imported["matched_by"].items())
         score = result.score
         console.print(
-            f"{name}: {imported['matched']} of {imported['rows']} row(s) matched ({how}); "
-            f"{imported['unmatched']} unmatched, {imported['duplicates']} duplicate(s); "
+            f"{name}: {imported.describe()}; "
             f"accuracy {'-' if score is None else f'{100 * score:.1f}'} over {result.n}"
             f" sample(s) -> {out}")

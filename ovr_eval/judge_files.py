@@ -11,13 +11,14 @@ nothing twice.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from ovr_eval.judge import Judge, JudgeCache, JudgeOptions, agreement, judge_records
+from ovr_eval.judge import Judge, JudgeCache, JudgeOptions, judge_records
+from ovr_eval.judged import agreement
 from ovr_eval.records import Record
 from ovr_eval.task_registry import judge_protocols, protocol_for
 from ovr_eval.types import UserError
@@ -63,7 +64,7 @@ def judge_lines(output: Path, lines: list[dict[str, Any]], records: list[Record]
         assert judgement is not None  # judge_records judges every record
         line.update(judge_extracted=judgement.extracted[0], judge_correct=judgement.correct[0],
                     judge_method=judgement.methods[0], judge_error=judgement.errors[0])
-    summary = {**agreement(judged),
+    summary = {**asdict(agreement(judged)),
                "judge_correct": sum(r.judge.correct[0] for r in judged if r.judge)}
     rate = summary["rate"]
     console.print(f"judged {len(judged)} line(s) with {options.model}: "

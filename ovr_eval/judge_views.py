@@ -15,38 +15,14 @@ from ovr_eval.records import Record, TaskResult
 from ovr_eval.task_registry import protocol_for
 
 
-def judge_entry(task: TaskResult | None) -> dict[str, Any] | None:
-    """A task result's ``judge`` entry when it holds judged scores."""
-    entry = task.judge if task is not None else None
-    if isinstance(entry, dict) and isinstance(entry.get("scores"), dict):
-        return entry
-    return None
-
-
 def judged_task(task: TaskResult | None) -> TaskResult | None:
     """The judged scores of a task result, as a task result of their own."""
-    entry = judge_entry(task)
-    if task is None or entry is None:
+    if task is None or task.judge is None:
         return None
     try:
-        return TaskResult.from_json({**entry["scores"], "split": task.split})  # as saved
+        return TaskResult.from_json({**task.judge.scores, "split": task.split})  # as saved
     except KeyError:  # judged scores without a headline: nothing to show
         return None
-
-
-def judge_notes(entry: dict[str, Any]) -> list[str]:
-    """What a reader of a judged score must know: judge, protocol, agreement, failures."""
-    agreement = entry.get("agreement") or {}
-    rate = agreement.get("rate")
-    notes = [f"judged by {entry.get('model')} ({entry.get('mode')} mode), the official "
-             f"{entry.get('protocol')} protocol"]
-    if rate is not None:
-        notes.append(f"rules and judge agree on {100 * rate:.1f}% of "
-                     f"{agreement.get('responses')} responses "
-                     f"({agreement.get('samples_disagreeing')} samples differ)")
-    if entry.get("failures"):
-        notes.append(f"{entry['failures']} judge failure(s) counted as wrong")
-    return notes
 
 
 def with_judged_rows(run: Any, rows: list[Any], reference: str) -> list[Any]:
@@ -71,12 +47,13 @@ def with_judged_rows(run: Any, rows: list[Any], reference: str) -> list[Any]:
                 *row.warnings, "rules only: the official protocol extracts answers with a "
                 "language model (add --judge MODEL for that score)"]))
             continue
-        entry = judge_entry(run.tasks[row.task]) or {}
+        entry = run.tasks[row.task].judge
         out.append(replace(row, task=f"{row.task} (rules)", warnings=[
             *row.warnings, "rules only; the judged row below follows the official protocol"]))
         judged_row = judged_rows[row.task]
         out.append(replace(judged_row, task=f"{row.task} (judged, official)",
-                           warnings=[*judged_row.warnings, *judge_notes(entry)]))
+                           warnings=[*judged_row.warnings,
+                                     *(entry.notes() if entry is not None else [])]))
     return out
 
 

@@ -28,12 +28,30 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from ovr_eval.records import Record
 
 Z95 = 1.959964
 Units = Mapping[str, Sequence[float]]  # unit id -> its slot values (one per response)
+# Task.score's mapping, as results.json holds a task's entry: a Summary's keys for the headline,
+# "metric", "pass@k", "subsets" (key -> value -> Summary), "tokens" and the task's own parts
+# (WeMath's "score_loose", ...). Plugins build and extend it, so it stays an open mapping;
+# ovr_eval.records.TaskResult is its typed form.
+TaskScores = dict[str, Any]
+
+
+class Summary(TypedDict):
+    """A mean over units with both standard errors and their intervals (:func:`summarize`)."""
+
+    score: float | None  # a fraction in [0, 1]; None over no unit
+    stderr: float | None  # between problems
+    ci95: list[float] | None
+    n: int  # units
+    stderr_rerun: float | None  # within problems (None with one response per unit)
+    ci95_rerun: list[float] | None
+    stderr_rerun_k1: float | None
+    samples_per_item: int  # the fewest responses of a unit
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -82,13 +100,13 @@ def variance(values: Sequence[float]) -> float:
     return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
 
 
-def empty_summary() -> dict[str, Any]:
+def empty_summary() -> Summary:
     """The summary of no units."""
     return {"score": None, "stderr": None, "ci95": None, "n": 0, "stderr_rerun": None,
             "ci95_rerun": None, "stderr_rerun_k1": None, "samples_per_item": 0}
 
 
-def summarize(units: Units, weights: Mapping[str, float] | None = None) -> dict[str, Any]:
+def summarize(units: Units, weights: Mapping[str, float] | None = None) -> Summary:
     """Mean over units with both standard errors and their Wilson 95% intervals.
 
     ``weights`` (default 1 each) make the score a weighted mean, e.g. DynaMath's average over
@@ -135,7 +153,7 @@ def record_units(records: Iterable[Record]) -> dict[str, list[float]]:
     return {r.id: record_slots(r) for r in records}
 
 
-def grouped_summaries(records: Sequence[Record], key: str) -> dict[str, Any]:
+def grouped_summaries(records: Sequence[Record], key: str) -> dict[str, Summary]:
     """Scores per value of a metadata field; a list value counts the record for each label."""
     groups: dict[str, dict[str, list[float]]] = defaultdict(dict)
     for record in records:
@@ -147,10 +165,10 @@ def grouped_summaries(records: Sequence[Record], key: str) -> dict[str, Any]:
     return {label: summarize(units) for label, units in sorted(groups.items())}
 
 
-def task_scores(records: Iterable[Record], subset_keys: Sequence[str] = ()) -> dict[str, Any]:
+def task_scores(records: Iterable[Record], subset_keys: Sequence[str] = ()) -> TaskScores:
     """Accuracy (avg@k) with both errors, pass@k for k = 1, 2, 4, ... k, per-subset scores."""
     records = list(records)
-    result = {"metric": "accuracy", **summarize(record_units(records))}
+    result: TaskScores = {"metric": "accuracy", **summarize(record_units(records))}
     k_max = result["samples_per_item"]
     if k_max > 1:
         ks = [k for k in (2**i for i in range(12)) if k <= k_max]

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ovr_eval.result_entries import ImportSummary, JudgeSummary
+
 SCHEMA_VERSION = 1  # the layout below; bump when a field changes meaning or goes away
 
 
@@ -224,8 +226,8 @@ class TaskResult:
     # rules against Math-Verify (``ovr_eval.metrics.second_opinion_summary``): responses, agree,
     # disagree (rules_only / math_verify_only credit), no_opinion, Math-Verify's score
     math_verify: dict[str, Any] | None = None
-    judge: dict[str, Any] | None = None  # judged scores, agreement (ovr_eval.judge)
-    imported: dict[str, Any] | None = None  # what `ovr import` matched
+    judge: JudgeSummary | None = None  # judged scores, agreement (ovr_eval.judge)
+    imported: ImportSummary | None = None  # what `ovr import` matched
     partial: bool = False  # scored from records newer than results.json (not saved so)
 
     @classmethod
@@ -253,8 +255,9 @@ class TaskResult:
             check_failures=data.get("check_failures") or {},
             answer_sources=data.get("answer_sources") or {},
             math_verify=second if isinstance(second := data.get("math_verify"), dict) else None,
-            judge=data.get("judge"),
-            imported=data.get("imported"), partial=bool(data.get("partial")))
+            judge=JudgeSummary.from_json(data.get("judge")),
+            imported=ImportSummary.from_json(data.get("imported")),
+            partial=bool(data.get("partial")))
 
     def to_json(self) -> dict[str, Any]:
         """The entry as results.json holds it (one flat mapping)."""
@@ -268,10 +271,11 @@ class TaskResult:
         data.update(skipped=self.skipped, check_failures=self.check_failures)
         if self.answer_sources:
             data["answer_sources"] = self.answer_sources
-        for key, value in (("math_verify", self.math_verify), ("judge", self.judge),
-                           ("imported", self.imported)):
-            if value is not None:
-                data[key] = value
+        if self.math_verify is not None:
+            data["math_verify"] = self.math_verify
+        for key, entry in (("judge", self.judge), ("imported", self.imported)):
+            if entry is not None:
+                data[key] = entry.to_json()
         if self.partial:
             data["partial"] = True
         return data

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ovr_eval.metrics import record_units
 from ovr_eval.records import REQUIRED, NewerSchema, Record, RunResults, TaskResult
-from ovr_eval.run_config import config_differences, merge_configs
+from ovr_eval.run_config import RunConfig
 from ovr_eval.run_files import (
     RecordWriter,
     cut_torn_tail,
@@ -53,6 +53,15 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@dataclass(frozen=True)
+class Start:
+    """What :meth:`RunDir.start` found: whether the command resumes saved records, and the
+    run's settings (the saved ones grown by the new command's)."""
+
+    resuming: bool
+    config: RunConfig
 
 
 _HELD: dict[Path, tuple[int, int]] = {}  # locked folder -> (fd, depth): re-entrant per process
@@ -166,7 +175,7 @@ class RunDir:
         return None
 
     # -- settings ------------------------------------------------------------------------
-    def read_config(self) -> dict[str, Any] | None:
+    def read_config(self) -> RunConfig | None:
         """The saved config.json; None when there is none."""
         if not self.config_path.is_file():
             return None
@@ -177,7 +186,11 @@ class RunDir:
                             ) from None
         if not isinstance(config, dict):
             raise UserError(f"{self.config_path} is not a JSON object; fix or remove it")
-        return config
+        return RunConfig.from_json(config)
+
+    def write_config(self, config: RunConfig) -> None:
+        """Write config.json (atomically): once per command, before its first record."""
+        write_json_atomic(self.config_path, config.to_json())
 
     def has_records(self) -> bool:
         """Whether any task has a saved record (after :func:`cut_torn_tail`, a non-empty
@@ -185,9 +198,10 @@ class RunDir:
         return self.samples_dir.is_dir() and any(
             path.stat().st_size > 0 for path in self.samples_dir.glob("*.jsonl"))
 
-    def start(self, config: dict[str, Any]) -> bool:
-        """Check that a new invocation fits the saved run and write config.json; True when
-        resuming. Call under :meth:`lock`.
+    def start(self, config: RunConfig) -> Start:
+        """Check that a new invocation fits the saved run: whether it resumes, and the
+        settings to write (:meth:`write_config`) before its first record. Call under
+        :meth:`lock`.
 
         A folder with records keeps its settings: a change is refused naming each one (old
         value → new value); new tasks and another --limit grow the run. A folder with a
@@ -206,25 +220,23 @@ class RunDir:
                             "settings that made them are unknown; choose another --out")
         if resuming and old is not None:
             self.check_same_run(old, config)
-            config = merge_configs(old, config)
+            config = old.merged(config)
         try:
             self.samples_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise write_failure(self.samples_dir, exc) from None
-        write_json_atomic(self.config_path, config)
-        return resuming
+        return Start(resuming, config)
 
-    def check_same_run(self, old: dict[str, Any] | None, config: dict[str, Any]) -> None:
+    def check_same_run(self, old: RunConfig, config: RunConfig) -> None:
         """Refuse settings or weights that differ from the saved run's, naming each."""
         from ovr_eval.fingerprint import describe
 
-        old = old or {}
-        was, now = old.get("weights") or {}, config.get("weights") or {}
-        if was.get("id") and now.get("id") and was["id"] != now["id"]:
-            raise UserError(f"{self.path} holds records of other weights: {describe(was)} "
-                            f"made them, {describe(now)} is given now; choose another --out "
-                            "(or restore those weights to resume)")
-        changes = config_differences(old, config)
+        if old.other_weights(config):
+            raise UserError(f"{self.path} holds records of other weights: "
+                            f"{describe(old.weights or {})} made them, "
+                            f"{describe(config.weights or {})} is given now; choose another "
+                            "--out (or restore those weights to resume)")
+        changes = old.differences(config)
         if changes:
             raise UserError(f"{self.path} holds a run with other settings ({'; '.join(changes)}"
                             "); resume it with the same settings or choose another --out")
@@ -350,7 +362,7 @@ class SavedRun:
 
     path: Path
     model: str
-    config: dict[str, Any]
+    config: RunConfig
     tasks: dict[str, TaskResult]
     partial: list[str] = field(default_factory=list)  # why the run is unfinished; [] if done
     _units: dict[str, dict[str, list[float]] | None] = field(
@@ -388,13 +400,13 @@ class SavedRun:
                             ) from None
 
 
-def run_registry(config: dict[str, Any]) -> TaskRegistry:
+def run_registry(config: RunConfig) -> TaskRegistry:
     """The tasks a run was scored with: the built-in ones and its ``--task-dir`` plugins (as
     config.json records them; a folder gone since is left out, its tasks then scored by
     plain accuracy)."""
     from ovr_eval.task_registry import registry
 
-    dirs = [Path(d) for d in config.get("task_dirs") or [] if Path(d).is_dir()]
+    dirs = [Path(d) for d in config.task_dirs if Path(d).is_dir()]
     return registry(dirs)
 
 
@@ -408,7 +420,7 @@ def load_run(path: PathLike) -> SavedRun:
     if not path.is_dir():
         raise UserError(f"run folder {path} does not exist")
     run_dir = RunDir(path)
-    config = run_dir.read_config() or {}
+    config = run_dir.read_config() or RunConfig()
     results = run_dir.read_results()
     saved = run_dir.current_scores(results)
     if results is None and not saved:
@@ -419,7 +431,8 @@ def load_run(path: PathLike) -> SavedRun:
     for name, current in saved.items():
         if current is not None:
             continue
-        scored = _score_saved(run_dir, name, config)
+        old = results.tasks.get(name) if results is not None else None
+        scored = _score_saved(run_dir, name, config, old)
         if scored is not None:
             tasks[name] = scored
             partial.append(f"{name}: {scored.n} sample(s) saved, not yet in results.json")
@@ -428,19 +441,22 @@ def load_run(path: PathLike) -> SavedRun:
     busy = run_dir.in_use()
     if busy:
         partial.append(f"still being written ({busy})")
-    model = (results.model if results is not None else "") or config.get("model") or path.name
+    model = (results.model if results is not None else "") or config.model or path.name
     return SavedRun(path=path, model=str(model), config=config, tasks=tasks, partial=partial)
 
 
-def _score_saved(run_dir: RunDir, name: str, config: dict[str, Any]) -> TaskResult | None:
-    """A task's scores from its saved records (its plugin's metric when the task is known)."""
+def _score_saved(run_dir: RunDir, name: str, config: RunConfig, old: TaskResult | None
+                 ) -> TaskResult | None:
+    """A task's scores from its saved records (its plugin's metric when the task is known),
+    with its judged scores when its records hold the judge's verdicts."""
     records = run_dir.records(name)
     if not records:
         return None
-    splits = config.get("splits")
-    split = (splits.get(name) if isinstance(splits, dict) else None) or records[0].split
+    split = config.split_of(name) or records[0].split
+    judged_by = old.judge.settings if old is not None and old.judge else config.judge
     try:
-        return run_registry(config).result(name, records, split, partial=True)
+        return run_registry(config).result(name, records, split, partial=True,
+                                           judge_settings=judged_by)
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(f"{run_dir.samples_path(name)} has a malformed record: {error}"
                         ) from None

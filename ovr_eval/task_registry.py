@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.judge_protocols import Protocol
+from ovr_eval.metrics import TaskScores
 from ovr_eval.records import Record, TaskResult
 from ovr_eval.tasks import Task
 from ovr_eval.types import UserError
@@ -108,18 +109,26 @@ class TaskRegistry:
         return [self.tasks[n] for n in names]
 
     def result(self, name: str, records: list[Record], split: str | None, *,
-               skipped: dict[str, Any] | None = None, partial: bool = False) -> TaskResult:
+               skipped: dict[str, Any] | None = None, partial: bool = False,
+               judge_settings: dict[str, Any] | None = None) -> TaskResult:
         """A task's entry of results.json from its saved records: the task's own metric and
         what every scoring path reports beside it (``metrics.verdict_summaries``). The one
         place scores become a :class:`TaskResult`: ``ovr eval``, a resumed run's other tasks
-        and ``load_run`` all come here."""
+        and ``load_run`` all come here. ``judge_settings`` (the judge that judged them, on
+        the paths that re-score saved records): the ``judge`` entry is re-made from the
+        records' judged verdicts too."""
+        from ovr_eval.judged import judged_summary
         from ovr_eval.metrics import verdict_summaries
 
-        return TaskResult.from_scores(
+        result = TaskResult.from_scores(
             split, self.score(name, records), skipped=skipped or {"count": 0, "rows": []},
             partial=partial, **verdict_summaries(records))
+        task = self.tasks.get(name)
+        if judge_settings is not None and task is not None and task.judge is not None:
+            result.judge = judged_summary(records, task.judge, judge_settings, task.score)
+        return result
 
-    def score(self, name: str, records: list[Record]) -> dict[str, Any]:
+    def score(self, name: str, records: list[Record]) -> TaskScores:
         """Scores of saved records with the task's own metric (the default accuracy when no
         plugin provides the task)."""
         task = self.tasks.get(name)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.judge_protocols import Protocol
+from ovr_eval.metrics import TaskScores
 from ovr_eval.records import Record
 from ovr_eval.types import BadRow, Sample, UserError
 
@@ -175,7 +176,7 @@ class Task:
         """Turn one dataset row into a Sample; raise BadRow for a row that cannot be used."""
         raise NotImplementedError
 
-    def score(self, records: list[Record]) -> dict[str, Any]:
+    def score(self, records: list[Record]) -> TaskScores:
         """The task's metrics from its records. Default: accuracy (avg@k) with its errors,
         pass@k and per-subset scores; override for a benchmark's official metric (keep the
         keys of ``ovr_eval.metrics.summarize`` -- "score", "stderr", "ci95", "n", ... -- for the

@@ -12,9 +12,8 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
 
-from ovr_eval.metrics import record_units, summarize
+from ovr_eval.metrics import Summary, record_units, summarize
 from ovr_eval.records import Record
 from ovr_eval.verify.normalize import as_number, normalize
 from ovr_tasks._rows import LETTERS, stable_rng
@@ -106,7 +105,7 @@ def method_counts(records: Sequence[Record]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def verifier_summary(records: Sequence[Record]) -> dict[str, Any]:
+def verifier_summary(records: Sequence[Record]) -> Summary:
     """The headline as the verifier alone scores it (the saved records' verdicts)."""
     return summarize(record_units(records))
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.metrics import summarize, task_scores
+from ovr_eval.metrics import Summary, summarize, task_scores
 from ovr_eval.records import Record
 from ovr_eval.tasks import Task, read_keyed_rows, read_parquet, require_image
 from ovr_eval.types import BadRow, Sample
@@ -67,7 +67,7 @@ def worst_case_units(records: list[Record]) -> dict[str, list[float]]:
     return units
 
 
-def average(records: list[Record]) -> dict[str, Any]:
+def average(records: list[Record]) -> Summary:
     """Average accuracy over variants, its errors clustered by seed (a seed's variants are not
     independent problems): a unit per seed, weighted by its number of variants, whose slot j is
     the share of its variants answered right by response j."""

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ovr_eval.metrics import record_units, summarize, task_scores
+from ovr_eval.metrics import Summary, record_units, summarize, task_scores
 from ovr_eval.records import Record
 from ovr_eval.tasks import Task, require_image
 from ovr_eval.types import BadRow, Sample
@@ -109,7 +109,7 @@ def step_accuracy(records: list[Record]) -> dict[str, Any]:
     complete = complete_problems(records)
     kept = [r for r in records if r.metadata["problem"] in complete]
 
-    def part(test: Any) -> dict[str, Any]:
+    def part(test: Any) -> Summary:
         return summarize(record_units([r for r in kept if test(r.metadata)]))
 
     return {"one_step": part(lambda m: m["part"] != "multi"),

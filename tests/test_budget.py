@@ -15,6 +15,7 @@ import pytest
 from ovr_eval.budget import cut_records, default_budgets
 from ovr_eval.budget_run import load_decoder
 from ovr_eval.records import Record
+from ovr_eval.run_config import RunConfig
 
 OVR = [sys.executable, "-m", "ovr_eval.cli"]
 # a scoring rule whose verdicts the random model's noise reaches: a response counts when the
@@ -79,7 +80,7 @@ def test_the_curve_at_b_is_a_real_run_at_max_tokens_b(tmp_path, stopping_model):
     curve = json.loads(result.stdout)["tasks"]["digits"]
     assert curve["approximate_texts"] == 0 and curve["deterministic"]
     assert json.loads((full / "budget.json").read_text())["tasks"]["digits"] == curve
-    decode, _ = load_decoder({"model": str(stopping_model)})
+    decode, _ = load_decoder(RunConfig(model=str(stopping_model)))
     saved = records(full)
     finished = [r for r in saved.values() if r["finish_reasons"] == ["stop"]]
     assert finished and len(finished) < len(saved)  # both kinds, so the split is tested
@@ -157,7 +158,7 @@ def test_the_truncation_warning_says_what_the_last_doubling_bought_and_what_is_l
 
     run = RunDir(tmp_path / "run")
     run.samples_dir.mkdir(parents=True)
-    config = {"model": "m", "sampling": {"max_tokens": 4}}
+    config = RunConfig(model="m", sampling={"max_tokens": 4})
     # (gold, token ids, finish reason, saved text); the ids' first halves decode as below
     saved = [("7", [1, 2, 3, 4], "length", "\\boxed{7} and on"),  # answered after token 2
              ("3", [5, 9], "stop", "\\boxed{3}"),  # finished within every budget

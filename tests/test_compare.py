@@ -21,7 +21,7 @@ from ovr_eval.compare import (
 )
 from ovr_eval.metrics import Z95, summarize, task_scores, wilson
 from ovr_eval.records import Record
-from ovr_eval.reference import load_reference, resolve_model
+from ovr_eval.reference import ReportedScore, Subset, load_reference
 from ovr_eval.runs import load_run
 from ovr_eval.types import UserError
 
@@ -63,35 +63,45 @@ def reference():
 
 
 def test_reported_cells_match_the_paper(reference):
-    rl = reference["models"]["OVR-7B-RL"]["scores"]
-    assert rl["math500"] == {"score": 95.3, "source": "Table 2"}
-    assert rl["mathvision"] == {"score": 51.8, "source": "Table 3"}
-    assert rl["mathverse"] == {"score": 54.6, "source": "Table 3"}
-    assert rl["aime2024"]["score"] == 63.5 and rl["mmlu_pro"]["score"] == 67.9
-    assert rl["mme"]["score"] == 1559.1 and rl["mme"]["source"] == "Table 4"
-    base = reference["models"]["Qwen2.5-VL-7B"]["scores"]
-    assert base["math500"]["score"] == 67.4 and "†" in base["math500"]["note"]
-    assert base["mathverse"] == {"score": 41.1, "source": "Table 3"}  # no dagger: copied
-    assert reference["models"]["GPT-4o mini"]["scores"]["charxiv_descriptive"]["score"] == 74.92
-    cold = reference["models"]["OVR-7B-ColdStart"]["scores"]
-    assert cold["math500"]["score"] == 93.2 and cold["math500"]["source"] == "Figure 4"
-    assert "figure" in cold["math500"]["note"]
-    assert cold["hallusionbench"] == {"score": 55.0, "source": "Table 4"}
-    benchmarks = reference["benchmarks"]
-    assert benchmarks["mathvision"]["split"] == "test"
-    assert benchmarks["mathverse"]["subset"] == {"key": "problem_version", "value": "Vision Only"}
-    assert not any("mmmu" in m["scores"] for m in reference["models"].values())
+    rl = reference.models["OVR-7B-RL"].scores
+    assert rl["math500"] == ReportedScore(score=95.3, source="Table 2")
+    assert rl["mathvision"] == ReportedScore(score=51.8, source="Table 3")
+    assert rl["mathverse"] == ReportedScore(score=54.6, source="Table 3")
+    assert rl["aime2024"].score == 63.5 and rl["mmlu_pro"].score == 67.9
+    assert rl["mme"].score == 1559.1 and rl["mme"].source == "Table 4"
+    base = reference.models["Qwen2.5-VL-7B"].scores
+    assert base["math500"].score == 67.4 and "†" in (base["math500"].note or "")
+    assert base["mathverse"] == ReportedScore(score=41.1, source="Table 3")  # no dagger: copied
+    assert reference.models["GPT-4o mini"].scores["charxiv_descriptive"].score == 74.92
+    cold = reference.models["OVR-7B-ColdStart"].scores
+    assert cold["math500"].score == 93.2 and cold["math500"].source == "Figure 4"
+    assert "figure" in (cold["math500"].note or "")
+    assert cold["hallusionbench"] == ReportedScore(score=55.0, source="Table 4")
+    benchmarks = reference.benchmarks
+    assert benchmarks["mathvision"].split == "test"
+    assert benchmarks["mathverse"].subset == Subset("problem_version", "Vision Only")
+    assert [b.key for b in reference.columns_of("wemath")] == ["wemath", "wemath_loose"]
+    assert benchmarks["wemath_loose"].part == "score_loose"
+    assert not any("mmmu" in m.scores for m in reference.models.values())
 
 
 def test_reported_yaml_is_complete_and_annotated(reference):
-    for slug, bench in reference["benchmarks"].items():
-        assert {"name", "split", "metric"} <= set(bench), slug
-    for name, model in reference["models"].items():
-        for slug, cell in model["scores"].items():
-            assert isinstance(cell["score"], float), (name, slug)
-            assert re.fullmatch(r"(Table [234]|Figure [14])", cell["source"]), (name, slug)
-            if cell["source"].startswith("Figure"):
-                assert cell.get("note"), f"{name} {slug}: figure value without a note"
+    for slug, bench in reference.benchmarks.items():
+        assert bench.name != slug and bench.split and bench.metric, slug
+    for name, model in reference.models.items():
+        for slug, cell in model.scores.items():
+            assert isinstance(cell.score, float), (name, slug)
+            assert re.fullmatch(r"(Table [234]|Figure [14])", cell.source or ""), (name, slug)
+            if (cell.source or "").startswith("Figure"):
+                assert cell.note, f"{name} {slug}: figure value without a note"
+
+
+def test_a_malformed_reported_yaml_is_one_line_naming_the_entry(tmp_path):
+    bad = tmp_path / "reported.yaml"
+    bad.write_text("benchmarks: {math500: {name: MATH500}}\n"
+                   "models: {m: {scores: {math500: {score: high}}}}\n")
+    with pytest.raises(UserError, match=r"model 'm' has no number for 'math500'"):
+        load_reference(bad)
 
 
 TABLE_COLUMNS = {
@@ -132,15 +142,15 @@ def test_every_table_cell_matches_the_research_notes(reference):
     assert len(cells) > 250
     seen = set()
     for (row, slug), (score, dagger, table) in cells.items():
-        model = resolve_model(reference, row)
-        cell = reference["models"][model]["scores"].get(slug)
+        model = reference.model(row).key
+        cell = reference.models[model].scores.get(slug)
         assert cell is not None, f"{row} {slug} {score} missing"
-        assert (cell["score"], cell["source"]) == (score, table), (row, slug)
-        assert ("†" in cell.get("note", "")) == dagger, (row, slug)
+        assert (cell.score, cell.source) == (score, table), (row, slug)
+        assert ("†" in (cell.note or "")) == dagger, (row, slug)
         seen.add((model, slug))
-    extra = [(m, s) for m, model in reference["models"].items()
-             for s, c in model["scores"].items()
-             if c["source"].startswith("Table") and (m, s) not in seen]
+    extra = [(m, s) for m, model in reference.models.items()
+             for s, c in model.scores.items()
+             if (c.source or "").startswith("Table") and (m, s) not in seen]
     assert not extra, f"table cells in reported.yaml that the notes do not have: {extra}"
 
 
@@ -285,8 +295,8 @@ def test_unknown_reference_model_is_a_clear_error(tmp_path, reference):
     run = load_run(make_run(tmp_path / "r", "m", {"math500": items(1, 2)}))
     with pytest.raises(UserError, match="did you mean OVR-7B-RL"):
         compare_to_reference(run, "OVR-7B-R", reference)
-    assert resolve_model(reference, "ovr-7b") == "OVR-7B-RL"
-    assert resolve_model(reference, "Kangheng/OVR-7B-ColdStart") == "OVR-7B-ColdStart"
+    assert reference.model("ovr-7b").key == "OVR-7B-RL"
+    assert reference.model("Kangheng/OVR-7B-ColdStart").key == "OVR-7B-ColdStart"
 
 
 # ---------------------------------------------------------------- run vs run
@@ -396,7 +406,7 @@ def test_run_folder_errors_are_clear(tmp_path):
 
 def test_model_comes_from_results_then_config(tmp_path):
     run = load_run(make_run(tmp_path / "r", "Kangheng/OVR-7B-RL", {"math500": items(1, 2)}))
-    assert run.model == "Kangheng/OVR-7B-RL" and run.config["tasks"] == ["math500"]
+    assert run.model == "Kangheng/OVR-7B-RL" and run.config.tasks == ["math500"]
 
 
 def dynamath_run(root: Path, variants: int, seeds: int = 30) -> Path:

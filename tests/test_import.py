@@ -35,9 +35,10 @@ def test_lm_eval_samples_become_a_run_that_compare_and_report_read(shared_data, 
     out = tmp_path / "run"
     summary = import_run("lm-eval", [source], "math500", out, data_dir=shared_data)
     result = summary.tasks["math500"]
-    assert result.imported["matched"] == result.n == len({x["doc_id"] for x in lines})
-    assert result.imported["matched_by"] == {"task id": result.n}
-    assert result.imported["unmatched"] == 0
+    assert result.imported is not None
+    assert result.imported.matched == result.n == len({x["doc_id"] for x in lines})
+    assert result.imported.matched_by == {"task id": result.n}
+    assert result.imported.unmatched == 0
     records = {r["id"]: r for r in _records(out, "math500")}
     for line in lines:
         record = records[line["doc"]["unique_id"]]
@@ -99,8 +100,11 @@ def test_rows_that_match_no_sample_are_counted_never_guessed(shared_data, tmp_pa
     summary = import_run("vlmevalkit", [source], "logicvista", tmp_path / "run",
                          data_dir=shared_data)
     imported = summary.tasks["logicvista"].imported
-    assert (imported["rows"], imported["matched"], imported["unmatched"]) == (5, 4, 1)
-    assert imported["unmatched_rows"][0]["position"] == 4
+    assert imported is not None
+    assert (imported.rows, imported.matched, imported.unmatched) == (5, 4, 1)
+    assert imported.unmatched_rows[0]["position"] == 4
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]["logicvista"]
+    assert saved["imported"]["unmatched"] == 1  # written with the scores, in one write
 
 
 def test_import_mistakes_are_one_clear_line(shared_data, tmp_path):

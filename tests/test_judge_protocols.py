@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from ovr_eval.judge import JudgeCache, agreement, cache_key, rules_found_no_answer
+from ovr_eval.judge import JudgeCache, cache_key, rules_found_no_answer
 from ovr_eval.judge_protocols import JUDGE_MAX_CHARS, UnreadableReply, judge_view
+from ovr_eval.judged import agreement
 from ovr_eval.records import Record
 from ovr_eval.task_registry import judge_protocols, protocol_for
 
@@ -116,8 +117,8 @@ def test_agreement_counts_responses_samples_and_failures():
                                             "errors": ["judge request failed: x"]}),
     ]
     found = agreement(records)
-    assert (found["responses"], found["agree"], found["samples_disagreeing"]) == (3, 2, 1)
-    assert found["disagreeing_ids"] == ["a"] and found["failures"] == 1
+    assert (found.responses, found.agree, found.samples_disagreeing) == (3, 2, 1)
+    assert found.disagreeing_ids == ["a"] and found.failures == 1
 
 
 def test_cache_keeps_replies_across_a_torn_last_line(tmp_path):

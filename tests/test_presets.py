@@ -32,7 +32,7 @@ def test_ovr_preset_is_orz_avg16_where_known(tmp_path):
     for task in ("mathvista", "mmlu", "dynamath", "mmmu"):
         assert sampling(run, task) == SamplingConfig(n=1, temperature=1.0, top_p=1.0,
                                                      max_tokens=100, seed=3)
-    config = run.config()
+    config = run.config().to_json()
     assert config["preset"] == "ovr" and config["sampling"]["temperature"] == 1.0
     assert config["sampling_by_task"]["aime2024"]["n"] == 16
     assert config["sampling_by_task"]["mathverse"]["n"] == 1
@@ -49,15 +49,17 @@ def test_explicit_options_override_the_preset_everywhere(tmp_path):
 def test_without_a_preset_every_task_shares_the_run_sampling(tmp_path):
     run = evaluation(tmp_path / "r", preset=None)
     assert sampling(run, "aime2024") == SamplingConfig(max_tokens=100, seed=3)
-    assert "preset" not in run.config() and "sampling_by_task" not in run.config()
+    config = run.config().to_json()
+    assert "preset" not in config and "sampling_by_task" not in config
 
 
 def test_unknown_preset_and_changed_preset_are_clear_errors(tmp_path):
     with pytest.raises(UserError, match="unknown --preset 'orz'; presets: ovr"):
         evaluation(tmp_path / "r", preset="orz")
-    RunDir(tmp_path / "r").start(evaluation(tmp_path / "r").config())
+    (tmp_path / "r" / "samples").mkdir(parents=True)
+    RunDir(tmp_path / "r").write_config(evaluation(tmp_path / "r").config())
     (tmp_path / "r" / "samples" / "aime2024.jsonl").write_text('{"id": "1"}\n')  # a record
     with pytest.raises(UserError, match=r"other settings \(sampling.n: 1 → 2; .*"
                                         r"sampling\[aime2024\].n: 16 → 2"):
         RunDir(tmp_path / "r").start(evaluation(tmp_path / "r", n=2).config())
-    assert RunDir(tmp_path / "r").start(evaluation(tmp_path / "r").config())  # same: resumes
+    assert RunDir(tmp_path / "r").start(evaluation(tmp_path / "r").config()).resuming  # same

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from ovr_eval.compare import compare_runs
-from ovr_eval.run_config import config_differences, merge_configs
+from ovr_eval.run_config import RunConfig
 from ovr_eval.runs import load_run
 from ovr_eval.task_registry import resolve
 
@@ -51,31 +51,32 @@ def test_hub_data_is_its_commit_and_unknown_offline(monkeypatch, tmp_path):
     assert head.data_fingerprint("test", None)["id"] == f"hub:{head.hub_id}@{'a' * 40}"
 
 
-def config(data_id: str | None, version: int = 1) -> dict:
-    return {"model": "m", "tasks": ["math500"], "task_versions": {"math500": version},
-            "data": {"math500": {"kind": "local", "id": data_id, "files": 1, "path": "/d"}}}
+def config(data_id: str | None, version: int = 1) -> RunConfig:
+    return RunConfig(model="m", tasks=["math500"], task_versions={"math500": version},
+                     data={"math500": {"kind": "local", "id": data_id, "files": 1, "path": "/d"}})
 
 
 def test_a_resumed_run_must_read_the_same_data_and_task_version():
     old = config("sha256:" + "a" * 64)
-    assert config_differences(old, config("sha256:" + "a" * 64)) == []
-    assert config_differences(old, config(None)) == []  # unknown now: not a difference
-    (change,) = config_differences(old, config("sha256:" + "b" * 64))
+    assert old.differences(config("sha256:" + "a" * 64)) == []
+    assert old.differences(config(None)) == []  # unknown now: not a difference
+    (change,) = old.differences(config("sha256:" + "b" * 64))
     assert change.startswith("data.math500: sha256:aaaa") and "→ sha256:bbbb" in change
-    assert config_differences(old, config("sha256:" + "a" * 64, version=2)) == [
+    assert old.differences(config("sha256:" + "a" * 64, version=2)) == [
         "task_versions.math500: 1 → 2"]
-    older = {"model": "m", "tasks": ["math500"]}  # made before provenance was recorded
-    assert config_differences(older, config("sha256:" + "a" * 64)) == []
-    merged = merge_configs(old, config(None))
-    assert merged["data"]["math500"]["id"] == "sha256:" + "a" * 64  # what was known stays
+    older = RunConfig(model="m", tasks=["math500"])  # made before provenance was recorded
+    assert older.differences(config("sha256:" + "a" * 64)) == []
+    merged = old.merged(config(None))
+    assert (merged.data["math500"] or {})["id"] == "sha256:" + "a" * 64  # what was known stays
 
 
-def run_folder(root, config: dict):
+def run_folder(root, config: RunConfig | dict):
     from test_compare import items, make_run
 
     run = make_run(root, "m", {"math500": items(3, 6)})
     saved = json.loads((run / "config.json").read_text())
-    (run / "config.json").write_text(json.dumps({**saved, **config}))
+    (run / "config.json").write_text(json.dumps(
+        {**saved, **(config.to_json() if isinstance(config, RunConfig) else config)}))
     return load_run(run)
 
 

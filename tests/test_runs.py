@@ -23,9 +23,9 @@ import pytest
 
 from ovr_eval.evaluate import load_samples
 from ovr_eval.fingerprint import hub_fingerprint, local_fingerprint
-from ovr_eval.run_config import config_differences, merge_configs
+from ovr_eval.run_config import RunConfig
 from ovr_eval.run_files import RecordWriter
-from ovr_eval.runs import RunDir
+from ovr_eval.runs import RunDir, load_run
 from ovr_eval.task_registry import resolve
 from ovr_eval.tasks import read_json_rows
 from ovr_eval.types import BadRow, UserError
@@ -199,14 +199,43 @@ def test_config_differences_name_old_and_new_values():
     new = {**old, "sampling": {"n": 1, "temperature": 0.7},
            "prompt": {"math500": "plain", "aime2024": "reasoning"},
            "splits": {"math500": "test", "aime2024": "test"}, "tasks": ["aime2024"], "limit": 1}
-    assert config_differences(old, new) == ["sampling.temperature: 0.0 → 0.7",
-                                            'prompt.math500: "reasoning" → "plain"']
-    grown = {**new, "sampling": old["sampling"], "prompt": {**new["prompt"], **old["prompt"]}}
-    assert config_differences(old, grown) == []  # a new task is growth, not a change
-    merged = merge_configs(old, grown)
-    assert merged["tasks"] == ["math500", "aime2024"] and merged["limit"] == 3
-    assert set(merged["splits"]) == {"math500", "aime2024"}
-    assert merge_configs(old, {**grown, "limit": None})["limit"] is None
+    saved = RunConfig.from_json(old)
+    assert saved.differences(RunConfig.from_json(new)) == [
+        "sampling.temperature: 0.0 → 0.7", 'prompt.math500: "reasoning" → "plain"']
+    grown = RunConfig.from_json(
+        {**new, "sampling": old["sampling"], "prompt": {**new["prompt"], **old["prompt"]}})
+    assert saved.differences(grown) == []  # a new task is growth, not a change
+    merged = saved.merged(grown)
+    assert merged.tasks == ["math500", "aime2024"] and merged.limit == 3
+    assert set(merged.splits) == {"math500", "aime2024"}
+    assert saved.merged(RunConfig.from_json({**grown.to_json(), "limit": None})).limit is None
+
+
+def test_config_json_reads_and_writes_back_unchanged_keys_and_order():
+    # the typed RunConfig is a view of config.json: what it does not know stays as written
+    written = {"model": "m", "revision": None, "engine": "hf", "weights": {"id": "sha256:1"},
+               "engine_options": {"batch_size": 4}, "sampling": {"n": 1, "temperature": 0.0},
+               "preset": "ovr", "sampling_by_task": {"math500": {"n": 16}},
+               "prompt": {"math500": "reasoning"}, "splits": {"math500": "test"},
+               "data_dir": None, "limit": None, "tasks": ["math500"], "task_dirs": [],
+               "task_versions": {"math500": 1}, "data": {"math500": None}, "versions": {},
+               "git_sha": None, "started": "2026-01-01T00:00:00+00:00", "judge": None,
+               "engine_info": {"engine": "hf"}, "from_a_newer_version": [1, 2]}
+    back = RunConfig.from_json(written).to_json()
+    assert back == written and list(back) == list(written)
+    older = RunConfig.from_json({"model": "m", "tasks": ["a", "b"], "prompt": "plain"})
+    assert older.prompt == {"a": "plain", "b": "plain"}  # one prompt then stood for every task
+    assert "preset" not in RunConfig(model="m").to_json()  # no preset: neither preset key
+
+
+def test_a_resumed_run_that_builds_no_engine_keeps_what_config_json_said_of_it(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.samples_dir.mkdir(parents=True)
+    run.write_config(RunConfig(model="m", tasks=["math500"], engine_info={"engine": "hf"}))
+    (run.samples_path("math500")).write_text('{"id": "1"}\n')
+    start = run.start(RunConfig(model="m", tasks=["math500", "aime2024"]))
+    assert start.resuming and start.config.tasks == ["math500", "aime2024"]
+    assert start.config.engine_info == {"engine": "hf"}
 
 
 @pytest.mark.slow
@@ -615,3 +644,73 @@ def no_results_run(tmp_path) -> Path:
     (root / "samples" / "math500.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in records))
     return root
+
+
+@pytest.mark.slow
+def test_each_command_writes_config_and_results_once_and_resumes_keep_check_failures(
+        tmp_path, tiny_model, shared_data, monkeypatch):
+    # one document per command: settings written before the first record (with the engine as
+    # built), scores at the end; a task this command did not name is re-scored from its records
+    # with everything a first scoring reports (here: a check that timed out)
+    import io
+
+    from rich.console import Console
+
+    from ovr_eval import runs
+    from ovr_eval.engines import HFOptions
+    from ovr_eval.evaluate import EvalOptions, Evaluation
+    from ovr_eval.types import SamplingConfig
+
+    out = tmp_path / "run"
+    writes: list[str] = []
+    real = runs.write_json_atomic
+    monkeypatch.setattr(runs, "write_json_atomic",
+                        lambda path, data: (writes.append(path.name), real(path, data)))
+
+    def evaluate(task: str) -> None:
+        options = EvalOptions(model=str(tiny_model), tasks=[task], out=out, engine="hf",
+                              sampling=SamplingConfig(max_tokens=4), data_dir=shared_data,
+                              limit=2, engine_options=HFOptions(dtype="float32"))
+        Evaluation(options, Console(file=io.StringIO())).run()
+
+    evaluate("math500")
+    assert sorted(writes) == ["config.json", "results.json"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["engine_info"]["engine"] == "hf" and config["tasks"] == ["math500"]
+    saved = lines(out / "samples" / "math500.jsonl")
+    saved[0]["errors"][0] = "timeout"  # its check did not finish: graded wrong, and counted
+    (out / "samples" / "math500.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in saved))  # newer than results.json
+    writes.clear()
+    evaluate("aime2024")
+    assert sorted(writes) == ["config.json", "results.json"]
+    results = json.loads((out / "results.json").read_text())["tasks"]
+    assert results["math500"]["check_failures"] == {"timeout": 1}
+    assert set(results) == {"math500", "aime2024"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["tasks"] == ["math500", "aime2024"] and config["engine_info"]["engine"] == "hf"
+    writes.clear()
+    evaluate("aime2024")  # everything saved: nothing generated, still one write of each
+    assert sorted(writes) == ["config.json", "results.json"]
+
+
+def test_a_task_rescored_from_its_records_keeps_its_judged_scores(tmp_path):
+    # an unfinished run read back (ovr compare / ovr report), like a resumed run's other
+    # tasks, scores saved records again: the judge's verdicts in them give the judged entry
+    root = tmp_path / "run"
+    (root / "samples").mkdir(parents=True)
+    judge = {"model": "j", "engine": "openai", "mode": "fallback"}
+    (root / "config.json").write_text(json.dumps({"model": "m", "tasks": ["mathverse"],
+                                                  "judge": judge}))
+    rows = [{"id": f"q{i}", "correct": [i < 1], "extracted": ["1"], "methods": ["boxed"],
+             "errors": [None], "metadata": {"problem_version": "Vision Only"},
+             "judge": {"model": "j", "mode": "fallback", "protocol": "mathverse",
+                       "extracted": ["1"], "correct": [i < 3], "methods": ["judge"],
+                       "errors": [None]}} for i in range(4)]
+    (root / "samples" / "mathverse.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows))
+    task = load_run(root).tasks["mathverse"]
+    assert task.partial and task.score == 0.25
+    assert task.judge is not None and task.judge.score == 0.75
+    assert task.judge.settings["model"] == "j" and task.judge.protocol == "mathverse"
+    assert (task.judge.agreement.responses, task.judge.agreement.agree) == (4, 2)

@@ -322,6 +322,7 @@ def test_a_saved_run_is_rescored_with_its_plugin_tasks_metric(tmp_path, shared_d
     # ovr compare / ovr report read an unfinished run by scoring its records: a --task-dir
     # plugin's own metric applies there as in `ovr eval`, found through config.json
     from ovr_eval.evaluate import make_record
+    from ovr_eval.run_config import RunConfig
     from ovr_eval.runs import RunDir, load_run
     from ovr_eval.types import Completion
 
@@ -333,7 +334,8 @@ def test_a_saved_run_is_rescored_with_its_plugin_tasks_metric(tmp_path, shared_d
     shutil.copy(shared_data / "math500" / "test.jsonl", tmp_path / "data" / "strict_math")
     samples, _ = load_samples(task, "test", tmp_path / "data", 4)
     run = RunDir(tmp_path / "run")
-    run.start({"model": "m", "tasks": ["strict_math"], "task_dirs": [str(plugins)]})
+    run.samples_dir.mkdir(parents=True)
+    run.write_config(RunConfig(model="m", tasks=["strict_math"], task_dirs=[str(plugins)]))
     run.rewrite_records("strict_math", [
         make_record(s, "test", Completion(s.id, [f"\\boxed{{{s.answer}}}"]), 2.0)
         for s in samples])

@@ -9,10 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.compare import data_note
-from ovr_eval.judge_views import judge_entry, judge_notes, judged_task
+from ovr_eval.judge_views import judged_task
 from ovr_eval.records import Record, TaskResult
-from ovr_eval.reference import column_part, comparability, resolve_model
+from ovr_eval.reference import (
+    Benchmark,
+    Reference,
+    ReportedModel,
+    column_part,
+    comparability,
+)
 from ovr_eval.report.model import Cell, Column, Row
+from ovr_eval.run_config import RunConfig
 from ovr_eval.runs import RunDir, SavedRun, load_run
 from ovr_eval.types import UserError
 
@@ -62,23 +69,20 @@ def _per_task(value: Any) -> str:
     return ", ".join(f"{task}: {v}" for task, v in value.items())
 
 
-def run_settings(config: dict[str, Any]) -> list[tuple[str, str]]:
+def run_settings(config: RunConfig) -> list[tuple[str, str]]:
     """The settings of a run's config.json as readable (name, value) rows."""
-    rows = [(name, str(config[key])) for key, name in (("engine", "engine"),
-                                                       ("revision", "revision"))
-            if config.get(key)]
-    if config.get("prompt"):
-        rows.append(("prompt", _per_task(config["prompt"])))
-    sampling: dict[str, Any] = (config["sampling"] if isinstance(config.get("sampling"), dict)
-                                else {})
+    rows = [(name, value) for name, value in (("engine", config.engine),
+                                              ("revision", config.revision)) if value]
+    if config.prompt:
+        rows.append(("prompt", _per_task(config.prompt)))
     names = {"n": "responses per prompt", "temperature": "temperature", "top_p": "top-p",
              "max_tokens": "max tokens", "seed": "seed"}
-    rows += [(label, str(sampling[key])) for key, label in names.items() if key in sampling]
-    if config.get("limit"):
-        rows.append(("limit", str(config["limit"])))
-    weights: dict[str, Any] = config["weights"] if isinstance(config.get("weights"), dict) else {}
-    if weights.get("id"):
-        rows.append(("weights", str(weights["id"])[:19]))
+    rows += [(label, str(config.sampling[key])) for key, label in names.items()
+             if key in config.sampling]
+    if config.limit:
+        rows.append(("limit", str(config.limit)))
+    if (config.weights or {}).get("id"):
+        rows.append(("weights", str((config.weights or {})["id"])[:19]))
     return rows
 
 
@@ -91,22 +95,18 @@ def run_labels(runs: list[SavedRun]) -> list[str]:
 # ---------------------------------------------------------------- leaderboard
 
 
-def build_columns(runs: list[SavedRun], reference: dict[str, Any]) -> list[Column]:
+def build_columns(runs: list[SavedRun], reference: Reference) -> list[Column]:
     """Every paper column the runs' tasks fill, in reported.yaml's order (WeMath: strict and
     loose); tasks it lacks come last."""
     tasks = list(dict.fromkeys(t for run in runs for t in run.tasks))
-    columns = []
-    for key, bench in reference["benchmarks"].items():
-        task = bench.get("task", key)
-        if task in tasks:
-            columns.append(Column(key=key, name=bench.get("name", key), split=bench.get("split"),
-                                  unit=bench.get("unit", "percent"), known=True, task=task))
-    covered = {c.task for c in columns}
-    return columns + [Column(key=t, name=t, split=None, unit="percent", known=False, task=t)
-                      for t in tasks if t not in covered]
+    known = [b for b in reference.benchmarks.values() if b.task in tasks]
+    covered = {b.task for b in known}
+    return [Column(key=b.key, name=b.name, split=b.split, unit=b.unit, known=b.known,
+                   task=b.task)
+            for b in [*known, *(Benchmark.unknown(t) for t in tasks if t not in covered)]]
 
 
-def run_cell(task: TaskResult | None, column: Column, bench: dict[str, Any]) -> Cell:
+def run_cell(task: TaskResult | None, column: Column, bench: Benchmark) -> Cell:
     """A run's score for a column: the part of its results the column reports (a subset such as
     MathVerse's Vision Only, or WeMath's loose score), else its headline."""
     if task is None:
@@ -124,13 +124,13 @@ def run_cell(task: TaskResult | None, column: Column, bench: dict[str, Any]) -> 
                 n=part.get("n"), warnings=warnings)
 
 
-def reported_cell(scores: dict[str, Any], column: Column) -> Cell:
+def reported_cell(model: ReportedModel | None, column: Column) -> Cell:
     if not column.known:
         return Cell(missing="not in paper")
-    cell = scores.get(column.key)
+    cell = model.scores.get(column.key) if model is not None else None
     if cell is None:
         return Cell(missing="not reported")
-    return Cell(score=float(cell["score"]), source=cell.get("source"), note=cell.get("note"))
+    return Cell(score=cell.score, source=cell.source, note=cell.note)
 
 
 def average_cell(cells: dict[str, Cell], columns: list[Column]) -> Cell:
@@ -144,23 +144,22 @@ def average_cell(cells: dict[str, Cell], columns: list[Column]) -> Cell:
     return Cell(score=sum(scores) / len(scores), n=len(scores))
 
 
-def reference_keys(reference: dict[str, Any], names: list[str] | None, tasks: list[str]
+def reference_keys(reference: Reference, names: list[str] | None, tasks: list[str]
                    ) -> list[str]:
     """Models to list: the named ones ("none": no model), or all scoring a shown benchmark."""
     if names is None:
-        return [k for k, m in reference["models"].items() if set(m["scores"]) & set(tasks)]
+        return [k for k, m in reference.models.items() if set(m.scores) & set(tasks)]
     if [n.lower() for n in names] == ["none"]:
         return []
-    return list(dict.fromkeys(resolve_model(reference, n) for n in names))
+    return list(dict.fromkeys(reference.model(n).key for n in names))
 
 
 def build_rows(runs: list[SavedRun], labels: list[str], columns: list[Column],
-               reference: dict[str, Any], model_keys: list[str]) -> list[Row]:
+               reference: Reference, model_keys: list[str]) -> list[Row]:
     """One row per run, then per reported model; ordered by average, missing averages last."""
-    benchmarks = reference["benchmarks"]
     rows = []
     for run, label in zip(runs, labels, strict=True):
-        cells = {c.key: run_cell(run.tasks.get(c.task or c.key), c, benchmarks.get(c.key, {}))
+        cells = {c.key: run_cell(run.tasks.get(c.task or c.key), c, reference.benchmark(c.key))
                  for c in columns}
         for c in columns:
             if cells[c.key].score is not None:
@@ -168,9 +167,9 @@ def build_rows(runs: list[SavedRun], labels: list[str], columns: list[Column],
         rows.append(Row(label=label, kind="run", detail=f"{run.model} ({run.path})",
                         cells=cells, average=average_cell(cells, columns)))
     for key in model_keys:
-        model = reference["models"][key]
-        cells = {c.key: reported_cell(model["scores"], c) for c in columns}
-        detail = " ".join(str(model.get("source_note", "reported in the OVR paper")).split())
+        model = reference.models[key]
+        cells = {c.key: reported_cell(model, c) for c in columns}
+        detail = " ".join((model.source_note or "reported in the OVR paper").split())
         rows.append(Row(label=key, kind="reported", detail=detail, cells=cells,
                         average=average_cell(cells, columns)))
     rows.sort(key=lambda r: (r.average.score is None, -(r.average.score or 0.0)))
@@ -204,12 +203,11 @@ JUDGED_SUFFIX = "·judged"
 
 
 def add_judged_columns(columns: list[Column], rows: list[Row], runs: list[SavedRun],
-                       labels: list[str], reference: dict[str, Any]) -> list[Column]:
+                       labels: list[str], reference: Reference) -> list[Column]:
     """Leaderboard columns with a judged column after each column some run has judged; the
     rows get its cells (reported models show their one reported score in both). Averages are
     left as they are: over the rule columns."""
     by_label = dict(zip(labels, runs, strict=True))
-    benchmarks = reference.get("benchmarks", {})
     out = []
     for column in columns:
         out.append(column)
@@ -226,14 +224,14 @@ def add_judged_columns(columns: list[Column], rows: list[Row], runs: list[SavedR
         for row in rows:
             if row.kind == "run":
                 task = judged.get(row.label)
-                cell = run_cell(task, column, benchmarks.get(column.key, {}))
+                cell = run_cell(task, column, reference.benchmark(column.key))
                 if task is None:
                     cell.missing = "not judged"
                 else:
-                    entry = judge_entry(by_label[row.label].tasks.get(task_name)) or {}
-                    cell.warnings = [*cell.warnings, *judge_notes(entry)[1:]]
+                    saved = by_label[row.label].tasks.get(task_name)
+                    entry = saved.judge if saved is not None else None
+                    cell.warnings = [*cell.warnings, *(entry.notes()[1:] if entry else [])]
             else:
-                model = reference["models"].get(row.label, {})
-                cell = reported_cell(model.get("scores", {}), column)
+                cell = reported_cell(reference.models.get(row.label), column)
             row.cells[extra.key] = copy.copy(cell)
     return out

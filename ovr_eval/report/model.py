@@ -12,6 +12,7 @@ from ovr_eval.compare import ReferenceRow, compare_to_reference
 from ovr_eval.judge_views import (
     with_judged_rows,
 )
+from ovr_eval.reference import Reference
 from ovr_eval.report.budget import BudgetChart
 from ovr_eval.runs import SavedRun
 
@@ -159,7 +160,7 @@ class GapSection:
     rows: list[ReferenceRow]
 
 
-def gap_sections(runs: list[SavedRun], labels: list[str], reference: dict[str, Any],
+def gap_sections(runs: list[SavedRun], labels: list[str], reference: Reference,
                  model_keys: list[str]) -> list[GapSection]:
     """Each run's gaps to the first reported model shown (none when no model is shown)."""
     if not model_keys:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ovr_eval.compare import provenance_warnings
-from ovr_eval.reference import load_reference
+from ovr_eval.reference import Reference, load_reference
 from ovr_eval.report.budget import budget_charts
 from ovr_eval.report.curves import read_curves
 from ovr_eval.report.leaderboard import (
@@ -38,7 +38,7 @@ from ovr_eval.types import PathLike, UserError
 
 
 def build_report(paths: list[Path], reference_models: list[str] | None = None,
-                 max_samples: int = 200, reference: dict[str, Any] | None = None) -> Report:
+                 max_samples: int = 200, reference: Reference | None = None) -> Report:
     """Everything the page shows, read from run folders and reported.yaml."""
     if max_samples < 0:
         raise UserError("--max-samples must be 0 or more")
