@@ -148,7 +148,7 @@ def test_ovr_eval_has_no_import_circle():
 
 
 # a command's signature is its typer options, one parameter each; the body stays short
-LONG_FUNCTIONS_ALLOWED = {"ovr_eval/cli.py:eval_command"}
+LONG_FUNCTIONS_ALLOWED = {"ovr_eval/cli/eval.py:eval_command"}
 
 
 def test_modules_and_functions_stay_small():

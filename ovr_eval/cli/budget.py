@@ -1,5 +1,5 @@
-"""``ovr budget`` (register it with ``app.command("budget")(budget_command)``): a run's score
-at every smaller token budget, as a table or JSON, saved as the run's budget.json."""
+"""``ovr budget``: a run's score at every smaller token budget, as a table or JSON, saved as
+the run's budget.json."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def budget_command(
     if as_json:
         print(json.dumps(curves, indent=2))
         return
-    from ovr_eval.cli_output import print_table
+    from ovr_eval.cli.output import print_table
 
     for task, curve in curves["tasks"].items():
         print_table(budget_table(task, curve), console)

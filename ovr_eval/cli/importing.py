@@ -1,4 +1,4 @@
-"""``ovr import`` (register it with ``app.command("import")(import_command)``)."""
+"""``ovr import``: another harness's responses regraded into a run folder."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ovr_eval.cli_judge import (
+from ovr_eval.cli.judge_options import (
     JudgeBaseUrl,
     JudgeConcurrency,
     JudgeEngine,
