@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ovr_eval.cli.options import AsJson
 from ovr_eval.cli.output import console, print_table
 
 
@@ -16,7 +17,7 @@ def compare_command(
     runs: Annotated[list[Path], typer.Argument(
         help="run folders written by `ovr eval`, or one sweep folder")],
     reference: Annotated[str, typer.Option(help="a model of reports/reported.yaml")] = "OVR-7B-RL",
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Runs against the paper's reported scores; with several runs, the first against the rest;
     a sweep folder (OUT of `ovr sweep`): the curve over checkpoints, each against the one before."""

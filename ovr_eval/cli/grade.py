@@ -7,20 +7,14 @@ from typing import Annotated
 
 import typer
 
-from ovr_eval.cli.judge_options import (
-    JudgeBaseUrl,
-    JudgeConcurrency,
-    JudgeEngine,
-    JudgeMaxTokens,
-    JudgeMode,
-    JudgeModel,
-    judge_options,
-)
+from ovr_eval.cli.groups import option_groups
+from ovr_eval.cli.judge_options import JudgeArgs
+from ovr_eval.cli.options import TaskSplit
 from ovr_eval.cli.output import console
-from ovr_eval.judge import JudgeOptions
 from ovr_eval.verify import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS
 
 
+@option_groups()
 def grade_command(
     sources: Annotated[list[Path], typer.Argument(
         help="JSONL files: one {response | prediction, answer, choices, multiple_choice} a line")],
@@ -30,7 +24,7 @@ def grade_command(
     task: Annotated[str | None, typer.Option(
         help="grade as `ovr eval` grades this task: its choices, official rules and metric")
     ] = None,
-    split: Annotated[str | None, typer.Option(help="the task's split (default: its own)")] = None,
+    split: TaskSplit = None,
     data_dir: Annotated[Path | None, typer.Option(
         help="the task's data: lines that lack gold, choices or metadata take them from the "
         "sample of the same id")] = None,
@@ -40,30 +34,26 @@ def grade_command(
     second_opinion: Annotated[bool, typer.Option(
         "--second-opinion/--no-second-opinion",
         help="Math-Verify grades every line too (math_verify)")] = True,
-    judge: JudgeModel = None, judge_engine: JudgeEngine = None,
-    judge_base_url: JudgeBaseUrl = JudgeOptions.base_url, judge_mode: JudgeMode = JudgeOptions.mode,
-    judge_concurrency: JudgeConcurrency = JudgeOptions.concurrency,
-    judge_max_tokens: JudgeMaxTokens = JudgeOptions.max_tokens,
+    *, judging: JudgeArgs,
 ) -> None:
     """Grade responses from any harness: adds extracted, correct, method, error and math_verify
     to each line (and task_correct with --task), and prints each file's score."""
     from ovr_eval.grading import grade_files, grades_table
     from ovr_eval.task_registry import resolve
 
-    if judge is not None:  # the task is checked before the judge's server is contacted
+    if judging.judge is not None:  # the task is checked before the judge's server is contacted
         from ovr_eval.judge_files import check_grade_task
 
         check_grade_task(task)
-    judging = judge_options(judge, judge_engine, judge_base_url, judge_mode, judge_concurrency,
-                            judge_max_tokens)
+    judge = judging.options()
     plugin = resolve(task)[0] if task else None
     before_write = None
-    if judging is not None and task is not None:  # the judge's fields join each file's lines
+    if judge is not None and task is not None:  # the judge's fields join each file's lines
         from functools import partial
 
         from ovr_eval.judge_files import judge_lines
 
-        before_write = partial(judge_lines, task=task, options=judging, console=console)
+        before_write = partial(judge_lines, task=task, options=judge, console=console)
     grades = grade_files(sources, output, workers=workers, timeout_s=timeout, console=console,
                          task=plugin, split=split, data_dir=data_dir, before_write=before_write,
                          second_opinion=second_opinion)

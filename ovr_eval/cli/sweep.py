@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from ovr_eval.cli.eval import eval_command
-from ovr_eval.tasks import DEFAULT_TASKS
+from ovr_eval.cli.eval_options import DEFAULT_TASK_LIST
+from ovr_eval.engines.options import HFOptions, VLLMOptions
 
 
 def sweep_command(
@@ -32,16 +33,17 @@ def sweep_command(
                       ] = None,
     split: Annotated[list[str] | None, typer.Option(help="TASK=SPLIT, repeatable")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="local benchmark files")] = None,
-    dtype: Annotated[str, typer.Option(help="weight dtype for vllm/hf")] = "auto",
+    dtype: Annotated[str, typer.Option(help="weight dtype for vllm/hf")] = VLLMOptions.dtype,
     max_model_len: Annotated[int | None, typer.Option(help="vLLM context length")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="hf engine batch size")] = 16,
+    batch_size: Annotated[int, typer.Option(min=1, help="hf engine batch size")
+                          ] = HFOptions.batch_size,
     deterministic: Annotated[bool, typer.Option(
         "--deterministic", help="records independent of batching and resume")] = False,
     verbose: Annotated[bool, typer.Option(
         "--verbose", help="the engine's own output on the console")] = False,
 ) -> None:
     """Evaluate many checkpoints on one engine (`ovr eval --help` lists every option)."""
-    eval_command(model=run, tasks=tasks or ",".join(DEFAULT_TASKS), out=out, engine=engine,
+    eval_command(model=run, tasks=tasks or DEFAULT_TASK_LIST, out=out, engine=engine,
                  limit=limit, samples=samples, temperature=temperature, max_tokens=max_tokens,
                  seed=seed, preset=preset, prompt=prompt, split=split, data_dir=data_dir,
                  dtype=dtype, max_model_len=max_model_len, batch_size=batch_size,

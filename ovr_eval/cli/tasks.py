@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
 from rich.table import Table
 
+from ovr_eval.cli.options import TaskDirs
 from ovr_eval.cli.output import print_table
 
 
 def tasks_command(
-    task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
+    task_dir: TaskDirs = None,
 ) -> None:
     """List the available benchmarks and the suites that group them."""
     from ovr_eval.task_registry import discover, suites
