@@ -147,8 +147,8 @@ def test_ovr_eval_has_no_import_circle():
     assert circles == []
 
 
-# a command's signature is its typer options, one parameter each; the body stays short
-LONG_FUNCTIONS_ALLOWED = {"ovr_eval/cli.py:eval_command"}
+# a command of ovr_eval/cli/ is thin: its options come in groups (ovr_eval/cli/groups.py)
+COMMAND_LINES = 50
 
 
 def test_modules_and_functions_stay_small():
@@ -162,6 +162,8 @@ def test_modules_and_functions_stay_small():
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     key = f"{path.relative_to(REPO)}:{node.name}"
                     length = (node.end_lineno or node.lineno) - node.lineno + 1
-                    if length > 60 and key not in LONG_FUNCTIONS_ALLOWED:
+                    thin = path.parent == REPO / "ovr_eval" / "cli" and node.name.endswith(
+                        "_command")
+                    if length > (COMMAND_LINES if thin else 60):
                         long_functions.append(f"{key}: {length} lines")
     assert big_modules == [] and long_functions == []

@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from ovr_eval.behaviours import BY_NAME, behaviours_for_run, count_behaviours
-from ovr_eval.cli_behaviours import behaviours_command
+from ovr_eval.cli.behaviours import behaviours_command
 from ovr_eval.types import UserError
 
 # Examples quoted in the OVR paper: Table 1 (visual), §2 (linguistic, after Gandhi et al.)

@@ -282,3 +282,82 @@ def test_offline_without_data_dir_is_said_at_once(tmp_path, tiny_model, env):
     assert imported.returncode == 2 and "Traceback" not in imported.stderr
     assert imported.stderr.startswith("error: offline ("), imported.stderr
     assert "HuggingFaceH4/MATH-500, split test is not in the local hub cache" in imported.stderr
+
+
+def _options(command: str) -> dict[str, tuple]:
+    """Each option of ``ovr COMMAND`` as --help shows it: flags, default, help, hidden."""
+    import typer.main
+
+    from ovr_eval.cli import app
+
+    params = typer.main.get_command(app).commands[command].params
+    return {p.name: (tuple(p.opts), tuple(p.secondary_opts), p.default, p.help, p.hidden)
+            for p in params if p.param_type_name == "option"}
+
+
+JUDGE_OPTIONS = ("judge", "judge_engine", "judge_base_url", "judge_mode", "judge_concurrency",
+                 "judge_max_tokens")
+
+
+@pytest.mark.parametrize("command", ["eval", "grade", "import"])
+def test_eval_grade_and_import_take_the_same_judge_options(command):
+    from ovr_eval.judge import JudgeOptions
+
+    judge = {k: v for k, v in _options(command).items() if k.startswith("judge")}
+    assert list(judge) == list(JUDGE_OPTIONS)  # one group, in its order, after the others
+    assert judge == {k: v for k, v in _options("eval").items() if k.startswith("judge")}
+    assert [judge[k][0] for k in JUDGE_OPTIONS] == [
+        ("--judge",), ("--judge-engine",), ("--judge-base-url",), ("--judge-mode",),
+        ("--judge-concurrency",), ("--judge-max-tokens",)]
+    assert [judge[k][2] for k in JUDGE_OPTIONS] == [
+        None, None, JudgeOptions.base_url, JudgeOptions.mode, JudgeOptions.concurrency,
+        JudgeOptions.max_tokens]
+
+
+def test_the_worker_shard_option_stays_hidden():
+    assert _options("eval")["shard"][4] is True
+    assert [k for k, v in _options("eval").items() if v[4]] == ["shard"]
+
+
+def test_sweep_forwards_its_options_to_eval(tmp_path, monkeypatch):
+    """`ovr sweep` is `ovr eval` with its checkpoints as --model: each option it takes reaches
+    the sweep's EvalOptions; the ones it lacks keep eval's defaults."""
+    from typer.testing import CliRunner
+
+    import ovr_eval.cli.sweep_tables
+    import ovr_eval.sweep
+    from ovr_eval.cli import app
+    from ovr_eval.engines.options import HFOptions
+
+    seen = {}
+
+    def run_sweep(options, checkpoints, console):
+        seen.update(options=options, checkpoints=checkpoints)
+        return []
+
+    monkeypatch.setattr(ovr_eval.sweep, "run_sweep", run_sweep)
+    monkeypatch.setattr(ovr_eval.cli.sweep_tables, "print_sweep", lambda *args: None)
+    for name in ("step-1", "step-2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+    a, b = tmp_path / "step-1", tmp_path / "step-2"
+    result = CliRunner().invoke(app, [
+        "sweep", f"{a},{b}", "--tasks", "math500", "--out", str(tmp_path / "out"),
+        "--engine", "hf", "--limit", "2", "--samples", "2", "--temperature", "1",
+        "--max-tokens", "7", "--seed", "3", "--prompt", "plain", "--split", "math500=test",
+        "--data-dir", str(tmp_path), "--dtype", "float32", "--max-model-len", "512",
+        "--batch-size", "4", "--deterministic", "--verbose"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    options = seen["options"]
+    assert seen["checkpoints"] == [a, b] and options.model == str(a)
+    assert (options.tasks, options.out, options.engine, options.limit) == (
+        ["math500"], tmp_path / "out", "hf", 2)
+    sampling = options.sampling
+    assert (sampling.n, sampling.temperature, sampling.max_tokens, sampling.seed) == (2, 1, 7, 3)
+    assert sampling.top_p == 1.0 and options.preset is None  # eval's defaults
+    assert options.sampling_overrides == {"n": 2, "temperature": 1.0}
+    assert (options.prompt, options.splits, options.data_dir) == (
+        "plain", {"math500": "test"}, tmp_path)
+    assert options.engine_options == HFOptions(dtype="float32", batch_size=4,
+                                               deterministic=True)
+    assert options.verbose and options.second_opinion and options.judge is None

@@ -204,7 +204,7 @@ def test_a_directory_given_as_input_is_named_as_a_directory(tmp_path):
 
 @pytest.mark.slow
 def test_a_local_judge_folder_means_a_local_judge(tmp_path):
-    from ovr_eval.cli_judge import default_judge_engine
+    from ovr_eval.cli.judge_options import default_judge_engine
 
     folder = tmp_path / "judge-model"
     folder.mkdir()

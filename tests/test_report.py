@@ -15,7 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from conftest import REPO
-from ovr_eval.cli_report import report_command
+from ovr_eval.cli.report import report_command
 from ovr_eval.metrics import task_scores
 from ovr_eval.records import Record
 from ovr_eval.report import find_katex, script_json, write_report

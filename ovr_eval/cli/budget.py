@@ -1,5 +1,5 @@
-"""``ovr budget`` (register it with ``app.command("budget")(budget_command)``): a run's score
-at every smaller token budget, as a table or JSON, saved as the run's budget.json."""
+"""``ovr budget``: a run's score at every smaller token budget, as a table or JSON, saved as
+the run's budget.json."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ovr_eval.cli.options import AsJson, TaskDirs
 from ovr_eval.types import UserError
 
 
@@ -57,8 +58,8 @@ def budget_command(
         "(default: 16, 32, 64, ... and the run's own)")] = None,
     tokenizer: Annotated[str | None, typer.Option(
         help="tokenizer to decode cut responses (default: the run's model)")] = None,
-    task_dir: Annotated[list[Path] | None, typer.Option(help="extra task plugin folder")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+    task_dir: TaskDirs = None,
+    as_json: AsJson = False,
 ) -> None:
     """Score vs token budget from one run: every response cut at each budget and re-graded
     (exact for greedy or seeded sampling), split into finished and truncated responses; saved
@@ -79,7 +80,7 @@ def budget_command(
     if as_json:
         print(json.dumps(curves, indent=2))
         return
-    from ovr_eval.cli_output import print_table
+    from ovr_eval.cli.output import print_table
 
     for task, curve in curves["tasks"].items():
         print_table(budget_table(task, curve), console)

@@ -1,5 +1,5 @@
-"""``ovr sweep RUN``: every checkpoint of a training run on one engine (``ovr eval`` with
-several checkpoints as ``--model``); the table of scores over checkpoints."""
+"""The tables of a sweep (``ovr sweep RUN``, ``ovr eval`` with several checkpoints as
+``--model``): its scores over checkpoints, and ``ovr compare`` of a sweep folder."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _loaded(folder: Path) -> str:
 def print_sweep(done: Sequence[tuple[Path, RunResults]], options: Any, console: Console
                 ) -> None:
     """One row per checkpoint: each task's score and how its weights were loaded."""
-    from ovr_eval.cli_output import print_table
+    from ovr_eval.cli.output import print_table
 
     names = list(dict.fromkeys(t for _, r in done for t in r.tasks))
     table = Table(title=f"sweep of {len(done)} checkpoints ({options.out})")
@@ -54,7 +54,7 @@ def compare_sweep(runs: Sequence[Any], console: Console, as_json: bool = False) 
     import json
     from dataclasses import asdict
 
-    from ovr_eval.cli_output import print_table
+    from ovr_eval.cli.output import print_table
     from ovr_eval.compare import compare_runs, runs_table
 
     pairs = {f"{b.path.name} - {a.path.name}": compare_runs(a, b)

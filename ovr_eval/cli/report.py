@@ -1,4 +1,4 @@
-"""``ovr report`` (register it with ``app.command("report")(report_command)``)."""
+"""``ovr report``: one HTML page of runs (leaderboard, charts, sample browser)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ovr_eval.behaviours import BEHAVIOURS, behaviours_for_run
+from ovr_eval.cli.options import AsJson
 from ovr_eval.run_files import write_json_atomic
 from ovr_eval.types import UserError
 
@@ -51,7 +52,7 @@ def training_table(training: dict[str, Any]) -> Table:
 
 def behaviours_command(
     run: Annotated[Path, typer.Argument(help="run folder written by `ovr eval` (or training)")],
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+    as_json: AsJson = False,
     save: Annotated[bool, typer.Option(help=f"write RUN/{REPORT_FILE}")] = True,
 ) -> None:
     """Cognitive behaviours (backtracking, verification, visual reflection, ...) per task, per
