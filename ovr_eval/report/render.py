@@ -1,22 +1,18 @@
 """The page: :func:`build_report` reads everything into a :class:`Report`,
-:func:`render_html` renders it with the jinja2 templates of ``reports/templates/``, and
-:func:`write_report` writes the self-contained file."""
+:func:`render_html` renders it with the jinja2 templates of ``reports/templates/`` and the
+embedded assets (``assets.py``), and :func:`write_report` writes the self-contained file."""
 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import os
-import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from ovr_eval.compare import provenance_warnings
 from ovr_eval.reference import Reference, load_reference
+from ovr_eval.report.assets import ImageStore, csp_hash, inline_code, load_katex, script_json
 from ovr_eval.report.budget import budget_charts
 from ovr_eval.report.curves import read_curves
 from ovr_eval.report.leaderboard import (
@@ -30,8 +26,8 @@ from ovr_eval.report.leaderboard import (
     run_labels,
     run_settings,
 )
-from ovr_eval.report.model import KATEX_CACHE, SCHEMA, Report, RunInfo, gap_sections
-from ovr_eval.report.samples import ImageStore, pick_records, sample_view
+from ovr_eval.report.model import SCHEMA, Report, RunInfo, gap_sections
+from ovr_eval.report.samples import pick_records, sample_view
 from ovr_eval.types import PathLike, UserError
 
 # ---------------------------------------------------------------- the report
@@ -83,59 +79,6 @@ def build_report(paths: list[Path], reference_models: list[str] | None = None,
 # ---------------------------------------------------------------- rendering
 
 
-def find_katex() -> Path | None:
-    """KaTeX's ``dist`` folder: under ``$OVR_KATEX_DIR`` or ``~/.cache/ovr-eval/katex``."""
-    env = os.environ.get("OVR_KATEX_DIR")
-    root = Path(env).expanduser() if env else KATEX_CACHE
-    for dist in (root / "dist", root):
-        if (dist / "katex.min.js").is_file() and (dist / "katex.min.css").is_file():
-            return dist
-    return None
-
-
-def _inline(code: str, tag: str) -> str:
-    """Code safe inside ``<tag>``: no ``</tag`` that would end the element early."""
-    return re.sub(rf"</({tag})", r"<\\/\1", code, flags=re.IGNORECASE)
-
-
-def katex_assets(dist: Path) -> tuple[str, str]:
-    """KaTeX's CSS with its woff2 fonts as data URLs (other font formats dropped), and JS."""
-
-    def font(match: re.Match[str]) -> str:
-        data = base64.b64encode((dist / "fonts" / match.group(1)).read_bytes()).decode()
-        return f'src:url(data:font/woff2;base64,{data}) format("woff2")'
-
-    css = re.sub(r"src:\s*url\(['\"]?fonts/([\w.-]+\.woff2)['\"]?\)[^;}]*", font,
-                 (dist / "katex.min.css").read_text("utf-8"))
-    if re.search(r"url\((?!data:)", css):
-        raise OSError(f"{dist / 'katex.min.css'} loads files that could not be inlined")
-    return _inline(css, "style"), _inline((dist / "katex.min.js").read_text("utf-8"), "script")
-
-
-def load_katex() -> tuple[tuple[str, str] | None, str]:
-    """KaTeX's (CSS, JS) when cached, and a sentence for the page either way."""
-    dist = find_katex()
-    where = os.environ.get("OVR_KATEX_DIR") or str(KATEX_CACHE)
-    if dist is None:
-        return None, (f"KaTeX was not available when this report was made (none in {where}; "
-                      "run scripts/setup-browser.sh): LaTeX is shown as source text.")
-    try:
-        assets = katex_assets(dist)
-    except (OSError, UnicodeDecodeError) as error:
-        return None, f"KaTeX in {dist} could not be inlined ({error}): LaTeX is shown as source."
-    return assets, "LaTeX rendered offline with KaTeX (inlined)."
-
-
-def script_json(data: Any) -> str:
-    """JSON for a ``<script type="application/json">``: no ``<``, ``>`` or ``&`` left raw."""
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _csp_hash(code: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(code.encode()).digest()).decode() + "'"
-
-
 def render_html(report: Report, katex: tuple[str, str] | None, katex_note: str) -> str:
     """The page. Only the page's own scripts may run (CSP hashes); it loads nothing."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -147,15 +90,15 @@ def render_html(report: Report, katex: tuple[str, str] | None, katex_note: str) 
     env = Environment(loader=FileSystemLoader(templates), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       extensions=["jinja2.ext.do"])
-    css = _inline((templates / "report.css").read_text("utf-8"), "style")
-    js = _inline((templates / "report.js").read_text("utf-8"), "script")
+    css = inline_code((templates / "report.css").read_text("utf-8"), "style")
+    js = inline_code((templates / "report.js").read_text("utf-8"), "script")
     scripts = [js, *([katex[1]] if katex else [])]
     data = {"schema": SCHEMA, **asdict(report), "katex": katex is not None}
     return env.get_template("report.html.j2").render(
         report=report, data=Markup(script_json(data)), css=Markup(css), js=Markup(js),
         katex_css=Markup(katex[0]) if katex else None,
         katex_js=Markup(katex[1]) if katex else None, katex_note=katex_note,
-        script_hashes=Markup(" ".join(_csp_hash(s) for s in scripts)))
+        script_hashes=Markup(" ".join(csp_hash(s) for s in scripts)))
 
 
 @dataclass

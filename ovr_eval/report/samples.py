@@ -4,9 +4,6 @@ second opinions, subset tags), and which records are shown."""
 
 from __future__ import annotations
 
-import base64
-import io
-from pathlib import Path
 from typing import Any
 
 from ovr_eval.judge_views import (
@@ -15,8 +12,8 @@ from ovr_eval.judge_views import (
 )
 from ovr_eval.metrics import disagreements
 from ovr_eval.records import Record
+from ovr_eval.report.assets import ImageStore
 from ovr_eval.report.model import (
-    MAX_IMAGE_PX,
     MAX_RESPONSES,
     RESPONSE_HEAD,
     RESPONSE_TAIL,
@@ -27,54 +24,6 @@ from ovr_eval.report.model import (
 from ovr_eval.runs import SavedRun
 
 # ---------------------------------------------------------------- samples and images
-
-
-def image_data_url(path: Path, max_px: int = MAX_IMAGE_PX) -> str | None:
-    """The image downscaled to at most ``max_px`` a side, as the smaller of PNG and JPEG."""
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as opened:
-            opened.draft("RGB", (max_px, max_px))
-            image = ImageOps.exif_transpose(opened)
-            image.thumbnail((max_px, max_px))
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                rgba = image.convert("RGBA")
-                image = Image.new("RGB", rgba.size, "white")
-                image.paste(rgba, mask=rgba.getchannel("A"))
-            else:
-                image = image.convert("RGB")
-            encoded = {}
-            for fmt, options in (("PNG", {"optimize": True}), ("JPEG", {"quality": 85})):
-                buffer = io.BytesIO()
-                image.save(buffer, fmt, **options)
-                encoded[fmt] = buffer.getvalue()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return None
-    fmt = min(encoded, key=lambda f: len(encoded[f]))
-    return f"data:image/{fmt.lower()};base64,{base64.b64encode(encoded[fmt]).decode()}"
-
-
-class ImageStore:
-    """Images embedded once each, by key; paths relative to the cwd or to the run folder."""
-
-    def __init__(self) -> None:
-        self.urls: dict[str, str] = {}
-        self._keys: dict[Path, str | None] = {}
-
-    def add(self, ref: str, run_path: Path) -> str | None:
-        try:
-            path = Path(ref).expanduser()
-            path = (path if path.is_absolute() or path.is_file() else run_path / path).resolve()
-        except (OSError, ValueError, RuntimeError):
-            return None
-        if path not in self._keys:
-            url = image_data_url(path) if path.is_file() else None
-            key = f"img{len(self.urls)}" if url else None
-            if key and url:
-                self.urls[key] = url
-            self._keys[path] = key
-        return self._keys[path]
 
 
 def _at(values: list[Any], i: int) -> Any:
