@@ -1,6 +1,6 @@
 """Answer classes the verifier reads by kind (each case written for this project): units after
-a constant, mixed numbers, ordinals, subscripts, one-letter units that may be variables, pi as a
-word, the natural log, words after a box, sign-offs."""
+a constant, compound units, mixed numbers, ordinals, subscripts, one-letter units that may be
+variables, pi as a word, the natural log, hyperbolic functions, words after a box, sign-offs."""
 
 from __future__ import annotations
 
@@ -283,3 +283,47 @@ def test_an_alternative_the_answer_phrase_rules_out_is_not_part_of_it(response, 
 ])
 def test_a_restatement_or_qualifier_after_the_value_is_not_part_of_it(response, gold):
     assert grade(response, gold).correct
+
+
+@pytest.mark.parametrize("answer,gold", [
+    ("15000 \\text{ kcal m}^{-2} \\text{ yr}^{-1}", "15000"),
+    ("15,000 \\, \\text{kcal m}^{-2} \\text{ yr}^{-1}", "15000"),
+    ("3.2 \\times 10^{4} \\text{ J mol}^{-1}", "32000"),
+    ("7\\ \\text{kg}\\cdot\\text{m}^2", "7"),
+    ("2.5 \\text{ kg}\\cdot\\text{m}^{2}\\text{/s}", "2.5"),
+    ("9.8 \\, \\mathrm{m} / \\mathrm{s}^{2}", "9.8"),
+])
+def test_a_compound_unit_after_its_value_is_not_part_of_it(answer, gold):
+    assert _right(answer, gold)
+
+
+@pytest.mark.parametrize("answer,gold", [
+    ("15001 \\text{ kcal m}^{-2} \\text{ yr}^{-1}", "15000"),
+    ("9.8 \\, \\mathrm{m} / \\mathrm{s}^{2}", "9.81"),
+    ("x \\text{ m}", "2"),
+])
+def test_a_compound_unit_keeps_the_value_compared(answer, gold):
+    assert _wrong(answer, gold)
+
+
+@pytest.mark.parametrize("answer", ["5 \\text{ or 6}", "5 \\text{ apples} \\text{ and 6 pears}"])
+def test_text_that_holds_another_number_is_no_unit(answer):
+    assert _wrong(answer, "5")
+
+
+@pytest.mark.parametrize("answer,gold", [
+    ("\\frac{\\sinh(at)}{a}", "\\frac{1}{2a}(\\exp{a*t}-\\exp{-a*t})"),
+    ("\\frac{1}{a} \\sinh(at)", "\\frac{1}{2a}(e^{at}-e^{-at})"),
+    ("\\cosh x", "\\frac{e^x+e^{-x}}{2}"), ("\\tanh x", "\\frac{e^{2x}-1}{e^{2x}+1}"),
+    ("\\frac{e^x-e^{-x}}{2}", "\\sinh x"),
+])
+def test_a_hyperbolic_function_equals_its_exponential_form(answer, gold):
+    assert _right(answer, gold)
+
+
+@pytest.mark.parametrize("answer,gold", [
+    ("\\frac{\\sinh(at)}{2a}", "\\frac{1}{2a}(e^{at}-e^{-at})"),
+    ("\\frac{\\cosh(at)}{a}", "\\frac{1}{2a}(e^{at}-e^{-at})"), ("\\sinh x", "\\cosh x"),
+])
+def test_a_hyperbolic_function_is_not_another_exponential_form(answer, gold):
+    assert _wrong(answer, gold)

@@ -33,6 +33,9 @@ DEFAULT_TIMEOUT_S = 2.0
 _WORD = re.compile(r"^[A-Za-z][A-Za-z\s\-']*$")
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
 _BARE_LOG = re.compile(r"\\log(?!_|[a-zA-Z])")
+# hyperbolic functions, which an answer may write through exponentials instead
+_HYPERBOLIC = re.compile(r"\\(?:operatorname\s*\{\s*)?(?:a?(?:sinh|cosh|tanh|coth|sech|csch))"
+                         r"(?![a-zA-Z])")
 
 
 def numbers_equal(a: Fraction, b: Fraction) -> bool:
@@ -135,6 +138,17 @@ def _equations_equal(pred_parsed: Any, gold_parsed: Any) -> bool:
     return bool(ratio != 0 and not ratio.free_symbols and ratio.is_finite)
 
 
+def _equal_through_exp(pred_parsed: Any, gold_parsed: Any) -> bool:
+    """Two expressions equal once hyperbolic functions are written through exp:
+    ``\\sinh(at)/a`` and ``(e^{at} - e^{-at})/(2a)``."""
+    import sympy
+
+    p, g = pred_parsed[0], gold_parsed[0]
+    if not (isinstance(p, sympy.Expr) and isinstance(g, sympy.Expr)):
+        return False
+    return bool(sympy.simplify((p - g).rewrite(sympy.exp)) == 0)
+
+
 def symbolic_equal(pred: str, gold: str) -> bool:
     """math-verify's LaTeX parse and comparison; False when either side does not parse.
 
@@ -153,6 +167,9 @@ def symbolic_equal(pred: str, gold: str) -> bool:
     if verify(gold_parsed, pred_parsed, timeout_seconds=None):
         return True
     if _equations_equal(pred_parsed, gold_parsed):
+        return True
+    if (_HYPERBOLIC.search(pred) or _HYPERBOLIC.search(gold)) and _equal_through_exp(
+            pred_parsed, gold_parsed):
         return True
     if _BARE_LOG.search(pred) or _BARE_LOG.search(gold):  # \log with no base: also the natural log
         return symbolic_equal(_BARE_LOG.sub(r"\\ln", pred), _BARE_LOG.sub(r"\\ln", gold))

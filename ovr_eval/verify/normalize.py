@@ -53,8 +53,13 @@ _UNITS = (
 # a unit ends an answer after its value: a digit, a closing brace or bracket, or a constant
 _AFTER_VALUE = r"(?:(?<=[\d})])|(?<=\\pi)|(?<=\\pi )|(?<=\\infty))"
 _TRAILING_UNIT = re.compile(rf"{_AFTER_VALUE}\s*(?P<unit>{_UNITS})(?:\^\{{?[23]\}}?|²|³)?\.?$")
-_TRAILING_TEXT_UNIT = re.compile(rf"{_AFTER_VALUE}\s*\\(?:text|mathrm|mbox|textbf)"
-                                 r"\s*\{\s*[^{}]*\}(?:\^\{?[23]\}?|²|³)?\s*$")
+# a written unit after its value, simple or compound: one or more \text{...} words, each with
+# an exponent or not, joined by spaces, \cdot, "/" or thin spaces ("15000 \text{ kcal m}^{-2}
+# \text{ yr}^{-1}", "7\,\text{kg}\cdot\text{m}^2"); a group holding a digit is no unit
+_UNIT_GROUP = (r"\\(?:text|mathrm|mbox|textbf|textrm)\s*\{[^{}\d]*\}"
+               r"(?:\^\s*\{?\s*[-−]?\d\s*\}?|²|³)?")
+_UNIT_JOIN = r"(?:\s|\\[,;:!]|\\cdot|/|~)*"
+_TRAILING_TEXT_UNIT = re.compile(rf"{_AFTER_VALUE}(?:{_UNIT_JOIN}{_UNIT_GROUP})+\s*$")
 # "12^{\text{th}}", "3rd": an ordinal is its number
 _ORDINAL = re.compile(r"(?<=\d)\s*(?:\^\s*\{?\s*(?:\\(?:text|mathrm)\s*\{)?"
                       r"|\\(?:text|mathrm)\s*\{)?(?:st|nd|rd|th)\b\}?\}?(?![a-zA-Z])")
