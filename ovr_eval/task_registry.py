@@ -26,10 +26,18 @@ def _suites_in_module(module: Any) -> dict[str, list[str]]:
 
 
 def _tasks_in_module(module: Any) -> list[Task]:
-    found = getattr(module, "TASKS", None) or []
-    if isinstance(getattr(module, "TASK", None), Task):
-        found = [module.TASK, *found]
-    return list(found)
+    """A module's ``TASK`` and ``TASKS``; one clear line for either that is no Task."""
+    single = getattr(module, "TASK", None)
+    found = [single] if single is not None else []
+    listed = getattr(module, "TASKS", None) or []
+    found += list(listed) if isinstance(listed, (list, tuple)) else [listed]
+    where = getattr(module, "__file__", None) or module.__name__
+    for task in found:
+        if not isinstance(task, Task):
+            what = f"the class {task.__name__}" if isinstance(task, type) else type(task).__name__
+            raise UserError(f"{where}: TASK / TASKS must hold ovr_eval.tasks.Task instances, not "
+                            f"{what} (e.g. TASK = MyTask(name=..., ...))")
+    return found
 
 
 def _load_file(path: Path) -> Any:
@@ -55,8 +63,15 @@ def _modules(extra_dirs: Iterable[Path]) -> list[Any]:
         folder = Path(folder)
         if not folder.is_dir():
             raise UserError(f"--task-dir {folder} is not a directory")
-        modules += [_load_file(p) for p in sorted(folder.glob("*.py"))
-                    if not p.name.startswith("_")]
+        for path in sorted(folder.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            module = _load_file(path)
+            if not (hasattr(module, "TASK") or hasattr(module, "TASKS")
+                    or hasattr(module, "SUITES")):
+                raise UserError(f"task plugin {path} defines no TASK, TASKS or SUITES; define "
+                                "one, or start the file's name with '_' if it is a helper")
+            modules.append(module)
     return modules
 
 

@@ -341,3 +341,18 @@ def test_a_saved_run_is_rescored_with_its_plugin_tasks_metric(tmp_path, shared_d
         for s in samples])
     scored = load_run(tmp_path / "run").tasks["strict_math"]
     assert scored.n == 4 and scored.score == 0.25
+
+
+@pytest.mark.parametrize("source,said", [
+    ("X = 1\n", "defines no TASK, TASKS or SUITES"),
+    ("from ovr_eval.tasks import Task\nclass Mine(Task):\n    pass\nTASK = Mine\n",
+     "not the class Mine (e.g. TASK = MyTask(name=..., ...))"),
+    ("TASKS = ['math500']\n", "not str"),
+])
+def test_a_plugin_file_that_defines_no_task_is_one_line_naming_it(tmp_path, source, said):
+    # a file in --task-dir is a plugin: one that gives no task is a mistake, said at once
+    (tmp_path / "mine.py").write_text(source)
+    (tmp_path / "_helper.py").write_text("X = 1\n")  # a helper by its name: not loaded
+    with pytest.raises(UserError) as error:
+        discover([tmp_path])
+    assert str(tmp_path / "mine.py") in str(error.value) and said in str(error.value)
