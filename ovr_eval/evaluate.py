@@ -42,7 +42,7 @@ from ovr_eval.recording import RecordSink
 from ovr_eval.records import Record, RunResults, TaskResult
 from ovr_eval.run_config import RunConfig, git_sha, package_versions
 from ovr_eval.run_files import write_json_atomic
-from ovr_eval.runs import RunDir
+from ovr_eval.runs import RunDir, score_saved
 from ovr_eval.task_registry import registry, resolve
 from ovr_eval.tasks import DEFAULT_TASKS, Task
 from ovr_eval.types import BadRow, Completion, Interrupted, Sample, SamplingConfig, UserError
@@ -50,6 +50,8 @@ from ovr_eval.verify import DEFAULT_TIMEOUT_S, grade_many
 from ovr_eval.verify.second_opinion import second_opinions
 
 MAX_SKIPS_SHOWN = 5
+
+
 @dataclass
 class EvalOptions:
     """Everything one ``ovr eval`` needs; the defaults are ``ovr eval``'s.
@@ -382,14 +384,11 @@ class Evaluation:
             if current is not None:
                 others[name] = current
                 continue
-            records = self.run_dir.records(name)
-            if records:
-                old = previous.tasks.get(name) if previous is not None else None
-                judged_by = old.judge.settings if old is not None and old.judge else (
-                    self.run_config.judge if self.run_config is not None else None)
-                others[name] = registry(self.options.task_dirs).result(
-                    name, records, old.split if old else records[0].split,
-                    skipped=old.skipped if old else None, judge_settings=judged_by)
+            assert self.run_config is not None  # RunDir.start's, under the lock
+            old = previous.tasks.get(name) if previous is not None else None
+            scored = score_saved(self.run_dir, name, self.run_config, old, partial=False)
+            if scored is not None:
+                others[name] = scored
         return others
 
     def _run_tasks(self, loaded: dict[str, tuple[list[Sample], list[dict[str, str]]]],

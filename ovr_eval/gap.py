@@ -302,7 +302,6 @@ def run_gap(run: SavedRun, task: str, bench: Benchmark, column_score: float,
     the headline where the run has no score for the column: ``in_column`` False) minus
     ``reported`` (points), ``reasons`` why the two are not comparable (named, unmeasured)."""
     from ovr_eval.judged import judged_view
-    from ovr_eval.task_registry import protocol_for
 
     records = run.records(task)
     plugin = run_registry(run.config).get(task)  # its --task-dir plugins too
@@ -320,7 +319,8 @@ def run_gap(run: SavedRun, task: str, bench: Benchmark, column_score: float,
     rules = scored(records or [])
     judged = scored(judged_view(records or []))
     named = named_differences(run.config, task, reasons,
-                              judge_missing=protocol_for(task) is not None and judged is None)
+                              judge_missing=plugin is not None and plugin.judge is not None
+                              and judged is None)
     gap = 100.0 * column_score - reported
     return explain_gap(gap, column_score, reported, rules, judged, view, named)
 

@@ -28,7 +28,7 @@ from ovr_eval.records import Record, RecordJudgement, TaskResult
 from ovr_eval.result_entries import JudgeSummary
 from ovr_eval.run_files import RecordWriter, cut_torn_tail, read_jsonl
 from ovr_eval.runs import RunDir
-from ovr_eval.task_registry import protocol_for
+from ovr_eval.tasks import Task
 from ovr_eval.types import Request, SamplingConfig, UserError
 
 MODES = ("fallback", "all")
@@ -326,35 +326,26 @@ def judge_records(records: list[Record], protocol: Protocol, judge: Judge,
     return out
 
 
-def judge_task_records(run_dir: RunDir, records: list[Record], task_name: str, judge: Judge
-                       ) -> list[Record]:
-    """Judge a task's records and rewrite its record file atomically with the judge entries."""
-    protocol = protocol_for(task_name)
-    if protocol is None:
-        return records
-    judged = judge_records(records, protocol, judge, task_name)
-    run_dir.rewrite_records(task_name, judged)
-    return judged
-
-
-def judge_summary(task: Any, records: list[Record], judge: Judge) -> JudgeSummary | None:
-    """The ``judge`` entry of a task in results.json: settings, the judged scores (same shape
-    as the task's own), agreement with the rules (and the count of judge failures) and this
-    invocation's requests; None without judged records."""
-    protocol = protocol_for(task.name)
-    assert protocol is not None
-    return judged_summary(records, protocol, judge.options.describe(), task.score,
+def judge_task(run_dir: RunDir, task: Task, judge: Judge) -> JudgeSummary | None:
+    """Judge a task's saved records by its own protocol (``task.judge``), rewrite its record
+    file atomically with the judge entries, and return its ``judge`` entry for results.json:
+    settings, the judged scores (same shape as the task's own), agreement with the rules (and
+    the count of judge failures) and this invocation's requests; None without records."""
+    assert task.judge is not None
+    judged = judge_records(run_dir.records(task.name), task.judge, judge, task.name)
+    run_dir.rewrite_records(task.name, judged)
+    return judged_summary(judged, task.judge, judge.options.describe(), task.score,
                           asdict(judge.stats))
 
 
-def judge_run(run_dir: RunDir, tasks: Sequence[Any], results: dict[str, TaskResult],
+def judge_run(run_dir: RunDir, tasks: Sequence[Task], results: dict[str, TaskResult],
               options: JudgeOptions, console: Console | None = None) -> None:
     """Judge every saved record of each task of a run folder that has an official judge
     protocol (like the rule scores); sets the ``judge`` entry of each such task's result.
     Tasks without one are left as they are."""
     console = console or Console()
-    judged_tasks = [t for t in tasks if protocol_for(t.name) is not None and t.name in results]
-    skipped = [t.name for t in tasks if protocol_for(t.name) is None]
+    judged_tasks = [t for t in tasks if t.judge is not None and t.name in results]
+    skipped = [t.name for t in tasks if t.judge is None]
     if skipped:
         console.print(f"[dim]judge: {', '.join(skipped)} have rule-based official metrics; "
                       "not judged")
@@ -364,9 +355,7 @@ def judge_run(run_dir: RunDir, tasks: Sequence[Any], results: dict[str, TaskResu
     try:
         for task in judged_tasks:
             judge.stats = JudgeStats()
-            records = run_dir.records(task.name)
-            judged = judge_task_records(run_dir, records, task.name, judge)
-            summary = judge_summary(task, judged, judge)
+            summary = judge_task(run_dir, task, judge)
             results[task.name].judge = summary
             if summary is None:
                 continue

@@ -12,7 +12,6 @@ from dataclasses import replace
 from typing import Any
 
 from ovr_eval.records import Record, TaskResult
-from ovr_eval.task_registry import protocol_for
 
 
 def judged_task(task: TaskResult | None) -> TaskResult | None:
@@ -29,7 +28,7 @@ def with_judged_rows(run: Any, rows: list[Any], reference: str) -> list[Any]:
     """``compare_to_reference`` rows with a judged row after each judged task's rule row, and
     each row marked with whether it follows the benchmark's official protocol."""
     from ovr_eval.compare import compare_to_reference
-    from ovr_eval.runs import SavedRun
+    from ovr_eval.runs import SavedRun, run_registry
 
     judged = {name: t for name, task in run.tasks.items() if (t := judged_task(task))}
     judged_rows = {}
@@ -37,9 +36,10 @@ def with_judged_rows(run: Any, rows: list[Any], reference: str) -> list[Any]:
         pseudo = SavedRun(path=run.path, model=run.model, config=run.config, tasks=judged)
         judged_rows = {r.task: r for r in compare_to_reference(pseudo, reference,
                                                                 view="judged")}
+    tasks = run_registry(run.config)  # its --task-dir plugins too
     out = []
     for row in rows:
-        if protocol_for(row.task) is None:
+        if (plugin := tasks.get(row.task)) is None or plugin.judge is None:
             out.append(row)
             continue
         if row.task not in judged_rows:

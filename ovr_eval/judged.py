@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from ovr_eval.judge_protocols import Protocol
 from ovr_eval.records import Record
 from ovr_eval.result_entries import Agreement, JudgeSummary
 
@@ -40,7 +41,7 @@ def agreement(records: list[Record]) -> Agreement:
                      failures=failures)
 
 
-def judged_summary(records: list[Record], protocol: Any, settings: dict[str, Any],
+def judged_summary(records: list[Record], protocol: Protocol, settings: dict[str, Any],
                    score: Callable[[list[Record]], dict[str, Any]],
                    requests: dict[str, int] | None = None) -> JudgeSummary | None:
     """A task's ``judge`` entry from its judged records: ``score`` (the task's ``Task.score``)

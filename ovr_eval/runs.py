@@ -432,7 +432,7 @@ def load_run(path: PathLike) -> SavedRun:
         if current is not None:
             continue
         old = results.tasks.get(name) if results is not None else None
-        scored = _score_saved(run_dir, name, config, old)
+        scored = score_saved(run_dir, name, config, old, partial=True)
         if scored is not None:
             tasks[name] = scored
             partial.append(f"{name}: {scored.n} sample(s) saved, not yet in results.json")
@@ -445,18 +445,22 @@ def load_run(path: PathLike) -> SavedRun:
     return SavedRun(path=path, model=str(model), config=config, tasks=tasks, partial=partial)
 
 
-def _score_saved(run_dir: RunDir, name: str, config: RunConfig, old: TaskResult | None
-                 ) -> TaskResult | None:
+def score_saved(run_dir: RunDir, name: str, config: RunConfig, old: TaskResult | None, *,
+                partial: bool) -> TaskResult | None:
     """A task's scores from its saved records (its plugin's metric when the task is known),
-    with its judged scores when its records hold the judge's verdicts."""
+    with its judged scores when its records hold the judge's verdicts; ``old``: its entry of
+    an outdated results.json (split, skipped rows and judge kept), if any. None without
+    records. ``ovr eval`` re-scores the tasks it did not name with it, ``load_run`` an
+    unfinished run's."""
     records = run_dir.records(name)
     if not records:
         return None
-    split = config.split_of(name) or records[0].split
+    split = (old.split if old else None) or config.split_of(name) or records[0].split
     judged_by = old.judge.settings if old is not None and old.judge else config.judge
     try:
-        return run_registry(config).result(name, records, split, partial=True,
-                                           judge_settings=judged_by)
+        return run_registry(config).result(
+            name, records, split, skipped=old.skipped if old else None, partial=partial,
+            judge_settings=judged_by)
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(f"{run_dir.samples_path(name)} has a malformed record: {error}"
                         ) from None
