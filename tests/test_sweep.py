@@ -164,3 +164,35 @@ def test_vllm_sweep_pushes_checked_weights(tmp_path, checkpoints, shared_data):
     pushed = _config(out / "step-2")["engine_info"]["sweep"]
     assert pushed["loaded_by"] == "push" and pushed["logprob_gap"] < 1e-3  # float32
     assert _responses(out / "step-2") == _responses(alone)
+
+
+@pytest.mark.slow
+def test_sweep_forwards_its_options_to_eval(tmp_path, checkpoints, shared_data):
+    # `ovr sweep` is `ovr eval` with its checkpoints as --model: each option it takes reaches
+    # every checkpoint's run (as its config.json records it); those it lacks keep eval's
+    # defaults
+    a, b = checkpoints[:2]
+    out = tmp_path / "out"
+    result = ovr("sweep", f"{a},{b}", "--tasks", "math500", "--out", str(out), "--engine", "hf",
+                 "--limit", "2", "--samples", "2", "--temperature", "1", "--max-tokens", "7",
+                 "--seed", "3", "--prompt", "plain", "--split", "math500=test", "--data-dir",
+                 str(shared_data), "--dtype", "float32", "--batch-size", "4",
+                 "--deterministic")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for step in ("step-1", "step-2"):
+        config = _config(out / step)
+        assert (config["model"], config["tasks"], config["engine"], config["limit"]) == (
+            str(a if step == "step-1" else b), ["math500"], "hf", 2)
+        sampling = config["sampling"]
+        assert (sampling["n"], sampling["temperature"], sampling["max_tokens"],
+                sampling["seed"]) == (2, 1.0, 7, 3)
+        assert sampling["top_p"] == 1.0 and "preset" not in config  # eval's defaults
+        assert config["prompt"] == {"math500": "plain"} and config["splits"] == {
+            "math500": "test"}
+        options = config["engine_options"]
+        assert (options["dtype"], options["batch_size"], options["deterministic"]) == (
+            "float32", 4, True)
+        assert config["judge"] is None
+        records = (out / step / "samples" / "math500.jsonl").read_text().splitlines()
+        assert len(records) == 2
+        assert all(len(json.loads(r)["math_verify"]) == 2 for r in records)  # eval's default
